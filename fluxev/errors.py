@@ -1,0 +1,2 @@
+class DetectorError(ValueError):
+    """Invalid input or parameters for a detector; the message names the input and the problem."""

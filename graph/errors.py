@@ -1,0 +1,2 @@
+class GraphError(ValueError):
+    """A graph or series could not be built from the given spans."""
