@@ -78,7 +78,7 @@ def make_spanframe(
             f"{source}: missing span column(s) {missing}; a SpanFrame needs {list(SPAN_COLUMNS)}"
         )
     counts: Counter[str] = Counter({k: int(v) for k, v in (skipped or {}).items() if v})
-    frame = data.copy() if data.index.is_default_index else data.reset_index(drop=True)
+    frame = data.reset_index(drop=True)
 
     for column in ("trace_id", "span_id", "parent_id"):
         frame[column] = _as_ids(frame[column], column, source)
@@ -202,11 +202,10 @@ def _as_fixed_category(
         return series.fillna(fill)
     text = series.astype(object).where(series.notna(), fill)
     lowered = pd.Series(text, index=series.index).astype(str).str.lower()
-    out = lowered.astype(dtype)
-    invalid = out.isna()
+    invalid = ~lowered.isin(dtype.categories)
     if invalid.any():
         raise CollectError(
             f"{source}: column {column!r} has {lowered[invalid].iloc[0]!r}; "
             f"allowed values are {list(dtype.categories)}"
         )
-    return out
+    return lowered.astype(dtype)
