@@ -1,0 +1,278 @@
+"""Fault suites: a YAML file of faults with shared defaults, loaded into plain dataclasses.
+
+A suite file looks like::
+
+    name: online-boutique-smoke            # optional; defaults to the file stem
+    defaults:
+      namespace: online-boutique
+      warmup: 5m                           # normal traffic before the fault
+      duration: 3m                         # how long the fault is held
+      cooldown: 2m                         # normal traffic after recovery
+      repetitions: 1
+      jaeger_url: http://localhost:16686
+      concurrency: 1                       # faults injected at the same time (1 = never two at once)
+      mode: one                            # ChaosMesh pod selection mode
+    faults:
+      - name: cart-delay
+        target: cartservice                # pods selected by label app=<target>
+        kind: NetworkChaos
+        action: delay
+        parameters: {latency: 200ms, jitter: 20ms, correlation: "25"}
+        mode: all                          # one | all | fixed | fixed-percent
+        value: ""                          # count or percent for fixed / fixed-percent
+        direction: to                      # NetworkChaos only: to | from | both
+        peer: {service: redis-cart, mode: all}   # NetworkChaos only: becomes spec.target
+
+Every fault may override ``namespace``, ``warmup``, ``duration``, ``cooldown`` and
+``repetitions``. Durations are numbers of seconds or strings such as ``90s``, ``5m``,
+``1h30m``. Errors name the file and the field (``suite.yaml: faults[2].parameters.latency: ...``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chaos_scenarios.errors import ScenarioError
+
+MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
+DIRECTIONS = ("to", "from", "both")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+DEFAULTS: dict[str, Any] = {
+    "namespace": "default",
+    "warmup": 300.0,
+    "duration": 180.0,
+    "cooldown": 120.0,
+    "repetitions": 1,
+    "jaeger_url": "http://localhost:16686",
+    "concurrency": 1,
+    "mode": "one",
+}
+_TIMING_KEYS = ("namespace", "warmup", "duration", "cooldown", "repetitions")
+_FAULT_KEYS = {"name", "target", "kind", "action", "parameters", "mode", "value", "direction", "peer",
+               *_TIMING_KEYS}
+_PEER_KEYS = {"service", "mode", "value", "namespace"}
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other end of a NetworkChaos (ChaosMesh ``spec.target``)."""
+
+    service: str
+    mode: str = "all"
+    value: str = ""
+    namespace: str | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault of a suite, with the suite defaults already applied."""
+
+    name: str
+    target: str
+    kind: str
+    action: str
+    parameters: dict[str, Any]
+    mode: str
+    value: str
+    namespace: str
+    warmup: float
+    duration: float
+    cooldown: float
+    repetitions: int
+    direction: str | None = None
+    peer: Peer | None = None
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    faults: tuple[Fault, ...]
+    jaeger_url: str
+    concurrency: int = 1
+    path: str = ""
+
+    @property
+    def namespaces(self) -> list[str]:
+        names = {f.namespace for f in self.faults}
+        names |= {f.peer.namespace for f in self.faults if f.peer and f.peer.namespace}
+        return sorted(names)
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds from a number or a Go-style duration string (``90s``, ``5m``, ``1h30m``, ``250ms``)."""
+    if isinstance(value, bool):
+        raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if "".join(n + u for n, u in parts) != text:
+            raise ScenarioError(f"{where}: {value!r} is not a duration (use e.g. 90s, 5m, 1h30m)")
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+    else:
+        raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
+    if seconds < 0:
+        raise ScenarioError(f"{where}: duration must be >= 0, got {value!r}")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """A ChaosMesh duration string for ``seconds`` (whole seconds, or milliseconds)."""
+    if float(seconds).is_integer():
+        return f"{int(seconds)}s"
+    return f"{int(round(seconds * 1000))}ms"
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file; every error names the file and the field."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise ScenarioError(f"{path}: suite file not found") from exc
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML ({exc})") from exc
+    return parse_suite(data, where=str(path), default_name=path.stem)
+
+
+def parse_suite(data: Any, *, where: str = "suite", default_name: str = "suite") -> Suite:
+    """Validate a suite given as a mapping (what ``load_suite`` reads from YAML)."""
+    from chaos_scenarios.manifests import check_fault
+
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{where}: a suite must be a mapping with 'defaults' and 'faults'")
+    unknown = set(data) - {"name", "description", "defaults", "faults"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown top-level field(s) {sorted(unknown)}")
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise ScenarioError(f"{where}: name must be a non-empty string")
+    defaults = _parse_defaults(data.get("defaults") or {}, f"{where}: defaults")
+    faults_raw = data.get("faults")
+    if not isinstance(faults_raw, list) or not faults_raw:
+        raise ScenarioError(f"{where}: faults must be a non-empty list")
+    faults = []
+    for i, raw in enumerate(faults_raw):
+        fault = _parse_fault(raw, defaults, f"{where}: faults[{i}]")
+        check_fault(fault, f"{where}: faults[{i}] ({fault.name})")
+        faults.append(fault)
+    seen: set[str] = set()
+    for i, fault in enumerate(faults):
+        if fault.name in seen:
+            raise ScenarioError(f"{where}: faults[{i}].name: {fault.name!r} is used twice; names must be unique")
+        seen.add(fault.name)
+    return Suite(name=name, faults=tuple(faults), jaeger_url=defaults["jaeger_url"],
+                 concurrency=defaults["concurrency"], path=where)
+
+
+def _parse_defaults(raw: Any, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: must be a mapping")
+    unknown = set(raw) - set(DEFAULTS)
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    out = dict(DEFAULTS)
+    for key, value in raw.items():
+        out[key] = _check_common(key, value, f"{where}.{key}")
+    return out
+
+
+def _check_common(key: str, value: Any, where: str) -> Any:
+    if key in ("warmup", "duration", "cooldown"):
+        seconds = parse_duration(value, where)
+        if key == "duration" and seconds <= 0:
+            raise ScenarioError(f"{where}: a fault must be held for more than 0 seconds")
+        return seconds
+    if key in ("repetitions", "concurrency"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ScenarioError(f"{where}: must be an integer >= 1, got {value!r}")
+        return value
+    if key == "namespace":
+        if not isinstance(value, str) or not DNS_LABEL.match(value):
+            raise ScenarioError(f"{where}: {value!r} is not a valid Kubernetes namespace name")
+        return value
+    if key == "mode":
+        if value not in MODES:
+            raise ScenarioError(f"{where}: {value!r} is not a ChaosMesh mode; use one of {list(MODES)}")
+        return value
+    if key == "jaeger_url":
+        if not isinstance(value, str) or not re.match(r"^https?://", value):
+            raise ScenarioError(f"{where}: expected an http(s) URL, got {value!r}")
+        return value.rstrip("/")
+    return value
+
+
+def _parse_fault(raw: Any, defaults: dict[str, Any], where: str) -> Fault:
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: each fault must be a mapping")
+    unknown = set(raw) - _FAULT_KEYS
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(_FAULT_KEYS)}")
+    for key in ("name", "target", "kind", "action"):
+        if key not in raw:
+            raise ScenarioError(f"{where}.{key}: missing (every fault needs name, target, kind, action)")
+        if not isinstance(raw[key], str) or not raw[key]:
+            raise ScenarioError(f"{where}.{key}: must be a non-empty string, got {raw[key]!r}")
+    for key in ("name", "target"):
+        if not DNS_LABEL.match(raw[key]):
+            raise ScenarioError(f"{where}.{key}: {raw[key]!r} must be lower-case letters, digits and '-'")
+    params = raw.get("parameters") or {}
+    if not isinstance(params, dict):
+        raise ScenarioError(f"{where}.parameters: must be a mapping")
+    merged = {k: defaults[k] for k in _TIMING_KEYS}
+    for key in _TIMING_KEYS:
+        if key in raw:
+            merged[key] = _check_common(key, raw[key], f"{where}.{key}")
+    mode = _check_common("mode", raw.get("mode", defaults["mode"]), f"{where}.mode")
+    value = _mode_value(mode, raw.get("value"), f"{where}.value")
+    direction = raw.get("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise ScenarioError(f"{where}.direction: {direction!r} is not one of {list(DIRECTIONS)}")
+    peer = _parse_peer(raw["peer"], f"{where}.peer") if raw.get("peer") is not None else None
+    if (direction is not None or peer is not None) and raw["kind"] != "NetworkChaos":
+        raise ScenarioError(f"{where}: direction/peer only apply to NetworkChaos, not {raw['kind']}")
+    return Fault(name=raw["name"], target=raw["target"], kind=raw["kind"], action=raw["action"],
+                 parameters=dict(params), mode=mode, value=value, direction=direction, peer=peer, **merged)
+
+
+def _mode_value(mode: str, value: Any, where: str) -> str:
+    if mode in ("one", "all"):
+        if value not in (None, ""):
+            raise ScenarioError(f"{where}: mode {mode!r} takes no value (got {value!r})")
+        return ""
+    if value is None or isinstance(value, bool):
+        raise ScenarioError(f"{where}: mode {mode!r} needs a value (a pod count or a percent)")
+    try:
+        number = int(str(value))
+    except ValueError as exc:
+        raise ScenarioError(f"{where}: mode {mode!r} needs an integer value, got {value!r}") from exc
+    if number < 1 or (mode != "fixed" and number > 100):
+        raise ScenarioError(f"{where}: {number} is out of range for mode {mode!r}")
+    return str(number)
+
+
+def _parse_peer(raw: Any, where: str) -> Peer:
+    if isinstance(raw, str):
+        raw = {"service": raw}
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{where}: a service name or a mapping with service/mode/value")
+    unknown = set(raw) - _PEER_KEYS
+    if unknown:
+        raise ScenarioError(f"{where}: unknown field(s) {sorted(unknown)}; known: {sorted(_PEER_KEYS)}")
+    service = raw.get("service")
+    if not isinstance(service, str) or not DNS_LABEL.match(service):
+        raise ScenarioError(f"{where}.service: a service name is required, got {service!r}")
+    mode = _check_common("mode", raw.get("mode", "all"), f"{where}.mode")
+    namespace = raw.get("namespace")
+    if namespace is not None:
+        namespace = _check_common("namespace", namespace, f"{where}.namespace")
+    return Peer(service=service, mode=mode, value=_mode_value(mode, raw.get("value"), f"{where}.value"),
+                namespace=namespace)
