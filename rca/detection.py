@@ -1,0 +1,250 @@
+"""Run an anomaly detector on every edge's and every service's series -> EdgeEvidence.
+
+For each edge caller -> callee of an EdgeSeries the detector sees these series:
+
+- ``latency_mean_ms``, ``latency_p90_ms``: what the caller waited;
+- ``server_mean_ms``, ``server_p90_ms``: what the callee spent (its server spans);
+- ``gap_mean_ms`` = latency_mean - server_mean: time spent *between* the two (network,
+  client-side queueing in the caller, connection set-up), the part that points at the
+  caller or the link rather than at the callee's code;
+- ``error_rate``;
+- ``call_ratio`` = calls on the edge / calls into the caller in the same bucket: how many
+  downstream calls one request of the caller makes. Unlike raw counts it does not move
+  with the offered load or with lost trace files, and it changes when a service's code
+  takes another path (returns early, throws) — faults that leave latencies alone.
+
+and for each service of the ServiceSeries: ``latency_mean_ms``, ``latency_p90_ms`` (its
+own server-side time) and ``error_rate``.
+
+A bucket in which the whole system recorded no call at all is a gap in the collection,
+not an outage: it is treated as missing, and missing points are left out of the series
+given to the detector (FluxEV needs a gap-free series).
+
+Detector: anything with FluxEV's batch interface, ``make(**params).fit(train).detect(test)``
+returning arrays ``score``, ``threshold``, ``alarm``. The default is :class:`fluxev.FluxEV`
+with settings for short windows (:data:`SHORT_WINDOW_FLUXEV`): a fault case gives ~20
+training buckets, not the days FluxEV's periodic smoothing needs, so only the first
+(local) smoothing is used (``smoothing=1``) with short windows (``s=3``, ``h=1``).
+
+Anomaly strength. With ~20 training points SPOT's tail fit rests on one or two peaks, so
+its threshold is a weak scale; the size of a change is better measured against the
+training data themselves. Each series gets
+
+- ``shift`` = (median(test) - median(train)) / spread(train), with
+  spread = max(1.4826 MAD, ``rel_floor`` * |median|, metric floor): a robust z-score of the
+  test window's level, signed; the relative floor keeps a series that was constant in
+  training (a ratio that is always exactly 2) from turning a 5 % wobble into a huge z;
+- ``strength`` = the shift in the harmful direction (up for latencies, gaps and error
+  rates; either way for call ratios), clipped at 0, kept in full when the detector raised
+  at least one alarm in the test part and multiplied by ``unconfirmed_weight`` otherwise.
+  FluxEV thus decides *whether* a series changed; the robust shift says *by how much*, on
+  a scale comparable across series.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rca.errors import RCAError
+from rca.types import EVIDENCE_COLUMNS, UNMODELLED_COLUMNS, EdgeEvidence
+
+EDGE_METRICS = (
+    "latency_mean_ms", "latency_p90_ms", "server_mean_ms", "server_p90_ms",
+    "gap_mean_ms", "error_rate", "call_ratio",
+)
+SERVICE_METRICS = ("latency_mean_ms", "latency_p90_ms", "error_rate")
+TWO_SIDED_METRICS = frozenset({"call_ratio"})
+METRIC_FLOORS = {"error_rate": 0.01, "call_ratio": 0.01}
+
+SHORT_WINDOW_FLUXEV: dict[str, Any] = {"s": 3, "p": 1, "h": 1, "smoothing": 1, "q": 0.01, "level": 0.9}
+
+
+def _fluxev_factory(**params):
+    try:
+        from fluxev import FluxEV
+    except ImportError as exc:  # pragma: no cover - fluxev is part of this project
+        raise RCAError("the default detector needs fluxev.FluxEV, which could not be imported") from exc
+    return FluxEV(**params)
+
+
+def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: float) -> float:
+    """Directional, non-negative anomaly strength of one series (see module docstring)."""
+    if not np.isfinite(shift):
+        return 0.0
+    value = abs(shift) if metric in TWO_SIDED_METRICS else max(shift, 0.0)
+    return float(value if alarmed else value * unconfirmed_weight)
+
+
+def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: float) -> tuple[float, float]:
+    """(shift, spread): robust z of median(test) against the training median and MAD."""
+    center = float(np.median(train))
+    mad = float(np.median(np.abs(train - center))) * 1.4826
+    spread = max(mad, rel_floor * abs(center), floor, 1e-12)
+    return (float(np.median(test)) - center) / spread, spread
+
+
+def _to_timestamp(value, name: str) -> pd.Timestamp:
+    if value is None:
+        raise RCAError(f"{name} is required")
+    try:
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return pd.Timestamp(float(value), unit="s", tz="UTC")
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise RCAError(f"{name}: cannot read {value!r} as a time ({exc})") from exc
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def derived_edge_frame(edge_series: pd.DataFrame, service_series: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Edge series with ``gap_mean_ms`` and ``call_ratio`` added and collection gaps set missing."""
+    _check_frame(edge_series, "edge_series", ("time", "caller", "callee"), ("calls",))
+    frame = edge_series.copy()
+    if "latency_mean_ms" in frame and "server_mean_ms" in frame:
+        frame["gap_mean_ms"] = frame["latency_mean_ms"] - frame["server_mean_ms"]
+    times = frame.index.get_level_values("time")
+    callers = frame.index.get_level_values("caller")
+    calls = frame["calls"].astype(float)
+    incoming = calls.groupby([times, frame.index.get_level_values("callee")]).sum()
+    incoming.index = incoming.index.set_names(["time", "service"])
+    if service_series is not None and len(service_series):
+        own = service_series["calls"].astype(float)
+        incoming = own.combine(incoming, lambda a, b: a if a > 0 else b, fill_value=0.0)
+    key = pd.MultiIndex.from_arrays([times, callers], names=["time", "service"])
+    denominator = incoming.reindex(key).to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = calls.to_numpy() / denominator
+    ratio[~np.isfinite(ratio)] = np.nan
+    frame["call_ratio"] = ratio
+    total = calls.groupby(times).transform("sum").to_numpy()
+    gap = total == 0
+    if gap.any():
+        frame.loc[gap, frame.columns.difference(["calls", "errors"])] = np.nan
+    return frame
+
+
+def _check_frame(frame, name: str, levels: Sequence[str], columns: Sequence[str]) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise RCAError(f"{name}: expected a pandas DataFrame, got {type(frame).__name__}")
+    if not isinstance(frame.index, pd.MultiIndex) or list(frame.index.names) != list(levels):
+        raise RCAError(f"{name}: index must be a MultiIndex {list(levels)}, got {list(frame.index.names)}")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise RCAError(f"{name}: missing column(s) {missing}")
+
+
+def detect_evidence(
+    edge_series: pd.DataFrame,
+    service_series: pd.DataFrame | None,
+    train_until,
+    *,
+    end_time=None,
+    train_start=None,
+    detector: Callable[..., Any] | None = None,
+    detector_params: dict[str, Any] | None = None,
+    edge_metrics: Sequence[str] = EDGE_METRICS,
+    service_metrics: Sequence[str] = SERVICE_METRICS,
+    min_train: int = 3,
+    rel_floor: float = 0.05,
+    unconfirmed_weight: float = 0.5,
+    keep_scores: bool = True,
+) -> EdgeEvidence:
+    """Fit a detector on every series before ``train_until`` and score it after.
+
+    ``detector``: a factory ``detector(**detector_params)`` returning an object with
+    ``fit(train).detect(test)`` (FluxEV's interface); default :class:`fluxev.FluxEV` with
+    :data:`SHORT_WINDOW_FLUXEV`. Train = [``train_start``, ``train_until``), test =
+    [``train_until``, ``end_time``]. A series with fewer than ``min_train`` valid training
+    points, no valid test point, a constant value throughout, or that the detector rejects
+    is listed in ``evidence.unmodelled`` with the reason. See the module docstring for
+    ``shift`` and ``strength``.
+    """
+    t0 = _to_timestamp(train_until, "train_until")
+    t1 = None if end_time is None else _to_timestamp(end_time, "end_time")
+    ts = None if train_start is None else _to_timestamp(train_start, "train_start")
+    if t1 is not None and t1 <= t0:
+        raise RCAError(f"end_time {t1} is not after train_until {t0}")
+    factory = detector or _fluxev_factory
+    params = dict(SHORT_WINDOW_FLUXEV if detector is None else {})
+    params.update(detector_params or {})
+
+    edges = derived_edge_frame(edge_series, service_series)
+    series: list[tuple[tuple, pd.Series]] = []
+    for (caller, callee), group in edges.groupby(level=["caller", "callee"], sort=True, observed=True):
+        group = group.droplevel(["caller", "callee"])
+        for metric in edge_metrics:
+            if metric in group:
+                series.append((("edge", str(caller), str(callee), metric), group[metric]))
+    if service_series is not None and len(service_series):
+        _check_frame(service_series, "service_series", ("time", "service"), ())
+        gaps = edges["calls"].groupby(level="time").sum()
+        gap_times = gaps.index[gaps.to_numpy() == 0]
+        for service, group in service_series.groupby(level="service", sort=True, observed=True):
+            group = group.droplevel("service")
+            for metric in service_metrics:
+                if metric in group:
+                    s = group[metric].astype(float)
+                    s[s.index.isin(gap_times)] = np.nan
+                    series.append((("service", str(service), None, metric), s))
+
+    rows, unmodelled, scores = [], [], {}
+    for key, values in series:
+        values = values.astype(float)
+        index = values.index
+        in_train = index < t0
+        if ts is not None:
+            in_train &= index >= ts
+        in_test = index >= t0
+        if t1 is not None:
+            in_test &= index < t1
+        train = values[in_train].dropna()
+        test = values[in_test].dropna()
+        reason = None
+        if len(train) < min_train:
+            reason = f"too short: {len(train)} valid training points, need {min_train}"
+        elif len(test) == 0:
+            reason = "no valid point after train_until"
+        elif np.ptp(np.concatenate([train.to_numpy(), test.to_numpy()])) == 0:
+            reason = f"flat: constant {train.iloc[0]:g} in training and test"
+        if reason is not None:
+            unmodelled.append((*key, reason))
+            continue
+        note = ""
+        try:
+            result = factory(**params).fit(train.to_numpy()).detect(test.to_numpy())
+            score = np.asarray(result.score, dtype=float)
+            threshold = np.asarray(result.threshold, dtype=float)
+            alarm = np.asarray(result.alarm, dtype=bool)
+        except Exception as exc:  # the detector's own error says why; the shift still counts
+            note = f"detector not run ({exc}); strength from the level shift alone"
+            score = threshold = np.full(len(test), np.nan)
+            alarm = np.zeros(len(test), dtype=bool)
+        metric = key[3]
+        shift, _ = robust_shift(train.to_numpy(), test.to_numpy(), rel_floor, METRIC_FLOORS.get(metric, 0.0))
+        excess = score - threshold
+        finite = np.isfinite(excess)
+        peak = float(np.max(excess[finite])) if finite.any() else math.nan
+        first = test.index[alarm][0] if alarm.any() else pd.NaT
+        delta = float(np.median(test.to_numpy()) - np.median(train.to_numpy()))
+        rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
+                     int(alarm.sum()), first, peak,
+                     strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight), shift, delta,
+                     float(np.median(train.to_numpy())), note))
+        if keep_scores:
+            scores[key] = pd.DataFrame(
+                {"value": test.to_numpy(), "score": score, "threshold": threshold, "alarm": alarm},
+                index=test.index,
+            )
+    table = pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
+    return EdgeEvidence(
+        table=table,
+        scores=scores,
+        unmodelled=pd.DataFrame(unmodelled, columns=list(UNMODELLED_COLUMNS)),
+        train_until=t0,
+        end_time=t1,
+        params={"detector": getattr(factory, "__name__", repr(factory)), **params,
+                "min_train": min_train, "rel_floor": rel_floor, "unconfirmed_weight": unconfirmed_weight},
+    )
