@@ -1,0 +1,58 @@
+"""Case folders written by the ``chaos_scenarios`` runners (Kubernetes or simulator).
+
+Read through :mod:`chaos_scenarios.case_folder`: ``label.json`` gives the root cause,
+fault type and the recorded ``injected_at`` / ``recovered_at``; ``spans.parquet`` the
+spans of the recorded window, kept whole. The usability rule of
+:func:`evaluation.cases.load_cases` applies.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.cases import Case, foreign_errors, usability
+from evaluation.errors import EvaluationError
+
+
+def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
+                      ) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Cases of a run directory (or of one case folder)."""
+    from chaos_scenarios.case_folder import RUN_FILE, list_cases, read_label, read_spans
+
+    path = Path(path)
+    if not path.is_dir():
+        raise EvaluationError(f"cases:{path}: not a directory")
+    folders = list_cases(path)
+    listed: list[str] = []
+    if (path / RUN_FILE).is_file():
+        from evaluation.cases import read_json
+
+        run = read_json(path / RUN_FILE)
+        listed = list(run.get("cases", [])) if isinstance(run, dict) else []
+    if not folders and not listed:
+        raise EvaluationError(f"cases:{path}: no case folders (a folder with an rca-case/1 label.json)")
+    found = {f.name for f in folders}
+    skipped = [(cid, f"listed in {RUN_FILE} but no case folder {path / cid}") for cid in listed
+               if cid not in found]
+    cases = []
+    for folder in folders:
+        with foreign_errors(f"cases:{folder}"):
+            label = read_label(folder)
+            spans = read_spans(folder)
+        inject = pd.Timestamp(label.injected_at, unit="s", tz="UTC")
+        reason = usability(np.sort(spans["start_us"].to_numpy()), inject, before, after, min_spans)
+        if reason is not None:
+            skipped.append((label.case_id, reason))
+            continue
+        end = None if label.recovered_at is None else pd.Timestamp(label.recovered_at, unit="s", tz="UTC")
+        cases.append(Case(
+            case_id=label.case_id, root_causes=list(label.root_cause), fault_type=label.fault_type,
+            inject_time=inject, end_time=end, spans=spans,
+            metadata={"folder": str(folder), "backend": label.backend, "suite": label.suite,
+                      "seed": label.seed, "chaos_kind": label.chaos_kind, "action": label.action,
+                      "parameters": label.parameters, "target_pods": label.target_pods,
+                      "window": [label.window_start, label.window_end], "spans": len(spans)},
+        ))
+    return cases, skipped

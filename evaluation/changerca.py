@@ -1,0 +1,223 @@
+"""The ChangeRCA layout: per-pod per-edge 1-minute series around a faulty release.
+
+A case folder ``<case>/`` holds ``<case>.json`` (``fault``, ``fault_release_service``,
+``detect_timestamp``, the release ``plan``) and one CSV per pod and edge,
+``<pod>_<caller>_<callee>.csv`` with columns ``Time,Timestamp,SuccessRate,Latency,...``
+at one row a minute. Other CSVs (``dependency.csv``, ``source_success.csv``...) and
+sub-folders (other tools' outputs) are ignored.
+
+The per-pod rows are aggregated per ``(minute, caller, callee)`` into an EdgeSeries
+(``docs/interfaces.md``):
+
+- a file belongs to the *client side* of the edge when the pod is one of the caller's
+  (pod name starts with ``"<caller>-"``), to the *server side* when it is one of the
+  callee's; a file that matches neither is listed in ``metadata["ignored_files"]``;
+- ``Timestamp`` (Unix seconds, a second or so after the minute) is rounded to the
+  nearest minute;
+- ``latency_mean_ms``: mean ``Latency`` (milliseconds: values of 1-40 for these calls)
+  over the client-side pods, the server-side pods when the edge has no client file;
+  ``server_mean_ms``: mean over the server-side pods; the percentile columns are NaN
+  (the data set gives one latency figure a minute);
+- ``error_rate``: ``1 - SuccessRate / 100`` averaged over the server-side pods (the
+  callee's own answers; the client side is used when there is no server file). Each
+  pod counts once: the data holds no request counts;
+- ``calls`` is the number of pod reports for the edge in that minute (both sides),
+  **not** a request count, which the data set does not record; ``calls == 0`` marks a
+  minute without any report. ``errors`` is the number of those reports whose
+  ``SuccessRate`` is below 100. ``frame.attrs["calls_are"] = "pod reports"`` says so.
+
+Fault start: ``detect_timestamp``. The JSON's ``plan`` gives the faulty service's
+first release step (``release_time``, about a minute before its rollout completes);
+``detect_timestamp`` is the first whole minute at which the new version's pod reports
+traffic (its CSV starts there) and, in the sample, the minute at which its errors
+appear. The fault persists until the end of the experiment, so ``end_time`` is
+``None``. The release times are kept in ``metadata``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.cases import Case, read_json, to_timestamp, usability
+from evaluation.errors import EvaluationError
+
+REQUIRED_KEYS = ("fault_release_service", "detect_timestamp")
+REQUIRED_COLUMNS = ("Timestamp", "SuccessRate", "Latency")
+BUCKET = pd.Timedelta(minutes=1)
+SERIES_COLUMNS = (
+    "calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
+    "latency_p99_ms", "server_mean_ms", "server_p50_ms", "server_p90_ms", "server_p99_ms",
+)
+
+
+def case_json(folder: Path) -> Path:
+    return folder / f"{folder.name}.json"
+
+
+def is_case_folder(folder: Path) -> bool:
+    path = case_json(folder)
+    if not path.is_file():
+        return False
+    try:
+        data = read_json(path)
+    except EvaluationError:
+        return False
+    return isinstance(data, dict) and "fault_release_service" in data
+
+
+def looks_like(path: Path) -> bool:
+    return is_case_folder(path) or any(p.is_dir() and is_case_folder(p) for p in path.iterdir())
+
+
+def edge_files(folder: Path) -> list[tuple[Path, str, str, str]]:
+    """``(file, pod, caller, callee)`` for every ``<pod>_<caller>_<callee>.csv``."""
+    out = []
+    for file in sorted(folder.glob("*.csv")):
+        parts = file.stem.rsplit("_", 2)
+        if len(parts) == 3 and all(parts):
+            out.append((file, *parts))
+    return out
+
+
+def read_edge_file(file: Path) -> pd.DataFrame:
+    """One per-pod edge CSV -> columns ``Timestamp, SuccessRate, Latency`` (floats)."""
+    try:
+        frame = pd.read_csv(file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise EvaluationError(f"{file}: cannot be read as CSV ({exc})") from exc
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise EvaluationError(f"{file}: missing column(s) {missing}; has {list(frame.columns)}")
+    frame = frame[list(REQUIRED_COLUMNS)]
+    for column in REQUIRED_COLUMNS:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise EvaluationError(
+                f"{file}: column {column!r} row {row + 2} has {frame[column].iloc[row]!r}, not a number")
+        frame[column] = values.astype(float)
+    if frame["Timestamp"].isna().any():
+        row = int(np.flatnonzero(frame["Timestamp"].isna().to_numpy())[0])
+        raise EvaluationError(f"{file}: row {row + 2} has no Timestamp")
+    return frame
+
+
+def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The case's EdgeSeries and the names of the files that matched neither end of their edge."""
+    rows, ignored = [], []
+    for file, pod, caller, callee in edge_files(folder):
+        if pod.startswith(callee + "-"):
+            side = "server"
+        elif pod.startswith(caller + "-"):
+            side = "client"
+        else:
+            ignored.append(f"{file.name}: pod {pod!r} belongs to neither {caller!r} nor {callee!r}")
+            continue
+        frame = read_edge_file(file)
+        if frame.empty:
+            continue
+        frame["caller"], frame["callee"], frame["side"] = caller, callee, side
+        rows.append(frame)
+    if not rows:
+        raise EvaluationError(f"{folder}: no <pod>_<caller>_<callee>.csv edge files")
+    data = pd.concat(rows, ignore_index=True)
+    seconds = (data["Timestamp"] / 60.0).round() * 60.0
+    data["time"] = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).astype("datetime64[ns, UTC]")
+    data["failed"] = data["SuccessRate"] < 100.0
+    grouped = data.groupby(["time", "caller", "callee", "side"], observed=True).agg(
+        reports=("SuccessRate", "size"), failed=("failed", "sum"),
+        success=("SuccessRate", "mean"), latency=("Latency", "mean"))
+    wide = grouped.unstack("side")
+
+    def side(column: str, name: str) -> pd.Series:
+        if (column, name) in wide.columns:
+            return wide[(column, name)]
+        return pd.Series(np.nan, index=wide.index)
+
+    client_latency, server_latency = side("latency", "client"), side("latency", "server")
+    client_success, server_success = side("success", "client"), side("success", "server")
+    has_client = client_latency.notna().groupby(level=["caller", "callee"]).transform("any")
+    has_server = server_success.notna().groupby(level=["caller", "callee"]).transform("any")
+    out = pd.DataFrame(index=wide.index)
+    out["calls"] = side("reports", "client").fillna(0) + side("reports", "server").fillna(0)
+    out["errors"] = side("failed", "client").fillna(0) + side("failed", "server").fillna(0)
+    success = server_success.where(has_server, client_success)
+    out["error_rate"] = 1.0 - success / 100.0
+    out["latency_mean_ms"] = client_latency.where(has_client, server_latency)
+    out["server_mean_ms"] = server_latency
+
+    times = pd.date_range(out.index.get_level_values("time").min(),
+                          out.index.get_level_values("time").max(), freq=BUCKET, tz="UTC")
+    edges = out.index.droplevel("time").unique().sort_values()
+    full = pd.MultiIndex.from_tuples(
+        [(t, a, b) for t in times for a, b in edges], names=["time", "caller", "callee"])
+    out = out.reindex(full)
+    out["calls"] = out["calls"].fillna(0).astype("int64")
+    out["errors"] = out["errors"].fillna(0).astype("int64")
+    for column in SERIES_COLUMNS:
+        if column not in out.columns:
+            out[column] = np.nan
+    out = out[list(SERIES_COLUMNS)]
+    out.attrs["bucket"] = BUCKET
+    out.attrs["calls_are"] = "pod reports"
+    out.attrs["source"] = str(folder)
+    return out, ignored
+
+
+def _case_folders(path: Path) -> list[Path]:
+    if is_case_folder(path):
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_dir() and case_json(p).is_file())
+
+
+def load_changerca(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
+                   ) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Cases of a ChangeRCA folder (one case folder or a directory of them)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise EvaluationError(f"changerca:{path}: not a directory")
+    folders = _case_folders(path)
+    if not folders:
+        raise EvaluationError(f"changerca:{path}: no case folder with a <case>.json")
+    cases, skipped = [], []
+    for folder in folders:
+        label_path = case_json(folder)
+        label = read_json(label_path)
+        if not isinstance(label, dict):
+            raise EvaluationError(f"{label_path}: expected a JSON object")
+        missing = [k for k in REQUIRED_KEYS if k not in label]
+        if missing:
+            raise EvaluationError(f"{label_path}: missing field(s) {missing}")
+        service = label["fault_release_service"]
+        if not isinstance(service, str) or not service:
+            raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
+        inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp")
+        series, ignored = build_edge_series(folder)
+        reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
+        times_us = np.unique(reporting.asi8 // 1000)
+        reason = usability(times_us, inject, before, after, min_spans, what="reporting minutes")
+        if reason is not None:
+            skipped.append((folder.name, reason))
+            continue
+        plan = label.get("plan") or {}
+        release = plan.get(service, {}) if isinstance(plan, dict) else {}
+        cases.append(Case(
+            case_id=folder.name,
+            root_causes=[service],
+            fault_type=str(label.get("fault") or "unknown"),
+            inject_time=inject,
+            end_time=None,
+            edge_series=series,
+            metadata={
+                "detect_time": label.get("detect_time"),
+                "release_time": release.get("release_time") if isinstance(release, dict) else None,
+                "normal_services": label.get("normal_service_list", []),
+                "experiment": [label.get("experiment_time"), label.get("experiemnt_end_time")],
+                "ignored_files": ignored,
+                "edges": int(series.index.droplevel("time").nunique()),
+            },
+        ))
+    return cases, skipped

@@ -1,0 +1,136 @@
+"""The Nezha / TraStrainer layout: ``label.json`` + per-minute trace CSVs of one recorded day.
+
+``label.json`` maps an hour to a list of faults
+``{"inject_time", "inject_timestamp", "inject_pod", "inject_type"}``; the injection
+start is ``inject_timestamp`` (Unix seconds; the wall-clock ``inject_time`` string is
+off by tens of seconds in places). The root-cause service is the pod name minus its
+two last ``-`` parts (``cartservice-579f59597d-wc2lz`` -> ``cartservice``).
+
+The day's spans are read once (``collectors.read_spans`` on ``trace/``, limited to
+the span of all case windows), sorted by start time, and every case gets the slice
+``[inject - before, inject + after)``. Which minute files exist does not matter:
+spans are selected by their own start time. A fault lasts about three minutes in
+this data set (``NOMINAL_FAULT_DURATION``), so ``end_time = inject + 3 min``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.cases import Case, foreign_errors, read_json, to_timestamp, usability
+from evaluation.errors import EvaluationError
+
+LABEL_FILE = "label.json"
+TRACE_DIR = "trace"
+REQUIRED = ("inject_timestamp", "inject_pod", "inject_type")
+NOMINAL_FAULT_DURATION = pd.Timedelta(minutes=3)
+
+
+def looks_like(path: Path) -> bool:
+    """A directory with ``label.json`` (hour -> list of faults) and a ``trace/`` folder."""
+    if not (path / LABEL_FILE).is_file() or not (path / TRACE_DIR).is_dir():
+        return False
+    try:
+        data = read_json(path / LABEL_FILE)
+    except EvaluationError:
+        return False
+    return isinstance(data, dict) and all(isinstance(v, list) for v in data.values())
+
+
+def service_of_pod(pod: str) -> str:
+    """Kubernetes Deployment pod name -> service: drop the ReplicaSet hash and pod suffix."""
+    parts = pod.split("-")
+    return "-".join(parts[:-2]) if len(parts) > 2 else pod
+
+
+def read_labels(path: Path) -> list[dict]:
+    """The faults of ``label.json``, validated, in injection order."""
+    label_path = path / LABEL_FILE
+    data = read_json(label_path)
+    if not isinstance(data, dict):
+        raise EvaluationError(f"{label_path}: expected an object mapping hours to lists of faults")
+    faults = []
+    for hour, entries in data.items():
+        if not isinstance(entries, list):
+            raise EvaluationError(f"{label_path}: entry {hour!r} must be a list of faults")
+        for i, entry in enumerate(entries):
+            where = f"{label_path}: entry {hour!r}[{i}]"
+            if not isinstance(entry, dict):
+                raise EvaluationError(f"{where}: expected an object, got {entry!r}")
+            missing = [k for k in REQUIRED if k not in entry]
+            if missing:
+                raise EvaluationError(f"{where}: missing field(s) {missing}")
+            pod = entry["inject_pod"]
+            if not isinstance(pod, str) or not pod.strip():
+                raise EvaluationError(f"{where}: inject_pod must be a pod name, got {pod!r}")
+            inject = to_timestamp(entry["inject_timestamp"], f"{where}: inject_timestamp")
+            faults.append({**entry, "inject": inject, "service": service_of_pod(pod.strip()),
+                           "where": where})
+    faults.sort(key=lambda f: f["inject"])
+    return faults
+
+
+def case_id_of(fault: dict) -> str:
+    return f"{fault['inject'].strftime('%Y-%m-%dT%H:%M:%S')}_{fault['service']}_{fault['inject_type']}"
+
+
+def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1,
+               read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Cases of one Nezha day; see the module docstring."""
+    if read_spans is None:
+        from collectors import read_spans
+    path = Path(path)
+    if not (path / LABEL_FILE).is_file():
+        raise EvaluationError(f"nezha:{path}: no {LABEL_FILE}")
+    trace_dir = path / TRACE_DIR
+    if not trace_dir.is_dir():
+        raise EvaluationError(f"nezha:{path}: no {TRACE_DIR}/ folder of minute trace files")
+    faults = read_labels(path)
+    if not faults:
+        return [], []
+    seen: dict[str, int] = {}
+    for fault in faults:
+        cid = case_id_of(fault)
+        seen[cid] = seen.get(cid, 0) + 1
+        fault["case_id"] = cid if seen[cid] == 1 else f"{cid}#{seen[cid]}"
+
+    start = min(f["inject"] for f in faults) - before
+    end = max(f["inject"] for f in faults) + after
+    with foreign_errors(f"nezha:{trace_dir}"):
+        spans = read_spans(trace_dir, start=start, end=end)
+    start_us = spans["start_us"].to_numpy()
+    if len(start_us) > 1 and (np.diff(start_us) < 0).any():
+        order = np.argsort(start_us, kind="stable")
+        spans = spans.take(order).reset_index(drop=True)
+        start_us = start_us[order]
+    source_skipped = dict(spans.attrs.get("skipped", {}))
+
+    cases, skipped = [], []
+    for fault in faults:
+        inject = fault["inject"]
+        reason = usability(start_us, inject, before, after, min_spans)
+        if reason is not None:
+            skipped.append((fault["case_id"], reason))
+            continue
+        lo, hi = np.searchsorted(start_us, [(inject - before).value // 1000, (inject + after).value // 1000])
+        window = spans.iloc[lo:hi].reset_index(drop=True)
+        window.attrs = {"source": f"{trace_dir} [{inject - before}, {inject + after})"}
+        cases.append(Case(
+            case_id=fault["case_id"],
+            root_causes=[fault["service"]],
+            fault_type=str(fault["inject_type"]),
+            inject_time=inject,
+            end_time=inject + NOMINAL_FAULT_DURATION,
+            spans=window,
+            metadata={
+                "inject_pod": fault["inject_pod"],
+                "inject_time_label": fault.get("inject_time"),
+                "window": [str(inject - before), str(inject + after)],
+                "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
+                "spans": int(hi - lo),
+                "reader_skipped": source_skipped,
+            },
+        ))
+    return cases, skipped

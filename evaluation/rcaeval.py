@@ -1,0 +1,81 @@
+"""RCAEval's layout: ``<service>_<fault>/<n>/`` with ``traces.csv`` and ``inject_time.txt``.
+
+``inject_time.txt`` holds the injection start in Unix seconds; the root cause is the
+folder's service name (everything before the last ``_``; the fault type after it).
+PATH may be one case folder, a ``<service>_<fault>`` folder, or any folder above them:
+every ``inject_time.txt`` below PATH is one case. The spans are read with
+``collectors.read_spans`` and kept whole (the data set already cut each case's
+window); the usability rule of :func:`evaluation.cases.load_cases` applies. RCAEval
+does not record when a fault ends, so ``end_time`` is ``None``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from evaluation.cases import Case, foreign_errors, to_timestamp, usability
+from evaluation.errors import EvaluationError
+
+INJECT_FILE = "inject_time.txt"
+TRACES_FILE = "traces.csv"
+
+
+def looks_like(path: Path) -> bool:
+    return (path / INJECT_FILE).is_file() or next(path.glob(f"**/{INJECT_FILE}"), None) is not None
+
+
+def service_and_fault(folder_name: str) -> tuple[str, str]:
+    """``"ts-auth-service_delay"`` -> ``("ts-auth-service", "delay")``."""
+    service, sep, fault = folder_name.rpartition("_")
+    if not sep or not service or not fault:
+        return folder_name, "unknown"
+    return service, fault
+
+
+def read_inject_time(path: Path) -> pd.Timestamp:
+    try:
+        text = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvaluationError(f"{path}: cannot be read ({exc})") from exc
+    if not text:
+        raise EvaluationError(f"{path}: empty; expected the injection time in Unix seconds")
+    return to_timestamp(text.split()[0], str(path))
+
+
+def load_rcaeval(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1,
+                 read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Cases of an RCAEval folder; see the module docstring."""
+    if read_spans is None:
+        from collectors import read_spans
+    path = Path(path)
+    inject_files = [path / INJECT_FILE] if (path / INJECT_FILE).is_file() else sorted(
+        path.glob(f"**/{INJECT_FILE}"))
+    if not inject_files:
+        raise EvaluationError(f"rcaeval:{path}: no {INJECT_FILE} below this folder")
+    cases, skipped = [], []
+    for inject_file in inject_files:
+        folder = inject_file.parent
+        group = folder.parent if folder.name.isdigit() else folder
+        service, fault = service_and_fault(group.name)
+        case_id = f"{group.name}/{folder.name}" if group is not folder else folder.name
+        inject = read_inject_time(inject_file)
+        traces = folder / TRACES_FILE
+        if not traces.is_file():
+            skipped.append((case_id, f"no {TRACES_FILE} in {folder}"))
+            continue
+        with foreign_errors(f"rcaeval:{traces}"):
+            spans = read_spans(traces)
+        start_us = np.sort(spans["start_us"].to_numpy())
+        reason = usability(start_us, inject, before, after, min_spans)
+        if reason is not None:
+            skipped.append((case_id, reason))
+            continue
+        cases.append(Case(
+            case_id=case_id, root_causes=[service], fault_type=fault, inject_time=inject,
+            end_time=None, spans=spans,
+            metadata={"folder": str(folder), "spans": len(spans),
+                      "reader_skipped": dict(spans.attrs.get("skipped", {}))},
+        ))
+    return cases, skipped

@@ -1,0 +1,109 @@
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evaluation import EvaluationError
+from evaluation.cases import load_cases
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "changerca-sample"
+T0 = 1_700_000_000 - 1_700_000_000 % 60  # a whole minute
+
+
+def _edge_csv(path, rows):
+    lines = ["Time,Timestamp,SuccessRate,Latency,CPUUsageRate(%)"]
+    lines += [f"t,{ts},{sr},{lat},1.0" for ts, sr, lat in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _case(root, name="case_a", detect=T0 + 300, service="back"):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / f"{name}.json").write_text(json.dumps(
+        {"fault": "exception", "fault_release_service": service, "detect_timestamp": detect,
+         "plan": {service: {"release_time": detect - 120}}}))
+    (folder / "dependency.csv").write_text("Source,Target,Weight\nfront,back,1\n")
+    minutes = range(10)
+    # caller side: one front pod; server side: two back pods, one of them failing from minute 5
+    _edge_csv(folder / "front-abc-1_front_back.csv", [(T0 + 60 * m + 1, 100, 10.0 + m) for m in minutes])
+    _edge_csv(folder / "back-v1-x-1_front_back.csv", [(T0 + 60 * m - 1, 100, 2.0) for m in minutes])
+    _edge_csv(folder / "back-v2-y-2_front_back.csv",
+              [(T0 + 60 * m, 50 if m >= 5 else 100, 4.0) for m in minutes if m != 7])
+    _edge_csv(folder / "other-z-3_front_back.csv", [(T0, 100, 1.0)])
+    return folder
+
+
+def test_edge_series_aggregation_by_hand(tmp_path):
+    _case(tmp_path)
+    cases, skipped = load_cases(f"changerca:{tmp_path}")
+    assert skipped == [] and len(cases) == 1
+    case = cases[0]
+    assert case.root_causes == ["back"] and case.fault_type == "exception"
+    assert case.inject_time == pd.Timestamp(T0 + 300, unit="s", tz="UTC")
+    assert case.end_time is None and case.spans is None
+    series = case.edge_series
+    assert series.index.names == ["time", "caller", "callee"]
+    assert str(series.index.levels[0].dtype) == "datetime64[ns, UTC]"
+    assert series.attrs["bucket"] == pd.Timedelta(minutes=1)
+    assert len(series) == 10
+    row = series.xs(pd.Timestamp(T0 + 360, unit="s", tz="UTC"), level="time").loc[("front", "back")]
+    assert row["calls"] == 3 and row["errors"] == 1
+    assert row["error_rate"] == pytest.approx(1 - (100 + 50) / 2 / 100)
+    assert row["latency_mean_ms"] == pytest.approx(16.0)
+    assert row["server_mean_ms"] == pytest.approx(3.0)
+    minute7 = series.xs(pd.Timestamp(T0 + 420, unit="s", tz="UTC"), level="time").loc[("front", "back")]
+    assert minute7["calls"] == 2 and minute7["error_rate"] == 0.0 and minute7["server_mean_ms"] == 2.0
+    assert np.isnan(row["latency_p90_ms"])
+    assert series["calls"].dtype == np.int64
+    assert case.metadata["ignored_files"][0].startswith("other-z-3_front_back.csv")
+    assert case.metadata["release_time"] == T0 + 180
+
+
+def test_missing_minutes_are_explicit_and_case_without_before_data_is_skipped(tmp_path):
+    _case(tmp_path, "late", detect=T0 + 1)  # nothing in the 10 minutes before? minute 0 only
+    _case(tmp_path, "early", detect=T0 - 3600)
+    cases, skipped = load_cases(f"changerca:{tmp_path}")
+    assert [c.case_id for c in cases] == ["late"]
+    assert skipped == [("early", "0 reporting minutes in the 10 minutes before injection; "
+                                 "0 reporting minutes in the 3 minutes after injection")]
+
+
+def test_bare_path_is_detected(tmp_path):
+    folder = _case(tmp_path)
+    cases, _ = load_cases(folder)
+    assert cases[0].metadata["layout"] == "changerca"
+
+
+def test_bad_column_names_the_file(tmp_path):
+    folder = _case(tmp_path)
+    (folder / "front-abc-1_front_back.csv").write_text("Time,Timestamp,Latency\nt,1,2\n")
+    with pytest.raises(EvaluationError, match=r"front-abc-1_front_back.csv: missing column\(s\) \['SuccessRate'\]"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+def test_bad_value_names_the_row(tmp_path):
+    folder = _case(tmp_path)
+    (folder / "back-v1-x-1_front_back.csv").write_text("Time,Timestamp,SuccessRate,Latency\nt,1,abc,2\n")
+    with pytest.raises(EvaluationError, match="'SuccessRate' row 2 has 'abc'"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+def test_label_missing_field(tmp_path):
+    folder = _case(tmp_path)
+    (folder / f"{folder.name}.json").write_text(json.dumps({"fault_release_service": "back"}))
+    with pytest.raises(EvaluationError, match=r"case_a.json: missing field\(s\) \['detect_timestamp'\]"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is absent")
+def test_shared_sample():
+    cases, skipped = load_cases(f"changerca:{SHARED}")
+    assert skipped == []
+    assert {c.case_id: c.root_causes[0] for c in cases} == {
+        "2023-09-22_1": "adservice", "2023-09-22_10": "productcatalogservice"}
+    for case in cases:
+        assert case.metadata["ignored_files"] == []
+        assert case.edge_series.index.droplevel("time").nunique() == 14
