@@ -1,0 +1,116 @@
+"""detect_evidence on synthetic series with a known shift, and its reports and errors."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rca
+from rca.detection import derived_edge_frame, robust_shift, strength_from
+from tests_rca_helpers import BUCKET, INJECT, N_TEST, N_TRAIN, START, ZDetector, build_series
+
+
+def test_known_shift_gives_hand_computed_strength():
+    train = np.array([10.0, 11.0, 9.0, 10.0, 12.0, 8.0, 10.0])
+    test = np.array([20.0, 21.0, 19.0])
+    shift, spread = robust_shift(train, test, rel_floor=0.0, floor=0.0)
+    # median 10, |dev| = 0 1 1 0 2 2 0 -> MAD 1 -> spread 1.4826
+    assert spread == pytest.approx(1.4826)
+    assert shift == pytest.approx(10 / 1.4826)
+
+
+def test_relative_floor_limits_z_of_constant_training():
+    shift, spread = robust_shift(np.full(10, 2.0), np.array([2.1]), rel_floor=0.05, floor=0.0)
+    assert spread == pytest.approx(0.1)
+    assert shift == pytest.approx(1.0)
+
+
+def test_strength_direction_and_confirmation():
+    assert strength_from(-4.0, True, "latency_mean_ms", 0.5) == 0.0
+    assert strength_from(4.0, True, "latency_mean_ms", 0.5) == 4.0
+    assert strength_from(4.0, False, "latency_mean_ms", 0.5) == 2.0
+    assert strength_from(-4.0, True, "call_ratio", 0.5) == 4.0
+    assert strength_from(float("nan"), True, "error_rate", 0.5) == 0.0
+
+
+def test_injected_shift_is_found_on_the_right_series():
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    ev = rca.detect_evidence(es, ss, INJECT, detector=ZDetector)
+    t = ev.table.set_index(["kind", "caller", "callee", "metric"])
+    spent = t.loc[("edge", "a", "b", "server_mean_ms")]
+    assert spent["strength"] > 10 and spent["alarms"] == N_TEST
+    assert spent["first_alarm"] == INJECT
+    assert spent["delta"] == pytest.approx(10.0, abs=0.5)
+    assert spent["n_train"] == N_TRAIN and spent["n_test"] == N_TEST
+    # the gap between a and b did not change
+    assert t.loc[("edge", "a", "b", "gap_mean_ms")]["strength"] < 3
+    assert t.loc[("service", "b", None, "latency_mean_ms")]["strength"] > 10
+    key = ("edge", "a", "b", "server_mean_ms")
+    assert list(ev.scores[key].columns) == ["value", "score", "threshold", "alarm"]
+    assert ev.scores[key].index[0] == INJECT
+
+
+def test_flat_and_short_series_are_reported_not_dropped():
+    es, ss = build_series([("a", "b")])
+    ev = rca.detect_evidence(es, ss, START + 2 * BUCKET, detector=ZDetector)
+    assert ev.table.empty
+    assert (ev.unmodelled["reason"].str.startswith("too short: 2 valid training points, need 3")).all()
+    ev = rca.detect_evidence(es, ss, INJECT, detector=ZDetector)
+    flat = ev.unmodelled.set_index(["kind", "caller", "metric"])
+    assert flat.loc[("edge", "a", "error_rate"), "reason"].startswith("flat: constant 0")
+    assert flat.loc[("edge", "a", "call_ratio"), "reason"].startswith("flat: constant 1")
+
+
+def test_detector_failure_keeps_shift_with_a_note():
+    class Failing:
+        def __init__(self, **params):
+            pass
+
+        def fit(self, train):
+            raise ValueError("needs 40 points")
+
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    ev = rca.detect_evidence(es, ss, INJECT, detector=Failing, unconfirmed_weight=0.5)
+    row = ev.table.set_index(["kind", "caller", "callee", "metric"]).loc[("edge", "a", "b", "server_mean_ms")]
+    assert "needs 40 points" in row["note"]
+    assert row["alarms"] == 0
+    assert row["strength"] == pytest.approx(0.5 * row["shift"])
+
+
+def test_collection_gap_buckets_are_missing_not_zero():
+    es, ss = build_series([("a", "b"), ("a", "c")], calls={("a", "b"): 1.0, ("a", "c"): 2.0})
+    gap_time = START + 5 * BUCKET
+    es.loc[gap_time, "calls"] = 0
+    derived = derived_edge_frame(es, ss)
+    assert derived.loc[(gap_time, "a", "b"), "latency_mean_ms"] != derived.loc[(gap_time, "a", "b"), "latency_mean_ms"]
+    other = derived.xs(START, level="time")
+    assert other.loc[("a", "c"), "call_ratio"] == pytest.approx(2.0)
+    assert other.loc[("a", "b"), "gap_mean_ms"] == pytest.approx(
+        other.loc[("a", "b"), "latency_mean_ms"] - other.loc[("a", "b"), "server_mean_ms"])
+
+
+def test_test_window_ends_before_end_time():
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    ev = rca.detect_evidence(es, ss, INJECT, end_time=INJECT + 2 * BUCKET, detector=ZDetector)
+    assert set(ev.table["n_test"]) == {2}
+
+
+def test_bad_inputs_raise_rca_errors():
+    es, ss = build_series([("a", "b")])
+    with pytest.raises(rca.RCAError, match="train_until is required"):
+        rca.detect_evidence(es, ss, None, detector=ZDetector)
+    with pytest.raises(rca.RCAError, match="not after train_until"):
+        rca.detect_evidence(es, ss, INJECT, end_time=INJECT, detector=ZDetector)
+    with pytest.raises(rca.RCAError, match="edge_series: index must be a MultiIndex"):
+        rca.detect_evidence(es.reset_index(), ss, INJECT, detector=ZDetector)
+    with pytest.raises(rca.RCAError, match="missing column"):
+        rca.detect_evidence(es.drop(columns="calls"), ss, INJECT, detector=ZDetector)
+    with pytest.raises(rca.RCAError, match="cannot read 'soon' as a time"):
+        rca.detect_evidence(es, ss, "soon", detector=ZDetector)
+
+
+def test_unix_seconds_and_timestamps_agree():
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    a = rca.detect_evidence(es, ss, INJECT, detector=ZDetector).table
+    b = rca.detect_evidence(es, ss, INJECT.timestamp(), detector=ZDetector).table
+    pd.testing.assert_frame_equal(a, b)
