@@ -1,0 +1,100 @@
+"""Root-cause accuracy of every rca ranking method on a Nezha-layout day.
+
+    python benchmarks/rca_nezha.py ../shared/data/online-boutique-2022-08-22 [--bucket 30s]
+
+The day is read once (``evaluation.load_cases("nezha:PATH")``, which uses
+``collectors.read_spans``); a case is usable iff there are spans in the 10 minutes before its
+injection and in the 3 minutes after (the rule alone decides; skipped cases are listed
+with their reason). Per case, detection runs once (train = [inject - 10 min, inject),
+test = [inject, inject + 3 min)) and every method ranks the same evidence. Prints AC@1/3/5,
+Avg@5 and mean rank per method, the same per fault type, one line per case, and the time
+per case (reading excluded: it is printed separately).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import rca  # noqa: E402
+
+
+def accuracy(ranks: list[int | None]) -> dict[str, float]:
+    r = np.array([np.inf if k is None else k for k in ranks], dtype=float)
+    out = {f"AC@{k}": float(np.mean(r <= k)) for k in (1, 3, 5)}
+    out["Avg@5"] = float(np.mean([np.mean(r <= k) for k in range(1, 6)]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", help="a Nezha-layout day (label.json + trace/)")
+    parser.add_argument("--bucket", default="30s", help="time bucket of the edge series (default 30s)")
+    parser.add_argument("--methods", nargs="*", default=sorted(rca.METHODS), help="ranking methods")
+    parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
+    args = parser.parse_args(argv)
+
+    from evaluation import load_cases
+
+    t0 = time.perf_counter()
+    cases, skipped = load_cases(f"nezha:{args.path}")
+    read_seconds = time.perf_counter() - t0
+    print(f"read {len(cases) + len(skipped)} cases in {read_seconds:.1f} s: "
+          f"{len(cases)} usable, {len(skipped)} skipped")
+    for case_id, reason in skipped:
+        print(f"  skipped {case_id}: {reason}")
+
+    methods = [m for m in args.methods if m != "default"]
+    methods = ["default"] + methods if "default" in args.methods else methods
+    ranks: dict[str, list] = defaultdict(list)
+    by_type: dict[tuple[str, str], list] = defaultdict(list)
+    seconds = []
+    print(f"\n{'case':52s} {'truth':22s} " + " ".join(f"{m:>9s}" for m in methods) + "  default top-3")
+    for case in cases:
+        start = time.perf_counter()
+        result = rca.localize(spans=case.spans, inject_time=case.inject_time, end_time=case.end_time,
+                              method="default", bucket=args.bucket)
+        rankings = {"default": result.ranking}
+        for m in methods:
+            if m != "default":
+                rankings[m] = rca.rank(result.graph, result.evidence, m)
+        seconds.append(time.perf_counter() - start)
+        cells = []
+        for m in methods:
+            k = min((r for r in (rankings[m].rank_of(t) for t in case.root_causes) if r), default=None)
+            ranks[m].append(k)
+            by_type[(case.fault_type, m)].append(k)
+            cells.append(f"{k if k else '-':>9}")
+        top = ", ".join(f"{c.service}:{c.score:.1f}" for c in result.ranking.top(3))
+        print(f"{case.case_id:52s} {','.join(case.root_causes):22s} " + " ".join(cells) + f"  {top}")
+        if args.verbose:
+            for c in result.ranking.top(3):
+                print(f"      {c.service}: {c.why}")
+
+    print(f"\n{'method':10s} {'AC@1':>6s} {'AC@3':>6s} {'AC@5':>6s} {'Avg@5':>6s} {'cases':>6s}")
+    for m in methods:
+        a = accuracy(ranks[m])
+        print(f"{m:10s} {a['AC@1']:6.3f} {a['AC@3']:6.3f} {a['AC@5']:6.3f} {a['Avg@5']:6.3f} {len(ranks[m]):6d}")
+    print(f"\nper fault type (AC@1 / AC@3)")
+    types = sorted({t for t, _ in by_type})
+    print(f"{'fault type':16s} {'n':>3s} " + " ".join(f"{m:>13s}" for m in methods))
+    for t in types:
+        cells = []
+        for m in methods:
+            a = accuracy(by_type[(t, m)])
+            cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f}".rjust(13))
+        print(f"{t:16s} {len(by_type[(t, methods[0])]):3d} " + " ".join(cells))
+    if seconds:
+        print(f"\ntime per case (series, detection, all {len(methods)} rankings): "
+              f"mean {np.mean(seconds):.2f} s, max {np.max(seconds):.2f} s; reading the day {read_seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
