@@ -225,8 +225,10 @@ def pagerank(
     The anomalous subgraph holds every edge whose caller-waited latency, callee-spent time,
     gap or error rate reaches ``anomalous``, plus their end points. The walk follows
     calls from caller to callee (anomalies propagate upstream, so their origin lies
-    downstream), with a weaker way back (callee -> caller) so a walker can leave a
-    dead end; edge weights are the edge's anomaly strength. The personalization vector is
+    downstream), with a weaker way back (callee -> caller, a tenth of the weight) so a
+    walker can leave a dead end, and a self-loop weighted by the service's own anomaly so
+    an anomalous service holds the walker (MicroRCA's self-anomaly term); edge weights are
+    the edge's anomaly strength. The personalization vector is
     each service's own anomaly (its largest strength, as in :func:`max_score`); the
     stationary distribution (networkx ``pagerank``) ranks the services. Services outside
     the subgraph follow, ordered by their own anomaly.
@@ -250,6 +252,8 @@ def pagerank(
     for n in nodes:
         if own[n][0] >= anomalous:
             sub.add_node(n)
+    for n in sub.nodes:
+        sub.add_edge(n, n, weight=own[n][0])
     scores: dict[str, float] = {}
     why: dict[str, str] = {}
     if sub.number_of_nodes():
