@@ -24,7 +24,9 @@ Detector: anything with FluxEV's batch interface, ``make(**params).fit(train).de
 returning arrays ``score``, ``threshold``, ``alarm``. The default is :class:`fluxev.FluxEV`
 with settings for short windows (:data:`SHORT_WINDOW_FLUXEV`): a fault case gives ~20
 training buckets, not the days FluxEV's periodic smoothing needs, so only the first
-(local) smoothing is used (``smoothing=1``) with short windows (``s=3``, ``h=1``).
+(local) smoothing is used (``smoothing=1``) with a short window (``s=3``: the first FSE comes
+after 2s = 6 points) and a SPOT initialisation that ~10 scores can support (``level=0.7``,
+``q=0.05``).
 
 Anomaly strength. With ~20 training points SPOT's tail fit rests on one or two peaks, so
 its threshold is a weak scale; the size of a change is better measured against the
@@ -60,7 +62,7 @@ SERVICE_METRICS = ("latency_mean_ms", "latency_p90_ms", "error_rate")
 TWO_SIDED_METRICS = frozenset({"call_ratio"})
 METRIC_FLOORS = {"error_rate": 0.01, "call_ratio": 0.01}
 
-SHORT_WINDOW_FLUXEV: dict[str, Any] = {"s": 3, "p": 1, "h": 1, "smoothing": 1, "q": 0.01, "level": 0.9}
+SHORT_WINDOW_FLUXEV: dict[str, Any] = {"s": 3, "smoothing": 1, "level": 0.7, "q": 0.05}
 
 
 def _fluxev_factory(**params):
