@@ -32,28 +32,43 @@ def available_methods() -> dict[str, Callable]:
         raise EvaluationError(f"rca.METHODS is not available ({exc})") from exc
 
 
-def default_method_name(methods: dict[str, Callable] | None = None) -> str:
-    """The name of rca's default method (``rca.DEFAULT_METHOD``, else the entry that ``"default"`` aliases)."""
-    import rca
+def method_table(methods: dict[str, Callable]) -> dict[str, str]:
+    """Report name -> key of ``rca.METHODS``, every method once.
 
-    name = getattr(rca, "DEFAULT_METHOD", None)
-    if isinstance(name, str):
-        return name
-    methods = available_methods() if methods is None else methods
+    The ``"default"`` alias is dropped when it repeats another entry; when it is the
+    only entry of its function it is reported under the function's name
+    (``explain_upstream`` -> ``"explain-upstream"``), because the results JSON uses the
+    key ``"default"`` to *name* the default method.
+    """
     alias = methods.get(DEFAULT_ALIAS)
-    for key, function in methods.items():
-        if key != DEFAULT_ALIAS and function is alias:
-            return key
-    return DEFAULT_ALIAS
+    table = {k: k for k in methods if k != DEFAULT_ALIAS}
+    if alias is not None and not any(methods[k] is alias for k in table):
+        name = getattr(alias, "__name__", "").replace("_", "-") or "default-method"
+        if name in table or name == DEFAULT_ALIAS:
+            name = "default-method"
+        table = {name: DEFAULT_ALIAS, **table}
+    return table
 
 
 def method_names(methods: dict[str, Callable]) -> list[str]:
-    """Every method once: the ``"default"`` alias is dropped when it repeats another entry."""
+    """The report names of :func:`method_table`."""
+    return list(method_table(methods))
+
+
+def default_method_name(methods: dict[str, Callable] | None = None) -> str:
+    """Report name of rca's default method (``rca.DEFAULT_METHOD``, else what ``"default"`` runs)."""
+    import rca
+
+    methods = available_methods() if methods is None else methods
+    table = method_table(methods)
+    name = getattr(rca, "DEFAULT_METHOD", None)
+    if isinstance(name, str) and name in table:
+        return name
     alias = methods.get(DEFAULT_ALIAS)
-    names = [k for k in methods if k != DEFAULT_ALIAS]
-    if alias is not None and not any(methods[k] is alias for k in names):
-        names.insert(0, DEFAULT_ALIAS)
-    return names
+    for report_name, key in table.items():
+        if key == DEFAULT_ALIAS or methods[key] is alias:
+            return report_name
+    return next(iter(table))
 
 
 def candidate_services(case: Case, result: Any = None) -> set[str]:
@@ -131,18 +146,28 @@ def evaluate(
 
         localize = rca.localize
         registry = available_methods()
-        names = list(methods) if methods else method_names(registry)
-        unknown = [m for m in names if m not in registry]
-        if unknown:
-            raise EvaluationError(f"unknown method(s) {unknown}; rca.METHODS has {sorted(registry)}")
+        table = method_table(registry)
         default_method = default_method or default_method_name(registry)
+        if methods:
+            requested = [default_method if m == DEFAULT_ALIAS else m for m in methods]
+            unknown = [m for m in requested if m not in table]
+            if unknown:
+                raise EvaluationError(f"unknown method(s) {unknown}; choose from {sorted(table)}")
+            names = requested
+        else:
+            names = list(table)
+        keys = {name: table[name] for name in names}
     else:
         if not methods:
             raise EvaluationError("give the method names to run with a custom localize function")
         names = list(methods)
+        keys = {name: name for name in names}
         default_method = default_method or names[0]
     if len(set(names)) != len(names):
         raise EvaluationError(f"method listed twice in {names}")
+    if DEFAULT_ALIAS in names:
+        raise EvaluationError(f"{DEFAULT_ALIAS!r} names the default method in the results; "
+                              f"give the method another name")
     if keep_method is None:
         keep_method = default_method if default_method in names else names[0]
 
@@ -158,7 +183,8 @@ def evaluate(
                 result = None
                 try:
                     result = localize(spans=case.spans, edge_series=case.edge_series,
-                                      inject_time=case.inject_time, end_time=case.end_time, method=method)
+                                      inject_time=case.inject_time, end_time=case.end_time,
+                                      method=keys[method])
                 except Exception as exc:  # a method failing on one case is a result, not a crash
                     if strict:
                         raise

@@ -7,7 +7,7 @@ import pytest
 
 from evaluation import EvaluationError
 from evaluation.cases import Case
-from evaluation.runner import evaluate, method_names
+from evaluation.runner import evaluate, method_names, method_table
 
 T0 = 1_700_000_000.0
 
@@ -85,8 +85,11 @@ def test_custom_localize_needs_method_names():
         evaluate(_cases(), ["alpha", "alpha"], localize=fake_localize, progress=False)
 
 
-def test_method_names_drop_the_default_alias():
-    def f(): ...
+def test_method_table_names_the_default_alias():
+    def explain_upstream(): ...
     def g(): ...
-    assert method_names({"default": f, "graph": f, "random": g}) == ["graph", "random"]
-    assert method_names({"default": f, "random": g}) == ["default", "random"]
+    assert method_table({"default": explain_upstream, "graph": explain_upstream, "random": g}) == {
+        "graph": "graph", "random": "random"}
+    assert method_table({"default": explain_upstream, "random": g}) == {
+        "explain-upstream": "default", "random": "random"}
+    assert method_names({"default": g, "g": explain_upstream}) == ["default-method", "g"]
