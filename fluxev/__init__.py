@@ -2,6 +2,18 @@
 
 Works on plain arrays and pandas objects; imports nothing else of this project.
 """
+from fluxev.detector import DetectionResult, FluxEV
 from fluxev.errors import DetectorError
+from fluxev.preprocessing import RegularSeries, fill_missing, points_per_day, regular_grid
+from fluxev.spot import SPOT
 
-__all__ = ["DetectorError"]
+__all__ = [
+    "DetectionResult",
+    "DetectorError",
+    "FluxEV",
+    "RegularSeries",
+    "SPOT",
+    "fill_missing",
+    "points_per_day",
+    "regular_grid",
+]

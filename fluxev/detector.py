@@ -1,0 +1,299 @@
+"""The FluxEV detector (Li, Di, Shen, Chen: "FluxEV: A Fast and Effective Unsupervised Framework
+for Time-Series Anomaly Detection", WSDM 2021), batch and streaming.
+
+For each point X_i (``features`` has the formulas):
+1. P_i = EWMA of X[i-s..i-1], E_i = X_i - P_i (or a Holt-Winters one-step forecast);
+2. FSE_i: how much E_i widens the std of the previous s errors;
+3. FSE_lm: local max of FSE over 2h+1 points (drift);
+4. SSE_i: how much FSE_i exceeds the largest FSE_lm at the same phase of the previous p-1 periods;
+5. SPOT on SSE (``spot``). An alarm's FSE is set missing, so it never becomes a reference.
+
+``smoothing=1`` (or ``period=None``) skips steps 3-4 and thresholds FSE.
+
+Warm-up: the first 2s points have no FSE (s to forecast, s more errors for the std); with
+smoothing 2 the first 2s + h + (p-1) * period points have no SSE. ``fit`` needs more points than
+the warm-up: the scored rest initialises SPOT.
+
+Batch ``detect`` and streaming ``update`` do the same arithmetic; ``detect`` is fast because an
+alarm at i can only change scores from i + period - h on (through the periodic references), so it
+scores blocks of period - h points at once and applies alarms between blocks.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from fluxev import features as ft
+from fluxev.errors import DetectorError
+from fluxev.holt_winters import HoltWinters
+from fluxev.spot import SPOT
+from fluxev.validation import as_finite_scalar, as_finite_values, non_negative_int, positive_int
+
+PREDICTORS = ("ewma", "holt-winters")
+
+
+@dataclass(frozen=True)
+class DetectionResult:
+    """Per-point score (SSE or FSE), SPOT threshold after the point, and alarm flag."""
+
+    score: np.ndarray
+    threshold: np.ndarray
+    alarm: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def to_frame(self, index=None) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"score": self.score, "threshold": self.threshold, "alarm": self.alarm}, index=index
+        )
+
+
+def min_init_scores(level: float) -> int:
+    """Fewest initial scores for which the top ones can give the 2 peaks a tail estimate needs."""
+    n = 1
+    while n - 1 - int(level * n) < 2:
+        n += 1
+    return n
+
+
+class FluxEV:
+    """FluxEV anomaly detector; scikit-learn style parameters, river style ``update``.
+
+    Parameters: ``s`` sequential window, ``p`` periodic window (periods including the current
+    one), ``h`` half drift window, ``period`` points per period (None: no periodic smoothing),
+    ``q`` SPOT risk, ``level`` SPOT initial quantile, ``alpha`` EWMA factor, ``smoothing`` 1 or 2,
+    ``estimator`` "mom" or "mle", ``predictor`` "ewma" or "holt-winters" (needs ``period``).
+    """
+
+    def __init__(self, s=10, p=5, h=2, period=None, q=0.003, level=0.98, alpha=0.2,
+                 smoothing=2, estimator="mom", predictor="ewma"):
+        self.s = s
+        self.p = p
+        self.h = h
+        self.period = period
+        self.q = q
+        self.level = level
+        self.alpha = alpha
+        self.smoothing = smoothing
+        self.estimator = estimator
+        self.predictor = predictor
+
+    # ------------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        positive_int(self.s, "s")
+        if self.smoothing not in (1, 2):
+            raise DetectorError(f"smoothing: must be 1 or 2, got {self.smoothing!r}")
+        if self.period is not None:
+            positive_int(self.period, "period")
+        if self.periodic:
+            if positive_int(self.p, "p") < 2:
+                raise DetectorError(f"p: periodic smoothing needs p >= 2 periods, got {self.p}")
+            non_negative_int(self.h, "h")
+            if self.period <= self.h:
+                raise DetectorError(f"period: must exceed h = {self.h}, got {self.period}")
+        if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 1):
+            raise DetectorError(f"alpha: must be in (0, 1], got {self.alpha!r}")
+        if self.predictor not in PREDICTORS:
+            raise DetectorError(f"predictor: must be one of {PREDICTORS}, got {self.predictor!r}")
+        if self.predictor == "holt-winters" and self.period is None:
+            raise DetectorError("predictor='holt-winters' needs a period")
+        SPOT(self.q, self.level, self.estimator)._check()
+
+    @property
+    def periodic(self) -> bool:
+        """True when steps 3-4 (drift and periodic smoothing) run."""
+        return self.smoothing == 2 and self.period is not None
+
+    @property
+    def warmup(self) -> int:
+        """Leading points without a score: 2s, plus h + (p-1) * period with smoothing 2."""
+        first = 2 * self.s
+        return first + self.h + (self.p - 1) * self.period if self.periodic else first
+
+    def min_train_len(self) -> int:
+        """Training points needed: the warm-up plus one scored point for SPOT."""
+        return self.warmup + 1
+
+    @property
+    def _reference_span(self) -> int:
+        return (self.p - 1) * self.period + self.h
+
+    # ------------------------------------------------------------------ batch
+    def fit(self, train) -> "FluxEV":
+        """Compute the features over ``train`` and initialise SPOT on its scores."""
+        self._check_params()
+        x = as_finite_values(train, "train")
+        needed = self.min_train_len()
+        if len(x) < needed:
+            why = f"2s = {2 * self.s} points before the first fluctuation score"
+            if self.periodic:
+                why += (f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self.period} "
+                        "before the first periodic score")
+            raise DetectorError(
+                f"train: {len(x)} points, FluxEV needs at least {needed} ({why}, plus 1 scored "
+                f"point to initialise SPOT; {self.warmup + min_init_scores(self.level)} give it "
+                f"the 2 peaks a tail estimate needs at level={self.level})"
+            )
+        s = self.s
+        self.forecaster_ = HoltWinters(self.period).fit(x) if self.predictor == "holt-winters" else None
+        forecast = np.full(len(x), np.nan)
+        if self.forecaster_ is None:
+            forecast[s:] = ft.ewma_forecast(ft.windows(x, s)[:-1], self.alpha)
+        else:
+            forecast[s:] = self.forecaster_.in_sample[s:]
+        error = x - forecast
+        fse = np.full(len(x), np.nan)
+        fse[2 * s:] = ft.first_smoothing(ft.windows(error[s:], s + 1))
+        if self.periodic:
+            score = np.full(len(x), np.nan)
+            lm = self._local_max_all(fse)
+            idx = np.arange(self.warmup, len(x))
+            score[idx] = ft.periodic_smoothing(fse[idx], self._references(lm, idx))
+        else:
+            score = fse
+        self.spot_ = SPOT(self.q, self.level, self.estimator).fit(score[self.warmup:])
+        self.train_score_ = score
+        self.values_ = x[-s:].copy()
+        self.errors_ = error[-s:].copy()
+        self.fse_ = fse[-self._reference_span:].copy() if self.periodic else None
+        self.n_seen_ = len(x)
+        return self
+
+    def _local_max_all(self, fse: np.ndarray) -> np.ndarray:
+        """FSE_lm at every centre whose window is inside ``fse`` (NaN elsewhere)."""
+        h = self.h
+        lm = np.full(len(fse), np.nan)
+        if len(fse) > 2 * h:
+            lm[h: len(fse) - h] = ft.local_max(ft.windows(fse, 2 * h + 1))
+        return lm
+
+    def _references(self, lm: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        return np.stack([lm[idx - k * self.period] for k in range(1, self.p)], axis=1)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "spot_"):
+            raise DetectorError("detector: call fit(train) (or from_state) before detect/update")
+
+    def detect(self, test) -> DetectionResult:
+        """Score the points that follow the training data (or the last detected point)."""
+        self._check_fitted()
+        x = as_finite_values(test, "test")
+        m = len(x)
+        s = self.s
+        if self.forecaster_ is None:
+            forecast = ft.ewma_forecast(ft.windows(np.concatenate((self.values_, x)), s)[:m], self.alpha)
+        else:
+            forecast = self.forecaster_.forecast_batch(x)
+        error = x - forecast
+        ext_error = np.concatenate((self.errors_, error))
+        fse = ft.first_smoothing(ft.windows(ext_error, s + 1))
+        if not self.periodic:
+            threshold, alarm = self.spot_.run(fse)
+            score = fse
+        else:
+            score, threshold, alarm = self._detect_periodic(fse)
+        self.values_ = np.concatenate((self.values_, x))[-s:]
+        self.errors_ = ext_error[-s:]
+        self.n_seen_ += m
+        return DetectionResult(score, threshold, alarm)
+
+    def _detect_periodic(self, new_fse: np.ndarray):
+        span, h, period = self._reference_span, self.h, self.period
+        fse = np.concatenate((self.fse_, new_fse))
+        lm = self._local_max_all(fse)
+        m = len(new_fse)
+        score = np.empty(m)
+        threshold = np.empty(m)
+        alarm = np.zeros(m, dtype=bool)
+        block = period - h
+        for start in range(0, m, block):
+            stop = min(start + block, m)
+            idx = np.arange(span + start, span + stop)
+            block_score = ft.periodic_smoothing(fse[idx], self._references(lm, idx))
+            block_threshold, block_alarm = self.spot_.run(block_score)
+            score[start:stop] = block_score
+            threshold[start:stop] = block_threshold
+            alarm[start:stop] = block_alarm
+            if block_alarm.any():
+                hits = idx[block_alarm]
+                fse[hits] = np.nan
+                for centre in hits.tolist():
+                    lo, hi = max(centre - h, h), min(centre + h, len(fse) - 1 - h)
+                    if lo <= hi:
+                        lm[lo: hi + 1] = ft.local_max(ft.windows(fse[lo - h: hi + h + 1], 2 * h + 1))
+        self.fse_ = fse[-span:].copy()
+        return score, threshold, alarm
+
+    # ------------------------------------------------------------------ streaming
+    def update(self, x) -> tuple[float, float, bool]:
+        """Score one new point: (score, threshold, alarm). Same arithmetic as ``detect``."""
+        self._check_fitted()
+        value = np.array([as_finite_scalar(x, "x")])
+        if self.forecaster_ is None:
+            forecast = ft.ewma_forecast(self.values_[None, :], self.alpha)
+        else:
+            forecast = self.forecaster_.forecast_batch(value)
+        error = value - forecast
+        errors = np.concatenate((self.errors_, error))
+        fse = ft.first_smoothing(errors[None, :])
+        if self.periodic:
+            h, period, span = self.h, self.period, self._reference_span
+            rows = np.stack([self.fse_[span - k * period - h: span - k * period + h + 1]
+                             for k in range(1, self.p)])
+            refs = ft.local_max(rows)[None, :]
+            score = float(ft.periodic_smoothing(fse, refs)[0])
+        else:
+            score = float(fse[0])
+        threshold, alarm = self.spot_.step(score)
+        if self.periodic:
+            self.fse_ = np.concatenate((self.fse_[1:], [math.nan if alarm else float(fse[0])]))
+        self.values_ = np.concatenate((self.values_[1:], value))
+        self.errors_ = errors[1:]
+        self.n_seen_ += 1
+        return score, threshold, alarm
+
+    # ------------------------------------------------------------------ checkpoints
+    def get_params(self) -> dict:
+        return {name: getattr(self, name) for name in
+                ("s", "p", "h", "period", "q", "level", "alpha", "smoothing", "estimator", "predictor")}
+
+    def state_dict(self) -> dict:
+        """Parameters and learned state as plain Python values (JSON-able with NaN/inf)."""
+        self._check_fitted()
+        return {
+            "params": self.get_params(),
+            "values": self.values_.tolist(),
+            "errors": self.errors_.tolist(),
+            "fse": None if self.fse_ is None else self.fse_.tolist(),
+            "spot": self.spot_.state_dict(),
+            "forecaster": None if self.forecaster_ is None else self.forecaster_.state_dict(),
+            "n_seen": self.n_seen_,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> "FluxEV":
+        try:
+            detector = cls(**state["params"])
+            detector._check_params()
+            detector.values_ = np.asarray(state["values"], dtype=float)
+            detector.errors_ = np.asarray(state["errors"], dtype=float)
+            detector.fse_ = None if state["fse"] is None else np.asarray(state["fse"], dtype=float)
+            detector.spot_ = SPOT.from_state(state["spot"])
+            detector.forecaster_ = (None if state["forecaster"] is None
+                                    else HoltWinters.from_state(state["forecaster"]))
+            detector.n_seen_ = int(state["n_seen"])
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, DetectorError):
+                raise
+            raise DetectorError(f"state: not a FluxEV state_dict ({exc!r})") from exc
+        s = detector.s
+        if len(detector.values_) != s or len(detector.errors_) != s or (
+            detector.periodic and (detector.fse_ is None or len(detector.fse_) != detector._reference_span)
+        ):
+            raise DetectorError("state: window lengths do not match the parameters")
+        detector.train_score_ = None
+        return detector
