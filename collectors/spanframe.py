@@ -110,7 +110,7 @@ def make_spanframe(
     if not keep.all():
         frame = frame.loc[keep].reset_index(drop=True)
     if drop_duplicates and len(frame):
-        duplicated = frame.duplicated(subset=["trace_id", "span_id"], keep="first").to_numpy()
+        duplicated = _duplicated_ids(frame)
         counts["duplicate_span"] += int(duplicated.sum())
         if duplicated.any():
             frame = frame.loc[~duplicated].reset_index(drop=True)
@@ -137,8 +137,22 @@ def skipped_counts(frame: pd.DataFrame) -> dict[str, int]:
     return dict(frame.attrs.get("skipped", {}))
 
 
+def _duplicated_ids(frame: pd.DataFrame) -> np.ndarray:
+    trace, _ = pd.factorize(frame["trace_id"], use_na_sentinel=True)
+    span, _ = pd.factorize(frame["span_id"], use_na_sentinel=True)
+    keys = pd.DataFrame({"trace": trace, "span": span})
+    return keys.duplicated(keep="first").to_numpy()
+
+
 def _blank(series: pd.Series) -> np.ndarray:
     values = series.isna().to_numpy()
+    if series.dtype == ID_DTYPE:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        trimmed = pc.utf8_trim_whitespace(pa.array(series.array))
+        empty = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), False)
+        return values | np.asarray(empty, dtype=bool)
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = series.cat.categories.astype(str)
         blank_codes = np.flatnonzero(cats.str.strip() == "")

@@ -1,0 +1,160 @@
+"""``read_spans``: one call for a span file or a directory of span files, format detected by content."""
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from collectors.errors import CollectError
+from collectors.spanframe import empty_spanframe, make_spanframe
+from collectors.timeutil import to_us
+
+SPAN_SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
+
+
+def _head(path: Path, size: int = 64 * 1024) -> bytes:
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as handle:
+                return handle.read(size)
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except (OSError, EOFError) as exc:
+        raise CollectError(f"{path}: cannot read: {exc}") from exc
+
+
+def detect_format(path) -> str:
+    """``nezha_csv``, ``rcaeval_csv``, ``parquet``, ``jaeger_json``, ``otlp_json`` or ``json_lines``."""
+    path = Path(path)
+    head = _head(path)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    text = head.decode("utf-8", "replace").lstrip("\ufeff").lstrip()
+    if not text:
+        raise CollectError(f"{path}: empty file")
+    if text[0] in "[{":
+        from collectors.jsonfiles import sniff_json
+        return sniff_json(text, path)
+    first_line = text.splitlines()[0]
+    fields = [f.strip().strip('"') for f in first_line.split(",")]
+    from collectors.nezha import is_nezha_header
+    if is_nezha_header(fields):
+        return "nezha_csv"
+    from collectors.rcaeval import is_rcaeval_header
+    if is_rcaeval_header(fields):
+        return "rcaeval_csv"
+    raise CollectError(
+        f"{path}: not a span file this package knows (header {first_line[:120]!r}); expected Jaeger/OTLP JSON, "
+        "JSON lines, Nezha or RCAEval span CSV, or SpanFrame Parquet"
+    )
+
+
+def read_spans(path, start=None, end=None, *, progress: bool = False) -> pd.DataFrame:
+    """Read a span file, or every span file of a directory, into one SpanFrame.
+
+    Only spans whose start lies in ``[start, end)`` are kept (times as Unix seconds, Timestamps
+    or ISO strings). Files of a directory are grouped by detected format; files that are not
+    span files are skipped and counted as ``not_span_file`` on the result.
+    """
+    path = Path(path)
+    start_us, end_us = to_us(start, "start"), to_us(end, "end")
+    if not path.exists():
+        raise CollectError(f"{path}: no such file or directory")
+    skipped: Counter[str] = Counter()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+        if not files:
+            raise CollectError(f"{path}: directory holds no files")
+        by_format: dict[str, list[Path]] = {}
+        for file in files:
+            try:
+                by_format.setdefault(detect_format(file), []).append(file)
+            except CollectError:
+                skipped["not_span_file"] += 1
+        if not by_format:
+            raise CollectError(f"{path}: none of the {len(files)} files is a span file this package knows")
+        frames = [_read_group(fmt, group, start_us, end_us, progress) for fmt, group in sorted(by_format.items())]
+        return _combine(frames, str(path), skipped)
+    return _read_group(detect_format(path), [path], start_us, end_us, progress)
+
+
+def _read_group(fmt: str, files: list[Path], start_us, end_us, progress: bool) -> pd.DataFrame:
+    if fmt == "nezha_csv":
+        from collectors.nezha import read_nezha_csv
+        return read_nezha_csv(files, start_us, end_us, progress=progress)
+    frames = []
+    for file in files:
+        if fmt == "parquet":
+            frame = _read_parquet(file)
+        elif fmt == "rcaeval_csv":
+            from collectors.rcaeval import read_rcaeval_csv
+            frame = read_rcaeval_csv(file)
+        else:
+            from collectors.jsonfiles import read_json_spans
+            frame = read_json_spans(file, fmt)
+        frames.append(_select(frame, start_us, end_us))
+    if len(frames) == 1:
+        return frames[0]
+    return _combine(frames, f"{len(files)} {fmt} files", Counter())
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        data = pd.read_parquet(path)
+    except Exception as exc:
+        raise CollectError(f"{path}: cannot read Parquet: {exc}") from exc
+    frame = make_spanframe(data, source=str(path))
+    skipped = Counter(frame.attrs.get("skipped", {}))
+    stored = data.attrs.get("skipped") if isinstance(data.attrs.get("skipped"), dict) else {}
+    skipped.update(stored)
+    frame.attrs["skipped"] = dict(sorted(skipped.items()))
+    return frame
+
+
+def _select(frame: pd.DataFrame, start_us, end_us) -> pd.DataFrame:
+    if start_us is None and end_us is None:
+        return frame
+    t = frame["start_us"]
+    keep = pd.Series(True, index=frame.index)
+    if start_us is not None:
+        keep &= t >= start_us
+    if end_us is not None:
+        keep &= t < end_us
+    out = frame.loc[keep].reset_index(drop=True)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
+def _combine(frames: list[pd.DataFrame], source: str, skipped: Counter) -> pd.DataFrame:
+    frames = [f for f in frames if f is not None]
+    for frame in frames:
+        skipped.update(frame.attrs.get("skipped", {}))
+    if not frames:
+        out = empty_spanframe(source)
+        out.attrs["skipped"] = dict(skipped)
+        return out
+    if len(frames) == 1:
+        out = frames[0]
+        out.attrs["skipped"] = dict(sorted((k, v) for k, v in skipped.items() if v))
+        out.attrs["source"] = source
+        return out
+    data = pd.concat([f.astype({c: "object" for c in ("service", "operation", "pod", "kind", "status")})
+                      for f in frames], ignore_index=True)
+    return make_spanframe(data, source=source, skipped=skipped)
+
+
+def write_spans(frame: pd.DataFrame, path) -> Path:
+    """Write a SpanFrame to Parquet (skipped counts kept in the file's metadata)."""
+    path = Path(path)
+    try:
+        frame.to_parquet(path, index=False)
+    except Exception as exc:
+        raise CollectError(f"{path}: cannot write Parquet: {exc}") from exc
+    return path
+
+
+def _json_dumps(value) -> str:
+    return json.dumps(value)
