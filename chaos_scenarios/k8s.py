@@ -234,6 +234,9 @@ class KubernetesBackend:
 
     def recover(self, manifest: dict) -> float:
         kind, namespace, name = self._identity(manifest)
+        if (kind, namespace, name) not in self.created_:
+            # never created by this backend (e.g. create answered 409): not ours to delete here
+            return self.clock()
         recovered_at = self._delete_and_wait(kind, namespace, name)
         self.created_.pop((kind, namespace, name), None)
         self._wait_ready(namespace, manifest_target(manifest))
