@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
     args = parser.parse_args(argv)
 
-    from evaluation import load_cases
+    from evaluation.cases import load_cases
 
     t0 = time.perf_counter()
     cases, skipped = load_cases(f"nezha:{args.path}")

@@ -151,6 +151,7 @@ def detect_evidence(
     service_metrics: Sequence[str] = SERVICE_METRICS,
     min_train: int = 3,
     rel_floor: float = 0.05,
+    baseline_fraction: float = 0.5,
     unconfirmed_weight: float = 0.5,
     keep_scores: bool = True,
 ) -> EdgeEvidence:
@@ -225,16 +226,17 @@ def detect_evidence(
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        shift, _ = robust_shift(train.to_numpy(), test.to_numpy(), rel_floor, METRIC_FLOORS.get(metric, 0.0))
+        recent = train.to_numpy()[-max(min_train, int(math.ceil(baseline_fraction * len(train)))):]
+        shift, _ = robust_shift(recent, test.to_numpy(), rel_floor, METRIC_FLOORS.get(metric, 0.0))
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
         first = test.index[alarm][0] if alarm.any() else pd.NaT
-        delta = float(np.median(test.to_numpy()) - np.median(train.to_numpy()))
+        delta = float(np.median(test.to_numpy()) - np.median(recent))
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
                      int(alarm.sum()), first, peak,
                      strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight), shift, delta,
-                     float(np.median(train.to_numpy())), note))
+                     float(np.median(recent)), note))
         if keep_scores:
             scores[key] = pd.DataFrame(
                 {"value": test.to_numpy(), "score": score, "threshold": threshold, "alarm": alarm},
