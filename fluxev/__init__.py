@@ -5,6 +5,7 @@ Works on plain arrays and pandas objects; imports nothing else of this project.
 from fluxev.detector import DetectionResult, FluxEV
 from fluxev.errors import DetectorError
 from fluxev.preprocessing import RegularSeries, fill_missing, points_per_day, regular_grid
+from fluxev.series import detect_frame, detect_series
 from fluxev.spot import SPOT
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "FluxEV",
     "RegularSeries",
     "SPOT",
+    "detect_frame",
+    "detect_series",
     "fill_missing",
     "points_per_day",
     "regular_grid",
