@@ -1,0 +1,169 @@
+"""Jaeger's JSON trace model (query API v1 and UI exports) <-> SpanFrame.
+
+A trace is ``{traceID, spans[], processes{pid: {serviceName, tags}}}``; a span has
+``traceID, spanID, operationName, references[{refType CHILD_OF|FOLLOWS_FROM, traceID, spanID}],
+startTime, duration`` (µs), ``tags[{key, type, value}]`` and ``processID``.
+The parent is the first CHILD_OF reference, else the first FOLLOWS_FROM one. The kind is the
+``span.kind`` tag (``unknown`` when absent), the status follows :mod:`collectors.status`,
+the pod is the process tag ``k8s.pod.name``, ``host.name``, ``hostname`` or ``ip``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from collectors.spanframe import KINDS, make_spanframe
+from collectors.status import grpc_status, http_status, status_from_tags
+
+POD_TAGS = ("k8s.pod.name", "host.name", "hostname", "ip")
+ATTRIBUTE_TAGS = {
+    "peer_service": ("peer.service",),
+    "rpc_service": ("rpc.service",),
+    "rpc_method": ("rpc.method",),
+    "server_address": ("server.address", "net.peer.name", "peer.hostname"),
+}
+_FIELDS = ("trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "kind", "status",
+           "pod", "peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status")
+
+
+def tags_dict(tags) -> dict[str, object]:
+    """``[{key, type, value}]`` (or a plain mapping) -> ``{key: value}``."""
+    if isinstance(tags, dict):
+        return dict(tags)
+    out = {}
+    for tag in tags or ():
+        if isinstance(tag, dict) and "key" in tag:
+            out[str(tag["key"])] = tag.get("value")
+    return out
+
+
+def _kind(value) -> str:
+    text = str(value or "").strip().lower()
+    return text if text in KINDS else "unknown"
+
+
+def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
+    """Column lists for the spans of Jaeger trace objects; bad entries are counted in ``skipped``."""
+    rows: dict[str, list] = {f: [] for f in _FIELDS}
+    for trace in traces:
+        if not isinstance(trace, dict) or not isinstance(trace.get("spans"), list):
+            skipped["malformed_trace"] += 1
+            continue
+        processes = trace.get("processes") if isinstance(trace.get("processes"), dict) else {}
+        for span in trace["spans"]:
+            if not isinstance(span, dict):
+                skipped["malformed_span"] += 1
+                continue
+            process = span.get("process") if isinstance(span.get("process"), dict) else \
+                processes.get(span.get("processID"), {})
+            process = process if isinstance(process, dict) else {}
+            start, duration = span.get("startTime"), span.get("duration")
+            if isinstance(start, bool) or isinstance(duration, bool) or not isinstance(start, (int, float)) \
+                    or not isinstance(duration, (int, float)):
+                skipped["malformed_span"] += 1
+                continue
+            tags = tags_dict(span.get("tags"))
+            process_tags = tags_dict(process.get("tags"))
+            parent = None
+            references = span.get("references") or []
+            for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
+                for ref in references:
+                    if isinstance(ref, dict) and str(ref.get("refType", "")).upper() == wanted and ref.get("spanID"):
+                        parent = str(ref["spanID"])
+                        break
+                if parent is not None:
+                    break
+            if parent is None and span.get("parentSpanID"):
+                parent = str(span["parentSpanID"])
+            rows["trace_id"].append(str(span.get("traceID") or trace.get("traceID") or "") or None)
+            rows["span_id"].append(str(span.get("spanID") or "") or None)
+            rows["parent_id"].append(parent)
+            rows["service"].append(process.get("serviceName"))
+            rows["operation"].append(str(span.get("operationName", "")))
+            rows["start_us"].append(int(start))
+            rows["duration_us"].append(int(duration))
+            rows["kind"].append(_kind(tags.get("span.kind")))
+            rows["status"].append(status_from_tags(tags))
+            rows["pod"].append(next((str(process_tags[k]) for k in POD_TAGS if process_tags.get(k)), None))
+            for column, keys in ATTRIBUTE_TAGS.items():
+                rows[column].append(next((str(tags[k]) for k in keys if tags.get(k) not in (None, "")), None))
+            rows["http_status"].append(http_status(tags))
+            rows["grpc_status"].append(grpc_status(tags))
+    return rows
+
+
+def rows_to_spanframe(rows: dict[str, list], source: str, skipped: Counter) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    for column in ("peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status"):
+        if column in frame and frame[column].isna().all():
+            frame = frame.drop(columns=column)
+    frame["start_us"] = frame["start_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
+    frame["duration_us"] = frame["duration_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
+    return make_spanframe(frame, source=source, skipped=skipped)
+
+
+def read_jaeger_traces(traces: Iterable, source: str = "jaeger traces", skipped: Counter | None = None) -> pd.DataFrame:
+    """SpanFrame of a list of Jaeger trace objects."""
+    skipped = skipped if skipped is not None else Counter()
+    return rows_to_spanframe(jaeger_rows(traces, skipped), source, skipped)
+
+
+def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
+    """Jaeger JSON trace objects (as the query API v1 returns them) for a SpanFrame.
+
+    One process per (service, pod); tags carry ``span.kind``, ``error=true`` and
+    ``otel.status_code`` for the status, and the optional attribute columns.
+    """
+    traces = []
+    if not len(spans):
+        return traces
+    frame = spans.sort_values(["trace_id", "start_us"], kind="stable")
+    extra = {"peer_service": "peer.service", "rpc_service": "rpc.service", "rpc_method": "rpc.method",
+             "server_address": "server.address", "http_status": "http.response.status_code",
+             "grpc_status": "rpc.grpc.status_code"}
+    present = [c for c in extra if c in frame.columns]
+    for trace_id, group in frame.groupby("trace_id", sort=False, observed=True):
+        processes: dict[tuple, str] = {}
+        out_spans = []
+        records = group.to_dict("records")
+        for record in records:
+            pod = record["pod"] if isinstance(record["pod"], str) else None
+            key = (str(record["service"]), pod)
+            if key not in processes:
+                processes[key] = f"p{len(processes) + 1}"
+            tags = []
+            if record["kind"] not in ("unknown", None):
+                tags.append({"key": "span.kind", "type": "string", "value": str(record["kind"])})
+            if record["status"] == "error":
+                tags.append({"key": "error", "type": "bool", "value": True})
+                tags.append({"key": "otel.status_code", "type": "string", "value": "ERROR"})
+            elif record["status"] == "ok":
+                tags.append({"key": "otel.status_code", "type": "string", "value": "OK"})
+            for column in present:
+                value = record[column]
+                if value is None or (not isinstance(value, str) and pd.isna(value)):
+                    continue
+                if column in ("http_status", "grpc_status"):
+                    tags.append({"key": extra[column], "type": "int64", "value": int(value)})
+                else:
+                    tags.append({"key": extra[column], "type": "string", "value": str(value)})
+            parent = record["parent_id"]
+            references = [] if parent is None or pd.isna(parent) else \
+                [{"refType": "CHILD_OF", "traceID": str(trace_id), "spanID": str(parent)}]
+            out_spans.append({
+                "traceID": str(trace_id), "spanID": str(record["span_id"]),
+                "operationName": str(record["operation"]), "references": references,
+                "startTime": int(record["start_us"]), "duration": int(record["duration_us"]),
+                "tags": tags, "logs": [], "processID": processes[key], "warnings": None, "flags": 1,
+            })
+        traces.append({
+            "traceID": str(trace_id), "spans": out_spans,
+            "processes": {pid: {"serviceName": service,
+                                "tags": ([{"key": "hostname", "type": "string", "value": pod}] if pod else [])}
+                          for (service, pod), pid in processes.items()},
+            "warnings": None,
+        })
+    return traces

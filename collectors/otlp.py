@@ -1,0 +1,147 @@
+"""OTLP JSON (``resourceSpans[].scopeSpans[].spans[]``) -> SpanFrame.
+
+Also accepts the older ``instrumentationLibrarySpans`` and Jaeger api_v3's wrapping
+``{"result": {"resourceSpans": ...}}``. Ids may be hex (the OTLP JSON encoding) or base64
+(protobuf JSON of bytes); both end as lower-case hex. Kinds are OTel's (``SPAN_KIND_SERVER``
+or 2); the status follows :mod:`collectors.status`; the service is the resource attribute
+``service.name``, the pod ``k8s.pod.name`` or ``host.name``.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from collectors.jaeger_format import ATTRIBUTE_TAGS, rows_to_spanframe
+from collectors.status import grpc_status, http_status, status_from_tags
+
+OTEL_KINDS = {0: "unknown", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_FIELDS = ("trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "kind", "status",
+           "pod", "peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status")
+
+
+def any_value(value):
+    """The Python value of an OTLP ``AnyValue`` JSON object."""
+    if not isinstance(value, dict):
+        return value
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in value:
+            return value[key]
+    if "intValue" in value:
+        try:
+            return int(value["intValue"])
+        except (TypeError, ValueError):
+            return value["intValue"]
+    if "arrayValue" in value:
+        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in value:
+        return attributes((value["kvlistValue"] or {}).get("values", []))
+    if "bytesValue" in value:
+        return value["bytesValue"]
+    return None
+
+
+def attributes(items) -> dict[str, object]:
+    out = {}
+    for item in items or ():
+        if isinstance(item, dict) and "key" in item:
+            out[str(item["key"])] = any_value(item.get("value"))
+    return out
+
+
+def otlp_id(value) -> str | None:
+    """Hex id from OTLP JSON's hex or base64 encoding; None when empty."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    if _HEX.match(text) and len(text) in (16, 32):
+        return text.lower()
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return text
+    if len(raw) in (8, 16) and any(raw):
+        return raw.hex()
+    return None if not any(raw) else text
+
+
+def _kind(value) -> str:
+    if isinstance(value, int):
+        return OTEL_KINDS.get(value, "unknown")
+    text = str(value or "").strip().upper().removeprefix("SPAN_KIND_")
+    if text.isdigit():
+        return OTEL_KINDS.get(int(text), "unknown")
+    text = text.lower()
+    return text if text in OTEL_KINDS.values() and text != "unknown" else "unknown"
+
+
+def _nanos(value) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def unwrap(documents: Iterable) -> list[dict]:
+    """OTLP ``TracesData`` objects from a document or a list of documents (api_v3 ``result`` wrappers)."""
+    out = []
+    for doc in documents:
+        if isinstance(doc, dict) and isinstance(doc.get("result"), dict):
+            doc = doc["result"]
+        out.append(doc)
+    return out
+
+
+def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
+    rows: dict[str, list] = {f: [] for f in _FIELDS}
+    for doc in unwrap(documents):
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
+            skipped["malformed_document"] += 1
+            continue
+        for resource_spans in doc.get("resourceSpans", []):
+            if not isinstance(resource_spans, dict):
+                skipped["malformed_resource"] += 1
+                continue
+            resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
+            service = resource.get("service.name")
+            pod = resource.get("k8s.pod.name") or resource.get("host.name")
+            scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
+            for scope in scopes:
+                for span in (scope or {}).get("spans") or []:
+                    if not isinstance(span, dict):
+                        skipped["malformed_span"] += 1
+                        continue
+                    start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
+                    if start is None or end is None:
+                        skipped["malformed_span"] += 1
+                        continue
+                    tags = attributes(span.get("attributes"))
+                    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+                    rows["trace_id"].append(otlp_id(span.get("traceId")))
+                    rows["span_id"].append(otlp_id(span.get("spanId")))
+                    rows["parent_id"].append(otlp_id(span.get("parentSpanId")))
+                    rows["service"].append(service)
+                    rows["operation"].append(str(span.get("name", "")))
+                    rows["start_us"].append(start // 1000)
+                    rows["duration_us"].append((end - start) // 1000 if end >= start else -1)
+                    rows["kind"].append(_kind(span.get("kind")))
+                    rows["status"].append(status_from_tags(tags, status.get("code")))
+                    rows["pod"].append(str(pod) if pod else None)
+                    for column, keys in ATTRIBUTE_TAGS.items():
+                        rows[column].append(next((str(tags[k]) for k in keys if tags.get(k) not in (None, "")), None))
+                    rows["http_status"].append(http_status(tags))
+                    rows["grpc_status"].append(grpc_status(tags))
+    return rows
+
+
+def read_otlp(documents: Iterable, source: str = "OTLP JSON", skipped: Counter | None = None):
+    """SpanFrame of OTLP JSON ``TracesData`` documents."""
+    skipped = skipped if skipped is not None else Counter()
+    return rows_to_spanframe(otlp_rows(documents, skipped), source, skipped)

@@ -1,0 +1,74 @@
+"""Span status from the attributes sources record.
+
+``error`` when any of: an ``error`` tag that is true; the OpenTelemetry status ERROR
+(``otel.status_code = ERROR`` in Jaeger, ``status.code = 2 / STATUS_CODE_ERROR`` in OTLP);
+an HTTP response status >= 500 (``http.status_code``, ``http.response.status_code``);
+a non-zero gRPC status (``rpc.grpc.status_code``, ``grpc.status_code``). ``ok`` when the
+OpenTelemetry status is OK and nothing says error. ``unset`` otherwise (sources without a
+status, such as the Nezha CSVs, are ``unset`` throughout).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+HTTP_STATUS_KEYS = ("http.status_code", "http.response.status_code")
+GRPC_STATUS_KEYS = ("rpc.grpc.status_code", "grpc.status_code")
+OTEL_STATUS_KEYS = ("otel.status_code", "status.code")
+
+
+def _int(value) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _true(value) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def http_status(tags: Mapping[str, object]) -> int | None:
+    for key in HTTP_STATUS_KEYS:
+        if key in tags:
+            return _int(tags[key])
+    return None
+
+
+def grpc_status(tags: Mapping[str, object]) -> int | None:
+    for key in GRPC_STATUS_KEYS:
+        if key in tags:
+            return _int(tags[key])
+    return None
+
+
+def otel_status(value) -> str:
+    """``STATUS_CODE_ERROR`` / ``ERROR`` / 2 -> error; OK / 1 -> ok; anything else unset."""
+    if value is None:
+        return "unset"
+    text = str(value).strip().upper().removeprefix("STATUS_CODE_")
+    if text in ("ERROR", "2"):
+        return "error"
+    if text in ("OK", "1"):
+        return "ok"
+    return "unset"
+
+
+def status_from_tags(tags: Mapping[str, object], otel: object = None) -> str:
+    """``error`` / ``ok`` / ``unset`` by the rules in the module docstring."""
+    state = otel_status(otel)
+    for key in OTEL_STATUS_KEYS:
+        if key in tags and state == "unset":
+            state = otel_status(tags[key])
+    if state == "error" or ("error" in tags and _true(tags["error"])):
+        return "error"
+    code = http_status(tags)
+    if code is not None and code >= 500:
+        return "error"
+    code = grpc_status(tags)
+    if code is not None and code != 0:
+        return "error"
+    return state
