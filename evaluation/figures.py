@@ -146,8 +146,9 @@ def edge_series_panel(panels: Sequence[dict], inject_time: pd.Timestamp, end_tim
             ax.axvline(panel["first_alarm"], color="red", linestyle=":", linewidth=1)
         ax.set_title(panel["label"], fontsize=8, loc="left")
         ax.tick_params(labelsize=7)
-    axes[0, 0].legend(fontsize=7, loc="upper left")
-    if not panels:
+    if panels:
+        axes[0, 0].legend(fontsize=7, loc="upper left")
+    else:
         axes[0, 0].text(0.5, 0.5, "no series with anomaly evidence", ha="center", transform=axes[0, 0].transAxes)
     fig.autofmt_xdate()
     if title:

@@ -181,7 +181,6 @@ def series_panels(case: Case, result: Any, limit: int = TOP_SERIES) -> list[dict
             if scored is None or "value" not in scored:
                 continue
             values = scored["value"]
-        values = values.dropna()
         alarms = list(scored.index[scored["alarm"].astype(bool)]) if scored is not None and "alarm" in scored else []
         where = f"{caller} → {callee}" if kind == "edge" else f"service {caller}"
         label = (f"{where}: {metric} (strength {fmt(float(row['strength']))}, "

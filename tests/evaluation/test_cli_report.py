@@ -1,0 +1,106 @@
+import base64
+import json
+import re
+from dataclasses import dataclass
+
+import networkx as nx
+import pandas as pd
+
+from evaluation.cases import Case
+from evaluation.report import write_report
+from evaluation.runner import evaluate
+from rca.cli import main
+
+T0 = 1_700_000_000 - 1_700_000_000 % 60
+
+
+def _csv(path, rows):
+    path.write_text("\n".join(["Time,Timestamp,SuccessRate,Latency"] +
+                              [f"t,{ts},{sr},{lat}" for ts, sr, lat in rows]) + "\n")
+
+
+def _changerca(root):
+    """front calls back and other; back's answers fail from the injection on (minute 20)."""
+    folder = root / "c1"
+    folder.mkdir(parents=True)
+    (folder / "c1.json").write_text(json.dumps({"fault": "exception", "fault_release_service": "back",
+                                                 "detect_timestamp": T0 + 20 * 60}))
+    minutes = range(30)
+    wobble = [0.0, 0.3, -0.2, 0.1, -0.1]
+    for callee in ("back", "other"):
+        _csv(folder / f"front-a-1_front_{callee}.csv",
+             [(T0 + 60 * m, 100, 10 + wobble[m % 5]) for m in minutes])
+        _csv(folder / f"{callee}-b-2_front_{callee}.csv",
+             [(T0 + 60 * m, 40 if callee == "back" and m >= 20 else 100, 3 + wobble[m % 5]) for m in minutes])
+    return root
+
+
+def test_rca_evaluate_command(tmp_path, capsys):
+    data = _changerca(tmp_path / "data")
+    out = tmp_path / "report"
+    rc = main(["evaluate", f"changerca:{data}", "--json", str(tmp_path / "results.json"), "--out", str(out), "-q"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "AC@1" in printed and f"report: {out / 'report.html'}" in printed
+    results = json.loads((tmp_path / "results.json").read_text())
+    methods = [k for k in results if k != "default"]
+    assert results["default"] in methods and "random" in methods
+    for method in methods:
+        entry = results[method]
+        assert entry["cases"] == 1 and entry["skipped"] == 0
+        assert {"AC@1", "AC@3", "AC@5", "Avg@5"} <= set(entry)
+        assert entry["per_case"][0]["root_causes"] == ["back"]
+    default = results[results["default"]]
+    assert default["per_case"][0]["rank"] == 1 and default["AC@1"] == 1.0
+    html = (out / "report.html").read_text()
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(images) >= 4  # accuracy, 2 fault-type bars, graph + series of the case
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    md = (out / "report.md").read_text()
+    for name in re.findall(r"\(figures/([^)]+\.png)\)", md):
+        assert (out / "figures" / name).is_file()
+    row = next(line for line in md.splitlines() if line.startswith(f"| {results['default']} (default)"))
+    assert row.split("|")[2].strip() == f"{default['AC@1']:.2f}"
+    assert json.loads((out / "results.json").read_text()) == results
+
+
+def test_rca_evaluate_reports_bad_input(tmp_path, capsys):
+    assert main(["evaluate", f"nezha:{tmp_path / 'absent'}"]) == 1
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+@dataclass
+class _Cand:
+    service: str
+    score: float
+    why: str
+
+
+@dataclass
+class _Result:
+    ranking: list
+    evidence: object
+    graph: nx.DiGraph
+
+
+def _fake(*, spans=None, edge_series=None, inject_time=None, end_time=None, method="m"):
+    return _Result([_Cand("db", 2.0, "errors into db 2.0"), _Cand("api", 1.0, "latency api->db")], None,
+                   nx.DiGraph([("api", "db")]))
+
+
+def test_report_explains_each_case(tmp_path):
+    index = pd.MultiIndex.from_tuples([(pd.Timestamp(T0, unit="s", tz="UTC"), "api", "db")],
+                                      names=["time", "caller", "callee"])
+    cases = [Case("case-1", ["db"], "exception", T0, edge_series=pd.DataFrame({"calls": [1]}, index=index),
+                  metadata={"inject_pod": "db-7f-x"})]
+    evaluation = evaluate(cases, ["m"], localize=_fake, skipped=[("case-0", "0 spans in the 3 minutes after")],
+                          progress=False)
+    md_path, html_path = write_report(evaluation, tmp_path, dataset="hand-made", parameters={"before": "10min"})
+    md = md_path.read_text()
+    assert "| case-0 | 0 spans in the 3 minutes after |" in md
+    assert "| 1 | db ✔ | 2.000 | errors into db 2.0 |" in md
+    assert "| inject_pod | db-7f-x |" in md
+    assert "| before | 10min |" in md and "code version" in md
+    html = html_path.read_text()
+    assert "case-1 — exception on db: <span class='hit'>rank 1</span>" in html
+    assert (tmp_path / "figures" / "case-1-graph.png").is_file()
