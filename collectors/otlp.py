@@ -145,3 +145,54 @@ def read_otlp(documents: Iterable, source: str = "OTLP JSON", skipped: Counter |
     """SpanFrame of OTLP JSON ``TracesData`` documents."""
     skipped = skipped if skipped is not None else Counter()
     return rows_to_spanframe(otlp_rows(documents, skipped), source, skipped)
+
+
+_KIND_NUMBERS = {v: k for k, v in OTEL_KINDS.items()}
+_SKIP_TAGS = frozenset({"span.kind", "otel.status_code", "otel.status_description", "error"})
+
+
+def _any_value(value) -> dict:
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    return {"stringValue": str(value)}
+
+
+def jaeger_to_otlp(traces) -> dict:
+    """OTLP JSON ``TracesData`` for Jaeger trace objects (one resource per process)."""
+    from collectors.jaeger_format import tags_dict
+    from collectors.status import status_from_tags
+
+    resource_spans = []
+    for trace in traces:
+        processes = trace.get("processes") or {}
+        by_process: dict[str, list] = {}
+        for span in trace.get("spans") or []:
+            by_process.setdefault(span.get("processID"), []).append(span)
+        for pid, spans in by_process.items():
+            process = processes.get(pid) or {}
+            resource = [{"key": "service.name", "value": {"stringValue": str(process.get("serviceName", ""))}}]
+            for key, value in tags_dict(process.get("tags")).items():
+                resource.append({"key": "host.name" if key == "hostname" else key, "value": _any_value(value)})
+            out = []
+            for span in spans:
+                tags = tags_dict(span.get("tags"))
+                parent = next((r.get("spanID") for r in span.get("references") or []
+                               if r.get("refType") == "CHILD_OF"), None)
+                start_ns = int(span["startTime"]) * 1000
+                state = status_from_tags(tags)
+                out.append({
+                    "traceId": span["traceID"], "spanId": span["spanID"], "parentSpanId": parent or "",
+                    "name": span.get("operationName", ""),
+                    "kind": _KIND_NUMBERS.get(str(tags.get("span.kind", "")).lower(), 0),
+                    "startTimeUnixNano": str(start_ns),
+                    "endTimeUnixNano": str(start_ns + int(span["duration"]) * 1000),
+                    "attributes": [{"key": k, "value": _any_value(v)} for k, v in tags.items() if k not in _SKIP_TAGS],
+                    "status": {"code": {"error": 2, "ok": 1}.get(state, 0)},
+                })
+            resource_spans.append({"resource": {"attributes": resource},
+                                   "scopeSpans": [{"scope": {"name": "jaeger"}, "spans": out}]})
+    return {"resourceSpans": resource_spans}

@@ -165,7 +165,7 @@ def _as_ids(series: pd.Series, column: str, source: str) -> pd.Series:
         return series
     if isinstance(series.dtype, pd.CategoricalDtype):
         series = series.astype(object)
-    if pd.api.types.is_float_dtype(series.dtype):
+    if pd.api.types.is_float_dtype(series.dtype) and series.notna().any():
         raise CollectError(f"{source}: column {column!r} holds floats; ids must be strings")
     try:
         out = series.astype(ID_DTYPE)
