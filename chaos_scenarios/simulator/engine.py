@@ -439,7 +439,7 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
     slots_of = cluster.slots_of()
     templates = {p: Template(page, slots_of, names) for p, page in pages.items()}
     replicas = {s: len(v) for s, v in slots_of.items()}
-    first, last = int(np.floor(start / 60.0)), int(np.floor(end / 60.0))
+    first, last = int(np.floor((start - 1.0) / 60.0)), int(np.floor(end / 60.0))   # redirects follow <= 0.5 s later
     parts: dict[str, list[Requests]] = {p: [] for p in templates}
     for minute in range(first, last + 1):
         rng = np.random.default_rng([seed, minute])
