@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from chaos_scenarios.backend import Injection
@@ -83,22 +85,25 @@ class KubernetesBackend:
         self.sleep = sleep
         self.clock = clock
         self.created_: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.offset_ = 0.0
 
     # -- clients -------------------------------------------------------------------------------
     def _client(self):
         if self.api_client is None:
             from kubernetes import client, config
 
+            configuration = client.Configuration()
             try:
-                config.load_kube_config(context=self.context)
+                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None, context=self.context,
+                                        client_configuration=configuration)
             except Exception as kube_exc:  # noqa: BLE001 - fall back to in-cluster, else explain
                 try:
-                    config.load_incluster_config()
+                    config.load_incluster_config(client_configuration=configuration)
                 except Exception:  # noqa: BLE001
                     raise ScenarioError(
                         f"no Kubernetes configuration found ({kube_exc}); start a cluster "
                         "(`rca lab up`) or point KUBECONFIG at one") from kube_exc
-            self.api_client = client.ApiClient()
+            self.api_client = client.ApiClient(configuration)
         return self.api_client
 
     def _custom(self):
@@ -113,7 +118,19 @@ class KubernetesBackend:
 
     # -- Backend protocol ----------------------------------------------------------------------
     def now(self) -> float:
-        return self.clock()
+        """The cluster's clock (our clock plus the offset measured from the API server's Date header),
+        so that hold times line up with the injection times ChaosMesh reports and with span times."""
+        return self.clock() + self.offset_
+
+    def _estimate_offset(self, asked: float, date_header: str | None) -> None:
+        if not date_header:
+            return
+        try:
+            server = parsedate_to_datetime(date_header).timestamp()
+        except (TypeError, ValueError):
+            return
+        offset = server - (asked + self.clock()) / 2
+        self.offset_ = offset if abs(offset) > 2.0 else 0.0  # the header has 1 s resolution
 
     def wait(self, seconds: float) -> None:
         if seconds > 0:
@@ -127,19 +144,24 @@ class KubernetesBackend:
         self.jaeger_url = self.jaeger_url or suite.jaeger_url
         host = self._client().configuration.host
         try:
-            client.VersionApi(self._client()).get_code()
+            asked = self.clock()
+            _, _, headers = client.VersionApi(self._client()).get_code_with_http_info()
         except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
             raise ScenarioError(f"cannot reach the Kubernetes API at {host} ({_describe(exc)}); "
                                 "is the cluster running? (`rca lab status`)") from exc
+        self._estimate_offset(asked, (headers or {}).get("Date"))
         problems: list[str] = []
+        missing: set[str] = set()
         for namespace in suite.namespaces:
-            problems += self._check_namespace(namespace, sorted({f.kind for f in suite.faults}))
-        if not problems:
-            for fault in suite.faults:
+            found = self._check_namespace(namespace, sorted({f.kind for f in suite.faults}))
+            missing |= {namespace} if any("does not exist" in p for p in found) else set()
+            problems += found
+        for fault in suite.faults:
+            if fault.namespace not in missing:
                 problems += self._check_pods(fault.namespace, fault.target, f"fault {fault.name}")
-                if fault.peer is not None:
-                    problems += self._check_pods(fault.peer.namespace or fault.namespace, fault.peer.service,
-                                                 f"fault {fault.name} (peer)")
+            peer_namespace = fault.peer and (fault.peer.namespace or fault.namespace)
+            if fault.peer is not None and peer_namespace not in missing:
+                problems += self._check_pods(peer_namespace, fault.peer.service, f"fault {fault.name} (peer)")
         problems += self._check_jaeger(self.jaeger_url)
         if problems:
             raise ScenarioError("pre-flight checks failed:\n  - " + "\n  - ".join(problems))
@@ -236,7 +258,7 @@ class KubernetesBackend:
         kind, namespace, name = self._identity(manifest)
         if (kind, namespace, name) not in self.created_:
             # never created by this backend (e.g. create answered 409): not ours to delete here
-            return self.clock()
+            return self.now()
         recovered_at = self._delete_and_wait(kind, namespace, name)
         self.created_.pop((kind, namespace, name), None)
         self._wait_ready(namespace, manifest_target(manifest))
@@ -307,7 +329,7 @@ class KubernetesBackend:
             return deleted_at
         print(f"warning: {kind}/{name} vanished before its recovery was recorded; using the local clock",
               file=sys.stderr)
-        return self.clock()
+        return self.now()
 
     def _wait_ready(self, namespace: str, service: str) -> None:
         deadline = self.clock() + self.ready_timeout

@@ -130,7 +130,7 @@ def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, 
             injections.append(backend.inject(manifest))
         injected_at = min(i.injected_at for i in injections)
         stage(f"hold {case.duration:g}s")
-        backend.wait(max(0.0, injected_at + case.duration - backend.now()))
+        backend.wait(min(case.duration, max(0.0, injected_at + case.duration - backend.now())))
         stage("recover")
         while active:
             recovered.append(backend.recover(active[-1]))

@@ -87,6 +87,12 @@ class FakeKubernetes:
                 "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True"}]},
             })
 
+    def add_object(self, manifest: dict) -> None:
+        """An object that already exists in the cluster (e.g. left over from an earlier run)."""
+        namespace = manifest["metadata"]["namespace"]
+        plural = next(p for p, k in KINDS.items() if k == manifest["kind"])
+        self._create(namespace, plural, manifest)
+
     def fail(self, method: str, path_pattern: str, status: int, times: int = 1) -> None:
         self.failures.append(Failure(method, path_pattern, status, times))
 
@@ -96,6 +102,9 @@ class FakeKubernetes:
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
+
+            def date_time_string(self, timestamp=None):
+                return super().date_time_string(double.clock())
 
             def _handle(self):
                 parsed = urllib.parse.urlparse(self.path)
@@ -221,6 +230,7 @@ class FakeKubernetes:
         namespace = selector["namespaces"][0]
         pods = self._pod_list(namespace, ",".join(f"{k}={v}" for k, v in selector["labelSelectors"].items()))
         stamp = rfc3339(self.clock())
+        obj.setdefault("status", {}).setdefault("experiment", {})
         records = obj["status"]["experiment"].get("containerRecords") or [
             {"id": f"{namespace}/{p['metadata']['name']}", "selectorKey": ".", "phase": "Not Injected",
              "injectedCount": 0, "recoveredCount": 0, "events": []} for p in pods["items"]]
