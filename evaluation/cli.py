@@ -59,6 +59,22 @@ def _num(value, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def localize_defaults() -> dict[str, str]:
+    """The rca.localize defaults the run used (recorded in the report)."""
+    import inspect
+
+    import rca
+
+    signature = inspect.signature(rca.localize)
+    keep = {k: v.default for k, v in signature.parameters.items()
+            if v.default is not inspect.Parameter.empty and k not in ("spans", "edge_series", "service_series",
+                                                                      "graph", "inject_time", "end_time", "method")}
+    out = {f"localize {k}": str(v) for k, v in keep.items()}
+    if hasattr(rca, "SHORT_WINDOW_FLUXEV"):
+        out["detector defaults (rca.SHORT_WINDOW_FLUXEV)"] = str(rca.SHORT_WINDOW_FLUXEV)
+    return out
+
+
 def run_evaluate(args: argparse.Namespace) -> int:
     from evaluation.cases import load_cases, parse_spec
     from evaluation.report import write_report
@@ -88,7 +104,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"results: {args.json}")
     out = args.out if args.out is not None else Path(f"evaluation-{path.resolve().name or 'run'}")
     parameters = {"before": args.before, "after": args.after, "min_spans": args.min_spans,
-                  "localize": "rca.localize with its defaults", "command": " ".join(sys.argv)}
+                  "command": " ".join(sys.argv), **localize_defaults()}
     md_path, html_path = write_report(evaluation, out, dataset=args.dataset, parameters=parameters,
                                       per_case_figures=not args.no_case_figures)
     full = dict(results)

@@ -230,6 +230,10 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, *, dataset: str, p
             ("methods", ", ".join(evaluation.methods)), ("default method", evaluation.default_method),
             ("detailed per case", evaluation.kept_method or "")]
     info += [(str(k), str(v)) for k, v in (parameters or {}).items()]
+    first = next(iter(evaluation.kept.values()), None)
+    params = getattr(getattr(first, "evidence", None), "params", None)
+    if params:
+        info.append(("evidence parameters (as run)", ", ".join(f"{k}={v}" for k, v in params.items())))
 
     summaries = {m: evaluation.summary(m) for m in evaluation.methods}
     chance = summaries[evaluation.methods[0]]["chance"] if evaluation.methods else {}
