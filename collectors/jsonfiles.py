@@ -28,6 +28,11 @@ def sniff_json(text: str, path) -> str:
         return "otlp_json"
     if any(key in head for key in ('"traceID"', '"spans"', '"data"')) or text.lstrip().startswith("["):
         return "jaeger_json"
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        if len(text) < 60 * 1024:
+            raise CollectError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     raise CollectError(f"{path}: JSON, but neither a Jaeger trace export nor OTLP JSON")
 
 
