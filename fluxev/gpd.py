@@ -35,16 +35,17 @@ def log_likelihood(peaks: np.ndarray, gamma: float, sigma: float) -> float:
     return -n * math.log(sigma) - (1 + 1 / gamma) * np.log(z).sum()
 
 
-def grimshaw(peaks: np.ndarray, epsilon: float = 1e-8, n_points: int = 10) -> tuple[float, float] | None:
-    """Maximum likelihood by Grimshaw's trick (Siffer et al., KDD 2017, Sec. 3.2).
+def grimshaw(peaks: np.ndarray, n_points: int = 40) -> tuple[float, float] | None:
+    """Maximum likelihood by Grimshaw's trick (Siffer et al., KDD 2017, Sec. 3.2 and appendix).
 
-    The MLE solves w(x) = u(x) v(x) - 1 = 0 with u(x) = 1 + mean(log(1 + x Y)) and
-    v(x) = mean(1 / (1 + x Y)), x = gamma / sigma, searched on (-1/max(Y), 0) and on
-    [2 (mean - min) / (mean min), 2 (mean - min) / min^2]. Each sign change of w on a regular
-    grid of ``n_points`` per interval is refined with ``scipy.optimize.brentq``; every root gives
-    gamma = u(x) - 1, sigma = gamma / x, and the candidate (including the exponential tail
-    gamma = 0, sigma = mean) with the highest likelihood wins. ``None`` with fewer than 2
-    distinct peaks.
+    With x = gamma / sigma, the likelihood's stationary points solve
+    w(x) = u(x) v(x) - 1 = 0, u(x) = 1 + mean(log(1 + x Y)), v(x) = mean(1 / (1 + x Y)),
+    and the roots other than 0 lie in (-1/max(Y), 0) or (0, 2 (mean - min) / min^2).
+    Each interval is scanned on a grid of ``n_points`` (geometric towards its ends, where the
+    roots of heavy or short tails sit) and every sign change is refined with
+    ``scipy.optimize.brentq``. A root x gives gamma = u(x) - 1, sigma = gamma / x; the candidate
+    with the highest likelihood wins, the exponential tail (gamma = 0, sigma = mean) included.
+    ``None`` with fewer than 2 distinct positive peaks.
     """
     y = np.asarray(peaks, dtype=float)
     if len(y) < 2 or not y.min() > 0 or y.max() == y.min():
@@ -55,28 +56,20 @@ def grimshaw(peaks: np.ndarray, epsilon: float = 1e-8, n_points: int = 10) -> tu
         s = 1 + x * y
         return (1 + np.log(s).mean()) * (1 / s).mean() - 1
 
-    left = -1 / y_max
-    if abs(left) < 2 * epsilon:
-        epsilon = abs(left) / n_points
-    intervals = [
-        (left + 2 * epsilon, -epsilon),
-        (2 * (y_mean - y_min) / (y_mean * y_min), 2 * (y_mean - y_min) / y_min**2),
-    ]
+    steps = np.geomspace(1e-7, 1 - 1e-7, n_points)
+    upper = 2 * (y_mean - y_min) / y_min**2
+    grids = [-steps / y_max, np.geomspace(1e-7 / y_mean, upper, n_points)]
     roots = []
-    for lo, hi in intervals:
-        if not lo < hi:
-            continue
-        grid = np.linspace(lo, hi, n_points + 2)
+    for grid in grids:
         s = 1 + grid[:, None] * y[None, :]
         values = (1 + np.log(s).mean(axis=1)) * (1 / s).mean(axis=1) - 1
         for k in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) < 0).tolist():
-            roots.append(brentq(w, grid[k], grid[k + 1], xtol=1e-14))
-        roots.extend(grid[values == 0].tolist())
+            roots.append(brentq(w, grid[k], grid[k + 1], xtol=1e-14, rtol=1e-12))
     best = (0.0, y_mean)
     best_ll = log_likelihood(y, *best)
     for x in roots:
         gamma = float(np.log(1 + x * y).mean())
-        if x == 0 or gamma == 0:
+        if gamma == 0:
             continue
         sigma = gamma / x
         ll = log_likelihood(y, gamma, sigma)
