@@ -37,10 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", help="a Nezha-layout day (label.json + trace/)")
     parser.add_argument("--bucket", default="30s", help="time bucket of the edge series (default 30s)")
     parser.add_argument("--methods", nargs="*", default=sorted(rca.METHODS), help="ranking methods")
+    parser.add_argument("--detect-options", default="{}",
+                        help="JSON dict of rca.detect_evidence options, for sensitivity runs")
     parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
     args = parser.parse_args(argv)
 
+    import json
+
     from evaluation.cases import load_cases
+
+    detect_options = json.loads(args.detect_options)
 
     t0 = time.perf_counter()
     cases, skipped = load_cases(f"nezha:{args.path}")
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         start = time.perf_counter()
         result = rca.localize(spans=case.spans, inject_time=case.inject_time, end_time=case.end_time,
-                              method="default", bucket=args.bucket)
+                              method="default", bucket=args.bucket, detect_options=detect_options)
         rankings = {"default": result.ranking}
         for m in methods:
             if m != "default":

@@ -81,12 +81,23 @@ def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: 
     return float(value if alarmed else value * unconfirmed_weight)
 
 
-def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: float) -> tuple[float, float]:
-    """(shift, spread): robust z of median(test) against the training median and MAD."""
-    center = float(np.median(train))
-    mad = float(np.median(np.abs(train - center))) * 1.4826
-    spread = max(mad, rel_floor * abs(center), floor, 1e-12)
-    return (float(np.median(test)) - center) / spread, spread
+def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: float,
+                 baseline_points: int | None = None, spread: str = "diff") -> tuple[float, float, float]:
+    """(shift, spread, baseline): robust z of median(test) against the recent training level.
+
+    baseline = median of the last ``baseline_points`` training points (all when None).
+    ``spread="diff"``: noise scale from successive differences, 1.4826 median|x_i - x_(i-1)| / sqrt(2),
+    which a level change inside the training window (the tail of an earlier incident) barely
+    moves; ``spread="mad"``: 1.4826 MAD of the training points around their median.
+    """
+    recent = train if not baseline_points else train[-baseline_points:]
+    center = float(np.median(recent))
+    if spread == "diff" and len(train) > 2:
+        noise = float(np.median(np.abs(np.diff(train)))) * 1.4826 / math.sqrt(2)
+    else:
+        noise = float(np.median(np.abs(train - np.median(train)))) * 1.4826
+    scale = max(noise, rel_floor * abs(center), floor, 1e-12)
+    return (float(np.median(test)) - center) / scale, scale, center
 
 
 def _to_timestamp(value, name: str) -> pd.Timestamp:
@@ -151,7 +162,8 @@ def detect_evidence(
     service_metrics: Sequence[str] = SERVICE_METRICS,
     min_train: int = 3,
     rel_floor: float = 0.05,
-    baseline_fraction: float = 0.5,
+    baseline_points: int | None = 5,
+    spread: str = "diff",
     unconfirmed_weight: float = 0.5,
     keep_scores: bool = True,
 ) -> EdgeEvidence:
@@ -226,17 +238,17 @@ def detect_evidence(
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        recent = train.to_numpy()[-max(min_train, int(math.ceil(baseline_fraction * len(train)))):]
-        shift, _ = robust_shift(recent, test.to_numpy(), rel_floor, METRIC_FLOORS.get(metric, 0.0))
+        shift, _, center = robust_shift(train.to_numpy(), test.to_numpy(), rel_floor,
+                                        METRIC_FLOORS.get(metric, 0.0), baseline_points, spread)
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
         first = test.index[alarm][0] if alarm.any() else pd.NaT
-        delta = float(np.median(test.to_numpy()) - np.median(recent))
+        delta = float(np.median(test.to_numpy())) - center
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
                      int(alarm.sum()), first, peak,
                      strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight), shift, delta,
-                     float(np.median(recent)), note))
+                     center, note))
         if keep_scores:
             scores[key] = pd.DataFrame(
                 {"value": test.to_numpy(), "score": score, "threshold": threshold, "alarm": alarm},
@@ -250,5 +262,6 @@ def detect_evidence(
         train_until=t0,
         end_time=t1,
         params={"detector": getattr(factory, "__name__", repr(factory)), **params,
-                "min_train": min_train, "rel_floor": rel_floor, "unconfirmed_weight": unconfirmed_weight},
+                "min_train": min_train, "rel_floor": rel_floor,
+                "baseline_points": baseline_points, "spread": spread, "unconfirmed_weight": unconfirmed_weight},
     )
