@@ -1,8 +1,98 @@
-"""Sub-commands of the ``rca`` CLI contributed by this package."""
+"""Sub-commands of the ``rca`` CLI contributed by this package: ``rca collect jaeger|files``."""
 from __future__ import annotations
 
 import argparse
+import re
+import time
+
+from collectors.errors import CollectError
+
+_LAST = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
+_UNIT = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_last(text: str) -> float:
+    """``15m`` -> 900.0 seconds (units s, m/min, h, d)."""
+    match = _LAST.match(text or "")
+    if not match:
+        raise CollectError(f"--last wants a duration like 15m, 2h or 90s, got {text!r}")
+    return float(match.group(1)) * _UNIT[match.group(2)]
+
+
+def _time(text):
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's sub-commands to the ``rca`` parser."""
+    collect = subparsers.add_parser("collect", help="collect spans into a SpanFrame Parquet file")
+    sub = collect.add_subparsers(dest="collect_command", metavar="SOURCE", required=True)
+
+    jaeger = sub.add_parser("jaeger", help="from a Jaeger Query service (classic API or api_v3)")
+    jaeger.add_argument("--url", required=True, help="Jaeger query base URL, e.g. http://localhost:16686")
+    jaeger.add_argument("--start", help="window start (Unix seconds or ISO time)")
+    jaeger.add_argument("--end", help="window end (default: now)")
+    jaeger.add_argument("--last", help="window = the last DURATION before --end/now, e.g. 15m")
+    jaeger.add_argument("--service", action="append", help="only this service (repeatable; default: all)")
+    jaeger.add_argument("--api", choices=("auto", "v1", "v3"), default="auto")
+    jaeger.add_argument("--limit", type=int, default=1000, help="traces per query (windows split when full)")
+    jaeger.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
+    jaeger.add_argument("-o", "--output", required=True, help="Parquet file to write")
+    jaeger.set_defaults(func=_collect_jaeger)
+
+    files = sub.add_parser("files", help="from span files or directories (format detected by content)")
+    files.add_argument("paths", nargs="+")
+    files.add_argument("--start", help="keep spans starting at or after this time")
+    files.add_argument("--end", help="keep spans starting before this time")
+    files.add_argument("-o", "--output", required=True, help="Parquet file to write")
+    files.set_defaults(func=_collect_files)
+
+
+def _report(frame, output) -> None:
+    skipped = frame.attrs.get("skipped", {})
+    services = frame["service"].nunique() if len(frame) else 0
+    print(f"wrote {len(frame)} spans of {services} services to {output}")
+    if skipped:
+        print("skipped: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+
+
+def _collect_jaeger(args) -> int:
+    from collectors.files import write_spans
+    from collectors.jaeger_client import JaegerClient
+    from collectors.timeutil import to_us
+
+    end = _time(args.end) if args.end else time.time()
+    if args.last:
+        if args.start:
+            raise CollectError("give either --start or --last, not both")
+        start = to_us(end, "end") / 1e6 - parse_last(args.last)
+    elif args.start:
+        start = _time(args.start)
+    else:
+        raise CollectError("give --start (and --end) or --last")
+    client = JaegerClient(args.url, api=args.api, limit=args.limit, timeout=args.timeout)
+    frame = client.collect(start, end, services=args.service)
+    write_spans(frame, args.output)
+    _report(frame, args.output)
+    print(f"{frame.attrs.get('queries', 0)} queries; {frame.attrs.get('truncated_windows', 0)} windows still full "
+          f"at the shortest width")
+    return 0
+
+
+def _collect_files(args) -> int:
+    import pandas as pd
+
+    from collectors.files import _combine, write_spans
+    from collectors.files import read_spans
+
+    frames = [read_spans(p, _time(args.start), _time(args.end), progress=True) for p in args.paths]
+    frame = frames[0] if len(frames) == 1 else _combine(frames, "; ".join(args.paths), __import__("collections").Counter())
+    del pd
+    write_spans(frame, args.output)
+    _report(frame, args.output)
+    return 0

@@ -1,8 +1,70 @@
-"""Sub-commands of the ``rca`` CLI contributed by this package."""
+"""Sub-commands of the ``rca`` CLI contributed by this package: ``rca graph``."""
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this package's sub-commands to the ``rca`` parser."""
+    p = subparsers.add_parser("graph", help="build the service graph of span files and print its edges")
+    p.add_argument("spans", help="span file or directory (any format `rca collect files` reads)")
+    p.add_argument("--start", help="keep spans starting at or after this time (Unix seconds or ISO)")
+    p.add_argument("--end", help="keep spans starting before this time")
+    p.add_argument("--png", help="draw the graph to this PNG file")
+    p.add_argument("--dot", help="write Graphviz DOT text to this file ('-' for stdout)")
+    p.add_argument("--callee-map", action="append", default=[], metavar="NAME=SERVICE",
+                   help="name the callee of calls to an uninstrumented NAME (RPC service, peer, host); repeatable")
+    p.set_defaults(func=_graph)
+
+
+def _time(text):
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _graph(args) -> int:
+    from collectors import read_spans
+    from graph.calls import calls
+    from graph.draw import draw_png, edge_table, to_dot
+    from graph.errors import GraphError
+    from graph.service_graph import build_service_graph
+
+    mapping = {}
+    for item in args.callee_map:
+        if "=" not in item:
+            raise GraphError(f"--callee-map wants NAME=SERVICE, got {item!r}")
+        key, value = item.split("=", 1)
+        mapping[key.strip()] = value.strip()
+    spans = read_spans(args.spans, _time(args.start), _time(args.end), progress=True)
+    table = calls(spans, mapping)
+    graph = build_service_graph(spans, call_table=table)
+    print(edge_table(graph))
+    info = graph.graph
+    print(f"\n{len(spans)} spans, {graph.number_of_nodes()} services, {graph.number_of_edges()} edges, "
+          f"{len(table)} calls; trees {info.get('trees', 0)} (roots {info.get('roots', 0)}, "
+          f"orphans {info.get('orphans', 0)})")
+    uninstrumented = sorted(n for n, d in graph.nodes(data=True) if not d.get("instrumented"))
+    if uninstrumented:
+        print("services seen only through their callers' client spans: " + ", ".join(uninstrumented))
+    if info.get("unplaced"):
+        print("client spans whose callee could not be named: " +
+              ", ".join(f"{k} ({v})" for k, v in sorted(info["unplaced"].items())))
+    skipped = spans.attrs.get("skipped", {})
+    if skipped:
+        print("skipped while reading: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))
+    if args.dot:
+        text = to_dot(graph)
+        if args.dot == "-":
+            sys.stdout.write(text)
+        else:
+            Path(args.dot).write_text(text)
+    if args.png:
+        draw_png(graph, args.png)
+        print(f"wrote {args.png}")
+    return 0
