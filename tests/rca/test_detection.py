@@ -10,17 +10,32 @@ from rca.detection import derived_edge_frame, robust_shift, strength_from
 from tests_rca_helpers import BUCKET, INJECT, N_TEST, N_TRAIN, START, ZDetector, build_series
 
 
-def test_known_shift_gives_hand_computed_strength():
+def test_known_shift_gives_hand_computed_strength_mad():
     train = np.array([10.0, 11.0, 9.0, 10.0, 12.0, 8.0, 10.0])
     test = np.array([20.0, 21.0, 19.0])
-    shift, spread = robust_shift(train, test, rel_floor=0.0, floor=0.0)
+    shift, spread, center = robust_shift(train, test, rel_floor=0.0, floor=0.0, spread="mad")
     # median 10, |dev| = 0 1 1 0 2 2 0 -> MAD 1 -> spread 1.4826
+    assert center == 10.0
     assert spread == pytest.approx(1.4826)
     assert shift == pytest.approx(10 / 1.4826)
 
 
+def test_difference_spread_and_recent_baseline_ignore_an_earlier_incident():
+    # an earlier incident (100s) inside the training window, then back to normal (~10)
+    train = np.array([100.0, 101.0, 100.0, 102.0, 10.0, 11.0, 10.0, 9.0, 10.0])
+    test = np.array([20.0, 20.0, 21.0])
+    shift, spread, center = robust_shift(train, test, rel_floor=0.0, floor=0.0, baseline_points=5)
+    # baseline: median(10, 11, 10, 9, 10) = 10; |diffs| = 1 1 2 92 1 1 1 1 -> median 1
+    assert center == 10.0
+    assert spread == pytest.approx(1.4826 / np.sqrt(2))
+    assert shift == pytest.approx(10 / (1.4826 / np.sqrt(2)))
+    # the whole-window median and MAD (11 and 1.4826 * 2) see a change 4x smaller
+    mad_shift, _, mad_center = robust_shift(train, test, rel_floor=0.0, floor=0.0, spread="mad")
+    assert mad_center == 11.0 and mad_shift == pytest.approx(9 / (1.4826 * 2))
+
+
 def test_relative_floor_limits_z_of_constant_training():
-    shift, spread = robust_shift(np.full(10, 2.0), np.array([2.1]), rel_floor=0.05, floor=0.0)
+    shift, spread, _ = robust_shift(np.full(10, 2.0), np.array([2.1]), rel_floor=0.05, floor=0.0)
     assert spread == pytest.approx(0.1)
     assert shift == pytest.approx(1.0)
 
