@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+import pyarrow.csv as pv_csv
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,10 +30,13 @@ DELAY = 7
 
 
 def load_part(path: Path):
-    frame = pd.read_csv(path, dtype={"timestamp": np.int64, "value": np.float64, "label": np.int64})
-    grid = regular_grid(frame["timestamp"].to_numpy(), frame["value"].to_numpy(), name=str(path))
+    table = pv_csv.read_csv(path)
+    missing = {"timestamp", "value", "label"} - set(table.column_names)
+    if missing:
+        raise SystemExit(f"{path}: missing column(s) {sorted(missing)}")
+    grid = regular_grid(table.column("timestamp").to_numpy(), table.column("value").to_numpy(), name=str(path))
     label = np.zeros(len(grid.values), dtype=bool)
-    label[~grid.filled] = frame["label"].to_numpy() == 1
+    label[~grid.filled] = table.column("label").to_numpy() == 1
     period = points_per_day(grid.interval)
     return fill_missing(grid.values, period), grid.filled, label, period
 

@@ -34,26 +34,36 @@ def ewma_forecast(rows: np.ndarray, alpha: float) -> np.ndarray:
     return r
 
 
-def _pairwise_sum(rows: np.ndarray) -> np.ndarray:
-    width = rows.shape[1]
+def _pairwise_sum(columns: list[np.ndarray]) -> np.ndarray:
+    """Row sums of the given columns in the order of numpy's pairwise summation."""
+    width = len(columns)
     if width < _BLOCK:
-        total = np.zeros(rows.shape[0])
-        for j in range(width):
-            total = total + rows[:, j]
+        total = np.zeros(len(columns[0]))
+        for column in columns:
+            total += column
         return total
     if width > 128:
         half = width // 2
         half -= half % _BLOCK
-        return _pairwise_sum(rows[:, :half]) + _pairwise_sum(rows[:, half:])
-    acc = [rows[:, j].copy() for j in range(_BLOCK)]
+        total = _pairwise_sum(columns[:half])
+        total += _pairwise_sum(columns[half:])
+        return total
+    acc = [columns[j].copy() for j in range(_BLOCK)]
     j = _BLOCK
     while j < width - width % _BLOCK:
         for k in range(_BLOCK):
-            acc[k] = acc[k] + rows[:, j + k]
+            acc[k] += columns[j + k]
         j += _BLOCK
-    total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    acc[0] += acc[1]
+    acc[2] += acc[3]
+    acc[4] += acc[5]
+    acc[6] += acc[7]
+    acc[0] += acc[2]
+    acc[4] += acc[6]
+    total = acc[0]
+    total += acc[4]
     while j < width:
-        total = total + rows[:, j]
+        total += columns[j]
         j += 1
     return total
 
@@ -61,9 +71,17 @@ def _pairwise_sum(rows: np.ndarray) -> np.ndarray:
 def population_std(rows: np.ndarray) -> np.ndarray:
     """Standard deviation (ddof 0) of each row."""
     width = rows.shape[1]
-    mean = _pairwise_sum(rows) / width
-    dev = rows - mean[:, None]
-    return np.sqrt(_pairwise_sum(dev * dev) / width)
+    columns = [rows[:, j] for j in range(width)]
+    mean = _pairwise_sum(columns)
+    mean /= width
+    squares = []
+    for column in columns:
+        dev = column - mean
+        dev *= dev
+        squares.append(dev)
+    total = _pairwise_sum(squares)
+    total /= width
+    return np.sqrt(total, out=total)
 
 
 def first_smoothing(error_rows: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import brentq
 
 
 def mom(count: int, mean: float, variance: float) -> tuple[float, float] | None:
@@ -35,7 +34,7 @@ def log_likelihood(peaks: np.ndarray, gamma: float, sigma: float) -> float:
     return -n * math.log(sigma) - (1 + 1 / gamma) * np.log(z).sum()
 
 
-def grimshaw(peaks: np.ndarray, n_points: int = 40) -> tuple[float, float] | None:
+def grimshaw(peaks: np.ndarray, n_points: int = 24) -> tuple[float, float] | None:
     """Maximum likelihood by Grimshaw's trick (Siffer et al., KDD 2017, Sec. 3.2 and appendix).
 
     With x = gamma / sigma, the likelihood's stationary points solve
@@ -47,6 +46,8 @@ def grimshaw(peaks: np.ndarray, n_points: int = 40) -> tuple[float, float] | Non
     with the highest likelihood wins, the exponential tail (gamma = 0, sigma = mean) included.
     ``None`` with fewer than 2 distinct positive peaks.
     """
+    from scipy.optimize import brentq
+
     y = np.asarray(peaks, dtype=float)
     if len(y) < 2 or not y.min() > 0 or y.max() == y.min():
         return None
