@@ -218,7 +218,9 @@ def detect_evidence(
         train = values[in_train].dropna()
         test = values[in_test].dropna()
         reason = None
-        if len(train) < min_train:
+        if len(train) == 0 and len(test) == 0:
+            reason = "no data: every value of the series is missing"
+        elif len(train) < min_train:
             reason = f"too short: {len(train)} valid training points, need {min_train}"
         elif len(test) == 0:
             reason = "no valid point after train_until"

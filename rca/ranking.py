@@ -109,8 +109,10 @@ def explain_upstream(
        caller's the fraction of C's other outgoing edges (a delay on X's link slows every
        call into X; a starved caller slows all of its own calls). With no other edge the
        fraction is ``unknown_share``. A service takes the largest share it gets.
-    3. **Errors**: error-rate strength on X's service series or on calls into X, minus the
-       error-rate strength X sees on its own calls out (errors propagated from a callee).
+    3. **Errors, minus what its callees explain**: the largest error-rate strength on X's
+       service series or on calls into X, times the fraction of its error-rate increase not
+       explained by error-rate increases on X's calls out (weighted by calls per request),
+       exactly as for time: errors propagated from a failing callee do not blame the caller.
     4. **Changed call pattern**: the mean strength of the ``call_ratio`` changes on X's calls
        out (calls per request of X): code that returns early or throws changes how often
        a service calls its callees while latencies stay normal; this blames X, the caller.
@@ -155,31 +157,45 @@ def explain_upstream(
         own_terms += [(L.e(c, x, m), f"{c}->{x} {m}") for c in L.in_edges[x] for m in SPENT]
         own, own_label = max(own_terms, default=(0.0, ""))
         if own > 0:
-            own_delta = np.nanmax([L.s_delta(x, "latency_mean_ms")]
-                                  + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]] + [np.nan])
-            explained = 0.0
-            for y in L.out_edges[x]:
-                d = L.e_delta(x, y, "latency_mean_ms")
-                ratio = L.baseline.get((x, y, "call_ratio"), np.nan)
-                if np.isfinite(d) and d > 0:
-                    explained += d * (ratio if np.isfinite(ratio) else 1.0)
-            if np.isfinite(own_delta) and own_delta > 0:
-                fraction = float(np.clip(1.0 - explained / own_delta, 0.0, 1.0))
-            else:
-                fraction = 1.0
+            fraction = _unexplained(
+                np.nanmax([L.s_delta(x, "latency_mean_ms")]
+                          + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]] + [np.nan]),
+                [(L.e_delta(x, y, "latency_mean_ms"), L.baseline.get((x, y, "call_ratio"), np.nan))
+                 for y in L.out_edges[x]])
             parts.append((own * fraction, f"own time {own_label} {own:.1f} x unexplained {fraction:.2f} ="))
         if gap_share[x]:
             parts.append(max(gap_share[x]))
-        err_in = max([L.s(x, "error_rate")] + [L.e(c, x, "error_rate") for c in L.in_edges[x]])
-        err_out = max([0.0] + [L.e(x, y, "error_rate") for y in L.out_edges[x]])
-        if err_in - err_out > 0:
-            parts.append((err_in - err_out, "errors into it, not from its callees"))
+        err_in, err_label = max([(L.s(x, "error_rate"), f"{x} error_rate")]
+                                + [(L.e(c, x, "error_rate"), f"{c}->{x} error_rate") for c in L.in_edges[x]])
+        if err_in > 0:
+            fraction = _unexplained(
+                np.nanmax([L.s_delta(x, "error_rate")]
+                          + [L.e_delta(c, x, "error_rate") for c in L.in_edges[x]] + [np.nan]),
+                [(L.e_delta(x, y, "error_rate"), L.baseline.get((x, y, "call_ratio"), np.nan))
+                 for y in L.out_edges[x]])
+            parts.append((err_in * fraction, f"errors {err_label} {err_in:.1f} x unexplained {fraction:.2f} ="))
         ratios = [L.e(x, y, "call_ratio") for y in L.out_edges[x] if L.has_edge_metric(x, y, "call_ratio")]
         if ratios:
             parts.append((float(np.mean(ratios)), f"call pattern to its {len(ratios)} callee(s) changed"))
         scores[x] = float(sum(p[0] for p in parts if p[0] > 0))
         why[x] = _fmt(parts)
     return _ranking(scores, why, "default")
+
+
+def _unexplained(own_delta: float, callee_deltas: list[tuple[float, float]]) -> float:
+    """Fraction of a service's own increase not explained by increases on its calls out.
+
+    explained = sum over callees of (increase seen on the call) x (calls per request, 1 when
+    unknown); the result is 1 - explained / own increase, clipped to [0, 1] (1 when the own
+    increase is not positive or unknown).
+    """
+    if not np.isfinite(own_delta) or own_delta <= 0:
+        return 1.0
+    explained = 0.0
+    for delta, ratio in callee_deltas:
+        if np.isfinite(delta) and delta > 0:
+            explained += delta * (ratio if np.isfinite(ratio) else 1.0)
+    return float(np.clip(1.0 - explained / own_delta, 0.0, 1.0))
 
 
 def service_anomaly(evidence: EdgeEvidence, nodes: list[str]) -> dict[str, tuple[float, str]]:

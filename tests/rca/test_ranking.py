@@ -63,6 +63,17 @@ def test_changed_call_pattern_blames_the_caller():
     assert "call pattern" in top.why
 
 
+@pytest.mark.parametrize("culprit", ["b", "d"])
+def test_errors_propagated_to_callers_blame_the_failing_callee(culprit):
+    g, ev = _evidence(CHAIN, {"errors": {culprit: 0.3}})
+    ranking = rca.rank(g, ev, "default")
+    assert ranking.services()[0] == culprit
+    assert "error_rate" in ranking.candidates[0].why
+    callers = {"b": ["a"], "d": ["a", "b", "c"]}[culprit]
+    scores = {c.service: c.score for c in ranking}
+    assert all(scores[c] < 0.05 * scores[culprit] for c in callers)
+
+
 def test_max_score_picks_largest_single_strength():
     g, ev = _evidence(CHAIN, {"slow": {"c": 20.0}})
     ranking = rca.rank(g, ev, "max-score")

@@ -36,7 +36,9 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
     Each edge: latency (caller waited) = server time of the callee + 1 ms gap; the callee's
     server time = 5 ms own work + what it waits for its callees (sequential calls).
     ``fault``: dict with any of ``slow`` {service: extra ms of own work},
-    ``gap`` {(caller, callee): extra ms between them}, ``ratio`` {(caller, callee): factor on calls}.
+    ``gap`` {(caller, callee): extra ms between them}, ``ratio`` {(caller, callee): factor on calls},
+    ``errors`` {service: error rate of its own}; a service's error rate is its own plus those of
+    its callees (a failed call fails the request), capped at 1.
     """
     rng = np.random.default_rng(seed)
     fault = fault or {}
@@ -63,6 +65,14 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
                 g += fault.get("gap", {}).get((c, x), 0.0)
             return server_time(x) + g
 
+        err_memo: dict[str, float] = {}
+
+        def error_rate(n):
+            if n not in err_memo:
+                own = fault.get("errors", {}).get(n, 0.0) if after else 0.0
+                err_memo[n] = min(1.0, own + sum(error_rate(x) for x in children[n]))
+            return err_memo[n]
+
         roots = [n for n in nodes if not any(x == n for _, x in edges)]
         incoming = {n: 0 for n in nodes}
         for r in roots:
@@ -80,14 +90,16 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
         for c, x in edges:
             w = waited(c, x)
             s = server_time(x)
-            edge_rows.append({"time": t, "caller": c, "callee": x, "calls": edge_calls[(c, x)], "errors": 0,
-                              "error_rate": 0.0, "latency_mean_ms": w, "latency_p50_ms": w,
+            edge_rows.append({"time": t, "caller": c, "callee": x, "calls": edge_calls[(c, x)],
+                              "errors": int(round(error_rate(x) * edge_calls[(c, x)])),
+                              "error_rate": error_rate(x), "latency_mean_ms": w, "latency_p50_ms": w,
                               "latency_p90_ms": w * 1.5, "latency_p99_ms": w * 2,
                               "server_mean_ms": s, "server_p50_ms": s, "server_p90_ms": s * 1.5,
                               "server_p99_ms": s * 2})
         for n in nodes:
             s = server_time(n)
-            service_rows.append({"time": t, "service": n, "calls": incoming[n], "errors": 0, "error_rate": 0.0,
+            service_rows.append({"time": t, "service": n, "calls": incoming[n],
+                                 "errors": int(round(error_rate(n) * incoming[n])), "error_rate": error_rate(n),
                                  "latency_mean_ms": s, "latency_p50_ms": s, "latency_p90_ms": s * 1.5,
                                  "latency_p99_ms": s * 2})
     es = pd.DataFrame(edge_rows).set_index(["time", "caller", "callee"])
