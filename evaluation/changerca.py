@@ -14,13 +14,17 @@ The per-pod rows are aggregated per ``(minute, caller, callee)`` into an EdgeSer
   callee's; a file that matches neither is listed in ``metadata["ignored_files"]``;
 - ``Timestamp`` (Unix seconds, a second or so after the minute) is rounded to the
   nearest minute;
-- ``latency_mean_ms``: mean ``Latency`` (milliseconds: values of 1-40 for these calls)
-  over the client-side pods, the server-side pods when the edge has no client file;
-  ``server_mean_ms``: mean over the server-side pods; the percentile columns are NaN
-  (the data set gives one latency figure a minute);
-- ``error_rate``: ``1 - SuccessRate / 100`` averaged over the server-side pods (the
-  callee's own answers; the client side is used when there is no server file). Each
-  pod counts once: the data holds no request counts;
+- ``Latency`` is a per-pod figure: a pod's files for different edges carry the same
+  ``Latency`` values (checked on the sample), so it is the pod's own latency, not the
+  edge's. ``server_mean_ms`` = mean ``Latency`` over the callee's pods (milliseconds:
+  values of 1-40 for these calls); ``latency_mean_ms`` takes the same value, as the
+  EdgeSeries contract says for an edge without a client-side figure (the caller's
+  ``Latency`` is the caller's own, not what it waited for this edge). The percentile
+  columns are NaN (one figure a minute);
+- ``SuccessRate`` is per edge and side (a caller pod's files differ per callee). Both
+  sides observe the same calls and a failure recorded by either side is a failure of
+  the call, so ``error_rate = max(client-side, server-side)`` of ``1 - SuccessRate/100``,
+  each side averaged over its pods with equal weight (the data hold no request counts);
 - ``calls`` is the number of pod reports for the edge in that minute (both sides),
   **not** a request count, which the data set does not record; ``calls == 0`` marks a
   minute without any report. ``errors`` is the number of those reports whose
@@ -137,16 +141,14 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
             return wide[(column, name)]
         return pd.Series(np.nan, index=wide.index)
 
-    client_latency, server_latency = side("latency", "client"), side("latency", "server")
-    client_success, server_success = side("success", "client"), side("success", "server")
-    has_client = client_latency.notna().groupby(level=["caller", "callee"]).transform("any")
-    has_server = server_success.notna().groupby(level=["caller", "callee"]).transform("any")
+    server_latency = side("latency", "server")
+    failed_share = pd.concat([1.0 - side("success", "client") / 100.0,
+                              1.0 - side("success", "server") / 100.0], axis=1)
     out = pd.DataFrame(index=wide.index)
     out["calls"] = side("reports", "client").fillna(0) + side("reports", "server").fillna(0)
     out["errors"] = side("failed", "client").fillna(0) + side("failed", "server").fillna(0)
-    success = server_success.where(has_server, client_success)
-    out["error_rate"] = 1.0 - success / 100.0
-    out["latency_mean_ms"] = client_latency.where(has_client, server_latency)
+    out["error_rate"] = failed_share.max(axis=1, skipna=True)
+    out["latency_mean_ms"] = server_latency
     out["server_mean_ms"] = server_latency
 
     times = pd.date_range(out.index.get_level_values("time").min(),

@@ -27,7 +27,8 @@ def _case(root, name="case_a", detect=T0 + 300, service="back"):
     (folder / "dependency.csv").write_text("Source,Target,Weight\nfront,back,1\n")
     minutes = range(10)
     # caller side: one front pod; server side: two back pods, one of them failing from minute 5
-    _edge_csv(folder / "front-abc-1_front_back.csv", [(T0 + 60 * m + 1, 100, 10.0 + m) for m in minutes])
+    _edge_csv(folder / "front-abc-1_front_back.csv",
+              [(T0 + 60 * m + 1, 60 if m == 9 else 100, 10.0 + m) for m in minutes])
     _edge_csv(folder / "back-v1-x-1_front_back.csv", [(T0 + 60 * m - 1, 100, 2.0) for m in minutes])
     _edge_csv(folder / "back-v2-y-2_front_back.csv",
               [(T0 + 60 * m, 50 if m >= 5 else 100, 4.0) for m in minutes if m != 7])
@@ -50,9 +51,12 @@ def test_edge_series_aggregation_by_hand(tmp_path):
     assert len(series) == 10
     row = series.xs(pd.Timestamp(T0 + 360, unit="s", tz="UTC"), level="time").loc[("front", "back")]
     assert row["calls"] == 3 and row["errors"] == 1
-    assert row["error_rate"] == pytest.approx(1 - (100 + 50) / 2 / 100)
-    assert row["latency_mean_ms"] == pytest.approx(16.0)
+    assert row["error_rate"] == pytest.approx(1 - (100 + 50) / 2 / 100)  # server side; client saw none
+    assert row["latency_mean_ms"] == pytest.approx(3.0)  # the callee pods' own Latency, not the caller's
     assert row["server_mean_ms"] == pytest.approx(3.0)
+    minute9 = series.xs(pd.Timestamp(T0 + 540, unit="s", tz="UTC"), level="time").loc[("front", "back")]
+    assert minute9["error_rate"] == pytest.approx(0.4)  # max of client 0.4 and server 0.25
+    assert minute9["errors"] == 2
     minute7 = series.xs(pd.Timestamp(T0 + 420, unit="s", tz="UTC"), level="time").loc[("front", "back")]
     assert minute7["calls"] == 2 and minute7["error_rate"] == 0.0 and minute7["server_mean_ms"] == 2.0
     assert np.isnan(row["latency_p90_ms"])
