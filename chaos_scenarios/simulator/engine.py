@@ -99,6 +99,8 @@ class Template:
         self.timeout = np.array([c.timeout_s if c.timeout_s else model.RPC_TIMEOUT_S for c in self.calls])
         self.new_trace = np.array([c.new_trace for c in self.calls])
         self.time_params = np.array([model.SERVICE_TIME_MS[(c.callee, c.method)] for c in self.calls])
+        self.throttle_own = np.array([SERVICES[s].throttle_prob for s in callee])
+        self.throttle_client = np.array([SERVICES[s].throttle_prob if s in SERVICES else 0.0 for s in caller])
         self.overhead_params = np.array([SERVICES[caller[i]].client_overhead_ms if p >= 0 else (0.0, 0.0)
                                          for i, p in enumerate(self.parent)])
         self.service_code = np.array([names.service(s) for s in callee])
@@ -169,7 +171,7 @@ def draw_minute(rng: np.random.Generator, minute_start: float, rate_per_s: float
     n_tasks = rng.poisson(rate_per_s * 60.0)
     task_t = minute_start + np.sort(rng.random(n_tasks)) * 60.0
     task = rng.choice(len(task_names), size=n_tasks, p=weights / weights.sum())
-    cart_after_add = 1 + rng.binomial(model.MAX_CART_ITEMS - 1, 0.3, n_tasks)
+    cart_after_add = 1 + rng.binomial(model.MAX_CART_ITEMS - 1, 0.4, n_tasks)
     cart_browsing = rng.binomial(model.MAX_CART_ITEMS, 0.35, n_tasks)
     per_page: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {p: [] for p in templates}
     for ti, name in enumerate(task_names):
@@ -188,14 +190,15 @@ def draw_minute(rng: np.random.Generator, minute_start: float, rate_per_s: float
         items = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, dtype=int)
         n, k = len(t), tpl.k
         tail = rng.random((n, k)) < model.TAIL_PROBABILITY
-        factor = np.where(tail, model.TAIL_FACTOR[0] * np.exp(model.TAIL_FACTOR[1] * rng.standard_normal((n, k))), 1.0)
+        hiccup = np.where(tail, _lognormal(rng, np.array(model.TAIL_MS), (n, k)), 0.0)
         draws = {
-            "own": _lognormal(rng, tpl.time_params, (n, k)) * factor,
+            "own": _lognormal(rng, tpl.time_params, (n, k)) + hiccup,
             "overhead": _lognormal(rng, tpl.overhead_params, (n, k)),
             "net": _lognormal(rng, np.array(model.NETWORK_LEG_MS), (n, k, 2)),
             "pick": rng.random((n, k, 1 + model.RETRIES)),
             "wait": rng.exponential(1.0, (n, k)),
             "pause": rng.random((n, k, 2)),
+            "throttle": rng.random((n, k, 4)),
             "leg": rng.random((n, k, 2, 2)),
             "refused": _lognormal(rng, np.array(model.CONNECT_FAIL_MS), (n, k)),
             "span_id": rng.integers(1, 2**63, (n, k, 2), dtype=np.uint64),
@@ -230,10 +233,16 @@ class Walk:
         self.keep, self.http_shift = _http_effects(fx, tpl.page, req.t, self.pod[:, 0])
         self._network()
         d = req.draws
-        slow = fx.slowdown[self.pod_safe, self.slice[:, None]]
-        pause = np.where(d["pause"][..., 0] < fx.pause_prob[self.pod_safe, self.slice[:, None]],
-                         d["pause"][..., 1] * fx.pause_s[self.pod_safe, self.slice[:, None]], 0.0)
-        self.own = d["own"] * slow + pause
+        slow = fx.slowdown[self.pod, self.slice[:, None]]
+        pause = np.where(d["pause"][..., 0] < fx.pause_prob[self.pod, self.slice[:, None]],
+                         d["pause"][..., 1] * fx.pause_s[self.pod, self.slice[:, None]], 0.0)
+        th = d["throttle"]
+        stall = np.where(th[..., 0] < tpl.throttle_own * slow, th[..., 1] * model.THROTTLE_PERIOD_S, 0.0)
+        self.work = d["own"] * slow
+        self.own = self.work + pause + stall
+        caller_slow = np.where(self.caller_pod >= 0, fx.slowdown[np.maximum(self.caller_pod, 0), self.slice[:, None]], 1.0)
+        caller_stall = np.where(th[..., 2] < tpl.throttle_client * caller_slow, th[..., 3] * model.THROTTLE_PERIOD_S, 0.0)
+        self.overhead = d["overhead"] * caller_slow + caller_stall
         self.waits = np.zeros((n, k))
 
     def _choose_pods(self) -> None:
@@ -263,7 +272,6 @@ class Walk:
             self.unavailable[:, i] = chosen < 0
             self.pod[:, i] = np.where(chosen < 0, first, chosen)
             self.failed_attempts[:, i] = fails
-        self.pod_safe = self.pod
         self.caller_pod = np.where(tpl.parent[None, :] >= 0, self.pod[:, np.maximum(tpl.parent, 0)], LOADGEN)
 
     def _network(self) -> None:
@@ -337,7 +345,7 @@ class Walk:
         self.server_err[:, i] = fatal
         self.acted[:, i] = act
         self.reached[:, i] = reach
-        overhead = d["overhead"][:, i]
+        overhead = self.overhead[:, i]
         net = d["net"][:, i]
         req_leg = net[:, 0] + self.extra[:, i, 0]
         resp_leg = net[:, 1] + self.extra[:, i, 1]
@@ -356,9 +364,9 @@ class Walk:
         return client, code != GRPC_OK
 
     def demand(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(pod, slice, own work) of every call that reached a pod."""
+        """(pod, slice, CPU work) of every call that reached a pod; stalls and pauses are not work."""
         mask = self.reached
-        return self.pod[mask], np.broadcast_to(self.slice[:, None], mask.shape)[mask], self.own[mask]
+        return self.pod[mask], np.broadcast_to(self.slice[:, None], mask.shape)[mask], self.work[mask]
 
 
 def _affected(rule: dict, src: np.ndarray, dst: np.ndarray) -> np.ndarray:

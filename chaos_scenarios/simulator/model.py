@@ -34,17 +34,20 @@ class Service:
     memory_base_mb: float      # resident memory in normal operation (model assumption)
     restart_s: float           # time from container start to ready (model assumption)
     client_overhead_ms: tuple[float, float] = (0.5, 0.4)   # lognormal (median ms, sigma) per outgoing call
+    throttle_prob: float = 0.005   # share of calls stalled by CFS quota throttling (model assumption)
 
 
 SERVICES: dict[str, Service] = {s.name: s for s in (
-    Service("frontend", GO, "", True, True, 4, 0.2, 128, 40, 10, (3.5, 0.9)),
-    Service("checkoutservice", GO, "hipstershop.CheckoutService", True, True, 4, 0.2, 128, 30, 8, (6.5, 0.4)),
-    Service("productcatalogservice", GO, "hipstershop.ProductCatalogService", True, True, 4, 0.2, 128, 30, 8),
-    Service("currencyservice", NODE, "hipstershop.CurrencyService", True, True, 1, 0.2, 128, 60, 10),
+    Service("frontend", GO, "", True, True, 4, 0.2, 128, 40, 10, (3.5, 0.9), 0.06),
+    Service("checkoutservice", GO, "hipstershop.CheckoutService", True, True, 4, 0.2, 128, 30, 8, (6.5, 0.4), 0.05),
+    Service("productcatalogservice", GO, "hipstershop.ProductCatalogService", True, True, 4, 0.2, 128, 30, 8,
+            throttle_prob=0.02),
+    Service("currencyservice", NODE, "hipstershop.CurrencyService", True, True, 1, 0.2, 128, 60, 10,
+            throttle_prob=0.015),
     Service("paymentservice", NODE, "hipstershop.PaymentService", True, True, 1, 0.2, 128, 55, 10),
     Service("emailservice", PYTHON, "hipstershop.EmailService", True, True, 1, 0.2, 128, 50, 12),
     Service("recommendationservice", PYTHON, "hipstershop.RecommendationService", True, True, 1, 0.2, 450, 70, 12,
-            (2.8, 0.5)),
+            (2.8, 0.5), 0.02),
     Service("cartservice", CSHARP, "hipstershop.CartService", False, False, 2, 0.3, 128, 60, 15),
     Service("shippingservice", GO, "hipstershop.ShippingService", False, False, 4, 0.2, 128, 25, 8),
     Service("adservice", JAVA, "hipstershop.AdService", False, False, 2, 0.3, 300, 180, 30),
@@ -59,7 +62,7 @@ SERVICE_TIME_MS: dict[tuple[str, str], tuple[float, float]] = {
     ("frontend", "POST /cart"): (0.6, 0.5),
     ("frontend", "GET /cart"): (1.5, 0.6),
     ("frontend", "POST /cart/checkout"): (1.5, 0.6),
-    ("checkoutservice", "PlaceOrder"): (12.0, 0.7),
+    ("checkoutservice", "PlaceOrder"): (60.0, 0.6),
     ("productcatalogservice", "GetProduct"): (4.8, 0.64),
     ("productcatalogservice", "ListProducts"): (6.3, 0.7),
     ("currencyservice", "GetSupportedCurrencies"): (0.27, 0.25),
@@ -77,8 +80,9 @@ SERVICE_TIME_MS: dict[tuple[str, str], tuple[float, float]] = {
     ("redis-cart", "HSET"): (0.3, 0.3),
     ("redis-cart", "DEL"): (0.25, 0.3),
 }
-TAIL_PROBABILITY = 0.01          # share of calls hit by a hiccup (GC, scheduling, throttling)
-TAIL_FACTOR = (15.0, 0.8)        # lognormal (median, sigma) multiplier of a hiccup
+TAIL_PROBABILITY = 0.01          # share of calls hit by a hiccup (GC, scheduling)
+TAIL_MS = (20.0, 0.8)            # lognormal (median ms, sigma) length of a hiccup
+THROTTLE_PERIOD_S = 0.1          # CFS period: a throttled call stalls up to the end of it
 NETWORK_LEG_MS = (0.12, 0.3)     # one direction of one call inside the cluster
 PRE_CALL_SHARE = 0.3             # share of own work done before the first outgoing call
 RPC_TIMEOUT_S = 5.0              # client deadline on every RPC (model choice; upstream sets none except ad)
