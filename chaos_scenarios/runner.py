@@ -175,7 +175,10 @@ def _label(case: PlannedCase, suite: Suite, backend: Backend, seed: int | None, 
             if fault.peer is not None:
                 p["peer"] = fault.peer.service
         p["mode"] = fault.mode if not fault.value else f"{fault.mode}:{fault.value}"
-        params.update(p) if len(faults) == 1 else params.setdefault(fault.name, p)
+        if len(faults) == 1:
+            params.update(p)
+        else:
+            params[fault.name] = p
     pods = sorted({pod for i in injections for pod in i.pods})
     return CaseLabel(
         case_id=case.case_id,

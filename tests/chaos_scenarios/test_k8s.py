@@ -252,3 +252,33 @@ def test_refuses_objects_not_labelled_as_ours(backend):
     stranger = {**manifest, "metadata": {**manifest["metadata"], "labels": {}}}
     with pytest.raises(ScenarioError, match="refusing to touch"):
         backend.inject(stranger)
+
+
+def test_end_to_end_with_the_jaeger_client(cluster, api_client, clock, tmp_path):
+    """Kubernetes double + collectors' Jaeger query-API double (both test doubles, not servers):
+    the case folder holds exactly the spans that started inside the case window."""
+    from collectors.jaeger_double import JaegerDouble
+    from collectors.jaeger_format import to_jaeger_traces
+
+    t0 = clock()
+    starts = [t0 - 100 + 10 * i for i in range(60)]  # every 10 s from 100 s before the run to 490 s after
+    spans = make_spanframe(pd.DataFrame({
+        "trace_id": [f"t{i:03d}" for i in range(len(starts))], "span_id": ["s1"] * len(starts),
+        "parent_id": [None] * len(starts), "service": ["frontend"] * len(starts),
+        "operation": ["GET /"] * len(starts), "start_us": [int(s * 1e6) for s in starts],
+        "duration_us": [1000] * len(starts), "kind": ["server"] * len(starts), "status": ["ok"] * len(starts),
+        "pod": ["frontend-0"] * len(starts)}))
+    suite = parse_suite({"defaults": {"namespace": "online-boutique", "warmup": 60, "duration": 120, "cooldown": 30},
+                         "faults": [{"name": "cart-loss", "target": "cartservice", "kind": "NetworkChaos",
+                                     "action": "loss", "parameters": {"loss": 20}}]})
+    with JaegerDouble(to_jaeger_traces(spans)) as jaeger:
+        backend = KubernetesBackend(api_client=api_client, jaeger_url=jaeger.url, poll_interval=1.0,
+                                    sleep=clock.sleep, clock=clock)
+        [case] = run_suite(suite, backend, tmp_path, progress=False)
+    from chaos_scenarios.case_folder import read_spans
+
+    label = read_label(case)
+    got = read_spans(case)
+    expected = [s for s in starts if label.window_start <= s < label.window_end]
+    assert 15 <= len(expected) < len(starts)
+    assert sorted(got["start_us"] // 1_000_000) == [int(s) for s in expected]
