@@ -183,6 +183,8 @@ class FluxEV:
         self._check_fitted()
         x = as_finite_values(test, "test")
         m = len(x)
+        if m == 0:
+            return DetectionResult(np.empty(0), np.empty(0), np.zeros(0, dtype=bool))
         s = self.s
         if self.forecaster_ is None:
             forecast = ft.ewma_forecast(ft.windows(np.concatenate((self.values_, x)), s)[:m], self.alpha)
