@@ -38,6 +38,27 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
     return g
 
 
+def _shift_to_grid(spans: pd.DataFrame, t0: pd.Timestamp, width: pd.Timedelta):
+    """Spans moved back by ``offset`` so that ``t0`` falls on graph/'s epoch-aligned bucket grid."""
+    width_us = int(width.value // 1000)
+    if width_us <= 0:
+        raise RCAError(f"bucket must be a positive width, got {width}")
+    offset_us = (t0.value // 1000) % width_us
+    if offset_us == 0:
+        return spans, pd.Timedelta(0)
+    shifted = spans.copy(deep=False)
+    shifted["start_us"] = spans["start_us"] - offset_us
+    return shifted, pd.Timedelta(microseconds=offset_us)
+
+
+def _unshift(frame: pd.DataFrame, offset: pd.Timedelta) -> pd.DataFrame:
+    if offset == pd.Timedelta(0):
+        return frame
+    level = frame.index.names.index("time")
+    frame.index = frame.index.set_levels(frame.index.levels[level] + offset, level=level)
+    return frame
+
+
 def localize(
     spans: pd.DataFrame | None = None,
     edge_series: pd.DataFrame | None = None,
@@ -57,7 +78,7 @@ def localize(
     """Localize the root cause of a fault that started at ``inject_time``.
 
     Give ``spans`` (a SpanFrame; graph and series are built from it with ``bucket``-wide
-    buckets aligned on ``inject_time``), or ready-made ``edge_series`` (plus optionally
+    buckets aligned on ``inject_time``, so that no bucket mixes data from before and after it), or ready-made ``edge_series`` (plus optionally
     ``service_series`` and ``graph``; without a graph it is built from the edge series'
     caller/callee pairs). The detector is trained on [inject_time - ``train_window``,
     inject_time) (all earlier data when ``train_window`` is None) and scores
@@ -79,10 +100,15 @@ def localize(
         if start is None:
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = t0 - width * int(-(-(t0 - first) // width))
-        if edge_series is None:
-            edge_series = graph_pkg.edge_series(spans, bucket=bucket, start=start, end=t1)
-        if service_series is None:
-            service_series = graph_pkg.service_series(spans, bucket=bucket, start=start, end=t1)
+        if edge_series is None or service_series is None:
+            shifted, offset = _shift_to_grid(spans, t0, width)
+            later = None if t1 is None else t1 - offset
+            if edge_series is None:
+                edge_series = _unshift(graph_pkg.edge_series(shifted, bucket=bucket, start=start - offset,
+                                                             end=later), offset)
+            if service_series is None:
+                service_series = _unshift(graph_pkg.service_series(shifted, bucket=bucket, start=start - offset,
+                                                                   end=later), offset)
         if graph is None:
             graph = graph_pkg.build_service_graph(spans)
     if graph is None:
