@@ -9,7 +9,7 @@ import pandas as pd
 from fluxev.detector import FluxEV
 from fluxev.errors import DetectorError
 from fluxev.preprocessing import fill_missing
-from fluxev.validation import as_finite_values
+from fluxev.validation import as_finite_values, as_timestamps
 
 COLUMNS = ("score", "threshold", "alarm")
 
@@ -55,6 +55,8 @@ def detect_series(series, train_len=None, train_until=None, fill: bool = False, 
     if not isinstance(series, pd.Series):
         series = pd.Series(series)
     name = f"series {series.name!r}" if series.name is not None else "series"
+    if isinstance(series.index, pd.DatetimeIndex):
+        as_timestamps(series.index, name)
     n_train = _train_length(series.index, train_len, train_until)
     raw = series.to_numpy()
     filled = np.zeros(len(raw), dtype=bool)
@@ -68,7 +70,11 @@ def detect_series(series, train_len=None, train_until=None, fill: bool = False, 
         period = params.get("period")
         raw = fill_missing(numeric, period if period else len(numeric) + 1)
     values = as_finite_values(raw, name)
-    detector = FluxEV(**params).fit(values[:n_train])
+    try:
+        detector = FluxEV(**params)
+    except TypeError as exc:
+        raise DetectorError(f"unknown FluxEV parameter ({exc})") from exc
+    detector.fit(values[:n_train])
     result = detector.detect(values[n_train:])
     score = np.concatenate((detector.train_score_, result.score))
     threshold = np.concatenate((np.full(n_train, np.nan), result.threshold))

@@ -48,8 +48,14 @@ def test_split_errors():
         detect_series(series, train_len=10, train_until=series.index[5], **PARAMS)
     with pytest.raises(DetectorError, match="no point to detect"):
         detect_series(series, train_len=300, **PARAMS)
+    with pytest.raises(DetectorError, match="not sorted"):
+        detect_series(series.iloc[::-1], train_len=100, **PARAMS)
+    with pytest.raises(DetectorError, match="duplicate timestamp"):
+        detect_series(pd.concat([series.iloc[:5], series.iloc[4:]]), train_len=100, **PARAMS)
     with pytest.raises(DetectorError, match="sorted"):
-        detect_series(series.iloc[::-1], train_until=series.index[100], **PARAMS)
+        detect_series(pd.Series(series.to_numpy(), index=np.arange(300)[::-1]), train_until=100, **PARAMS)
+    with pytest.raises(DetectorError, match="unknown FluxEV parameter"):
+        detect_series(series, train_len=200, window=3)
     with pytest.raises(DetectorError, match="naive"):
         detect_series(series, train_until=pd.Timestamp("2026-03-01 01:00"), **PARAMS)
 
