@@ -78,8 +78,13 @@ def localize_defaults() -> dict[str, str]:
 def run_evaluate(args: argparse.Namespace) -> int:
     from evaluation.cases import load_cases, parse_spec
     from evaluation.report import write_report
-    from evaluation.runner import evaluate
+    from evaluation.runner import DEFAULT_ALIAS, available_methods, evaluate, method_table
 
+    if args.methods:
+        table = method_table(available_methods())
+        unknown = [m for m in args.methods if m != DEFAULT_ALIAS and m not in table]
+        if unknown:
+            raise EvaluationError(f"unknown method(s) {unknown}; choose from {sorted(table)} or 'default'")
     cases, skipped = load_cases(args.dataset, before=args.before, after=args.after, min_spans=args.min_spans)
     _, path = parse_spec(args.dataset)
     print(f"{args.dataset}: {len(cases)} usable case(s), {len(skipped)} skipped", file=sys.stderr)

@@ -130,7 +130,7 @@ def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spa
                 "window": [str(inject - before), str(inject + after)],
                 "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
                 "spans": int(hi - lo),
-                "reader_skipped": source_skipped,
+                "reader_skipped_whole_day": source_skipped,
             },
         ))
     return cases, skipped
