@@ -33,7 +33,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from collectors.keys import parent_positions_from_keys, span_keys
+from collectors.keys import parent_positions
 from collectors.spanframe import KIND_DTYPE, KINDS
 
 RPC_METHOD = re.compile(r"^/?(?P<service>[\w.\-]+)/(?P<method>[\w.\-]+)$")
@@ -59,11 +59,6 @@ def db_name(operation: str) -> str | None:
     """The database of an OpenTelemetry-named statement span ``SELECT db.table``, else None."""
     match = DB_STATEMENT.match(str(operation).strip())
     return match.group("db") if match else None
-
-
-def parent_positions(frame: pd.DataFrame) -> np.ndarray:
-    """Row position of each span's parent in ``frame`` (-1: root or parent missing)."""
-    return parent_positions_from_keys(*span_keys(frame))
 
 
 def infer_kinds(frame: pd.DataFrame, *, only_unknown: bool = True, parent: np.ndarray | None = None) -> pd.Series:

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from collectors.errors import CollectError
-from collectors.keys import duplicated_keys, parent_positions_from_keys, span_keys
+from collectors.keys import duplicate_spans, id_codes, parent_positions
 from collectors.kinds import infer_kinds
 from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, make_spanframe
 
@@ -182,29 +182,24 @@ def _to_spanframe(table, start_us, end_us, skipped: Counter, source: str) -> pd.
                                             dtype=STATUS_DTYPE),
         "pod": pod,
     })
-    span_key, parent_key = span_keys(frame)
-    repeated = duplicated_keys(span_key)
+    codes = id_codes(frame)
+    repeated, first = duplicate_spans(frame, codes, with_first=True)
     verbatim = np.zeros(len(frame), dtype=bool)
     if repeated.any():
         rows = np.flatnonzero(repeated)
-        firsts = np.flatnonzero(~repeated)
-        first = firsts[pd.Index(span_key[firsts]).get_indexer(span_key[rows])]
         same = np.ones(len(rows), dtype=bool)
-        for values in (parent_key, frame["pod"].cat.codes.to_numpy(), frame["operation"].cat.codes.to_numpy(),
+        for values in (codes[1], frame["pod"].cat.codes.to_numpy(), frame["operation"].cat.codes.to_numpy(),
                        frame["start_us"].to_numpy(), frame["duration_us"].to_numpy()):
             same &= values[rows] == values[first]
         verbatim[rows[same]] = True
     clash = repeated & ~verbatim
     skipped["verbatim_duplicate"] += int(verbatim.sum())
     skipped["duplicate_span"] += int(clash.sum())
-    drop = verbatim | clash
-    if drop.any():
-        frame = frame.loc[~drop].reset_index(drop=True)
-        span_key, parent_key = span_key[~drop], parent_key[~drop]
+    if repeated.any():
+        frame = frame.loc[~repeated].reset_index(drop=True)
+        codes = (codes[0][~repeated], codes[1][~repeated])
     frame = make_spanframe(frame, source=source, skipped=skipped, drop_duplicates=False)
-    if len(frame) != len(span_key):
-        span_key, parent_key = span_keys(frame)
-    parent = parent_positions_from_keys(span_key, parent_key)
+    parent = parent_positions(frame, codes) if len(frame) == len(codes[0]) else parent_positions(frame)
     frame["kind"] = infer_kinds(frame, only_unknown=False, parent=parent)
     return frame
 

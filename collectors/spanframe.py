@@ -138,10 +138,9 @@ def skipped_counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def _duplicated_ids(frame: pd.DataFrame) -> np.ndarray:
-    trace, _ = pd.factorize(frame["trace_id"], use_na_sentinel=True)
-    span, _ = pd.factorize(frame["span_id"], use_na_sentinel=True)
-    keys = pd.DataFrame({"trace": trace, "span": span})
-    return keys.duplicated(keep="first").to_numpy()
+    from collectors.keys import duplicate_spans
+
+    return duplicate_spans(frame)
 
 
 def _blank(series: pd.Series) -> np.ndarray:
@@ -150,8 +149,8 @@ def _blank(series: pd.Series) -> np.ndarray:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        trimmed = pc.utf8_trim_whitespace(pa.array(series.array))
-        empty = pc.fill_null(pc.equal(pc.utf8_length(trimmed), 0), False)
+        array = pa.array(series.array)
+        empty = pc.fill_null(pc.or_(pc.equal(pc.utf8_length(array), 0), pc.utf8_is_space(array)), False)
         return values | np.asarray(empty, dtype=bool)
     if isinstance(series.dtype, pd.CategoricalDtype):
         cats = series.cat.categories.astype(str)

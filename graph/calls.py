@@ -25,7 +25,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from collectors.keys import parent_positions_from_keys, span_keys
+from collectors.keys import parent_positions
 from collectors.spanframe import make_spanframe
 from graph.callees import ATTRIBUTE_COLUMNS, CalleeResolver
 from graph.errors import GraphError
@@ -56,7 +56,7 @@ def calls(spans: pd.DataFrame, callee_map: Mapping[str, str] | None = None) -> p
         except Exception as exc:
             raise GraphError(f"calls: input is not a SpanFrame: {exc}") from exc
     n = len(spans)
-    parent = parent_positions_from_keys(*span_keys(spans)) if n else np.zeros(0, dtype=np.int64)
+    parent = parent_positions(spans) if n else np.zeros(0, dtype=np.int64)
     service = spans["service"]
     svc = service.cat.codes.to_numpy().astype(np.int64)
     names = np.asarray(service.cat.categories.astype(str), dtype=object)

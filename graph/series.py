@@ -103,6 +103,24 @@ def _index(first: int, n_buckets: int, width: int, keys: list[tuple], names: tup
     return pd.MultiIndex.from_arrays(arrays, names=["time", *names])
 
 
+def _edges(table: pd.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """Sorted distinct (caller, callee) pairs and each call's position among them."""
+    if not len(table):
+        return [], np.zeros(0, dtype=np.int64)
+    caller = pd.Categorical(table["caller"])
+    callee = pd.Categorical(table["callee"])
+    width = np.int64(len(callee.categories) + 1)
+    caller_names = caller.categories.astype(object)
+    callee_names = callee.categories.astype(object)
+    pair = caller.codes.astype(np.int64) * width + callee.codes.astype(np.int64)
+    unique, codes = np.unique(pair, return_inverse=True)
+    named = [(str(caller_names[u // width]), str(callee_names[u % width])) for u in unique]
+    order = sorted(range(len(named)), key=lambda i: named[i])
+    rank = np.empty(len(named), dtype=np.int64)
+    rank[order] = np.arange(len(named))
+    return [named[i] for i in order], rank[codes.ravel()]
+
+
 def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
                 callee_map: Mapping[str, str] | None = None) -> pd.DataFrame:
     """EdgeSeries (see docs/interfaces.md): per (bucket, caller, callee) calls, errors, error
@@ -114,7 +132,7 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
     width = _bucket_us(bucket)
     t = table["start_us"].to_numpy(np.int64)
     first, n_buckets = _grid(t, width, start, end)
-    edges = sorted(set(zip(table["caller"].astype(str), table["callee"].astype(str)))) if len(table) else []
+    edges, edge_codes = _edges(table)
     n_edges = len(edges)
     n_groups = n_buckets * n_edges
     columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
@@ -125,11 +143,10 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
         frame.index = _index(first, 0, width, [], ("caller", "callee"))
         frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
         return frame
-    pair_codes = pd.MultiIndex.from_arrays([table["caller"].astype(str), table["callee"].astype(str)])
-    e = pd.Index(edges).get_indexer(pair_codes)
     b = t // width - first
     inside = (b >= 0) & (b < n_buckets)
-    g = (b[inside] * n_edges + e[inside]).astype(np.int64)
+    e = edge_codes[inside]
+    g = (b[inside] * n_edges + e).astype(np.int64)
     error = table["error"].to_numpy(bool)[inside]
     calls_, errs, rate, mean, quant = _stats(g, n_groups, table["latency_us"].to_numpy(np.float64)[inside], error)
     _, _, _, s_mean, s_quant = _stats(g, n_groups, table["server_us"].to_numpy(np.float64)[inside], error)
@@ -153,8 +170,15 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None) -> p
     server = spans["kind"].isin(SERVER_KINDS).to_numpy()
     t = spans["start_us"].to_numpy(np.int64)[server]
     first, n_buckets = _grid(t, width, start, end)
-    service = spans["service"].astype(str).to_numpy()[server] if server.any() else np.zeros(0, dtype=object)
-    codes, names = pd.factorize(service, sort=True)
+    service = spans["service"].cat.codes.to_numpy()[server].astype(np.int64)
+    present, codes = np.unique(service, return_inverse=True)
+    categories = spans["service"].cat.categories.astype(object)
+    names = [str(categories[c]) for c in present]
+    order = sorted(range(len(names)), key=lambda i: names[i])
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[order] = np.arange(len(names))
+    codes = rank[codes.ravel()] if len(names) else codes.ravel()
+    names = [names[i] for i in order]
     n_services = len(names)
     columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
                "latency_p99_ms"]
