@@ -85,14 +85,12 @@ def _collect_jaeger(args) -> int:
 
 
 def _collect_files(args) -> int:
-    import pandas as pd
+    from collections import Counter
 
-    from collectors.files import _combine, write_spans
-    from collectors.files import read_spans
+    from collectors.files import _combine, read_spans, write_spans
 
     frames = [read_spans(p, _time(args.start), _time(args.end), progress=True) for p in args.paths]
-    frame = frames[0] if len(frames) == 1 else _combine(frames, "; ".join(args.paths), __import__("collections").Counter())
-    del pd
+    frame = frames[0] if len(frames) == 1 else _combine(frames, "; ".join(args.paths), Counter())
     write_spans(frame, args.output)
     _report(frame, args.output)
     return 0

@@ -3,29 +3,13 @@ speaks Jaeger's query API wire formats (classic JSON and api_v3/OTLP). It is not
 import pandas as pd
 import pytest
 
-from collectors import CollectError, make_spanframe
+from collectors import CollectError
 from collectors.jaeger_client import JaegerClient, rfc3339
 from collectors.jaeger_double import JaegerDouble, _parse_rfc3339
 from collectors.jaeger_format import to_jaeger_traces
 
 S = 1_000_000
 T0 = 1_700_000_000 * S
-
-
-def sample_spans(n_traces=30):
-    rows = []
-    for i in range(n_traces):
-        t = T0 + i * S
-        rows += [
-            (f"{i:032x}", f"{i:08x}aaaaaaaa", None, "web", "GET /", "server", t, 9_000, "unset", "web-1"),
-            (f"{i:032x}", f"{i:08x}bbbbbbbb", f"{i:08x}aaaaaaaa", "web", "Cart/Get", "client", t + 100, 5_000,
-             "unset", "web-1"),
-            (f"{i:032x}", f"{i:08x}cccccccc", f"{i:08x}bbbbbbbb", "cart", "Cart/Get", "server", t + 200, 3_000,
-             "error" if i % 5 == 0 else "ok", "cart-1"),
-        ]
-    data = pd.DataFrame(rows, columns=["trace_id", "span_id", "parent_id", "service", "operation", "kind",
-                                       "start_us", "duration_us", "status", "pod"])
-    return make_spanframe(data)
 
 
 def client(url, **kw):
@@ -48,12 +32,11 @@ def test_rfc3339_round_trip():
 
 
 @pytest.mark.parametrize("api", ["v1", "v3"])
-def test_collect_everything_with_paging(api):
-    spans = sample_spans(30)
+def test_collect_everything_with_paging(api, sample):
+    spans = sample(30)
     with JaegerDouble(to_jaeger_traces(spans), api=api) as jaeger:
         got = client(jaeger.url, limit=7).collect(T0 / S, (T0 + 40 * S) / S)
         paths = {p for p, _ in jaeger.requests}
-    assert client  # noqa
     pd.testing.assert_frame_equal(canonical(got), canonical(spans))
     assert got.attrs["queries"] > 2 and got.attrs["truncated_windows"] == 0
     assert got.attrs["refetched_spans"] > 0  # each trace comes back for web and for cart
@@ -61,8 +44,8 @@ def test_collect_everything_with_paging(api):
     assert got.attrs["skipped"] == {}
 
 
-def test_window_and_empty_answers():
-    spans = sample_spans(10)
+def test_window_and_empty_answers(sample):
+    spans = sample(10)
     with JaegerDouble(to_jaeger_traces(spans)) as jaeger:
         got = client(jaeger.url).collect((T0 + 2 * S) / S, (T0 + 4 * S) / S)
         assert sorted(got["trace_id"].unique()) == [f"{2:032x}", f"{3:032x}"]
@@ -73,14 +56,14 @@ def test_window_and_empty_answers():
         assert len(client(jaeger.url, api="v1").collect(T0 / S, T0 / S + 10)) == 0
 
 
-def test_auto_detects_the_classic_api():
-    with JaegerDouble(to_jaeger_traces(sample_spans(3)), api="v1") as jaeger:
+def test_auto_detects_the_classic_api(sample):
+    with JaegerDouble(to_jaeger_traces(sample(3)), api="v1") as jaeger:
         c = client(jaeger.url)
         assert c.services() == ["cart", "web"] and c.api == "v1"
 
 
-def test_retries_on_5xx_then_gives_up_naming_url_and_status():
-    with JaegerDouble(to_jaeger_traces(sample_spans(3)), api="v1") as jaeger:
+def test_retries_on_5xx_then_gives_up_naming_url_and_status(sample):
+    with JaegerDouble(to_jaeger_traces(sample(3)), api="v1") as jaeger:
         jaeger.inject(("status", 503), ("status", 502))
         assert client(jaeger.url, api="v1", retries=2).services() == ["cart", "web"]
         jaeger.inject(*[("status", 500)] * 3)
@@ -96,8 +79,8 @@ def test_client_errors_are_not_retried():
         assert len(jaeger.requests) == 1
 
 
-def test_timeouts():
-    with JaegerDouble(to_jaeger_traces(sample_spans(2)), api="v3") as jaeger:
+def test_timeouts(sample):
+    with JaegerDouble(to_jaeger_traces(sample(2)), api="v3") as jaeger:
         jaeger.inject(("delay", 0.6))
         assert client(jaeger.url, api="v3", timeout=0.2, retries=1).services() == ["cart", "web"]
         jaeger.inject(("delay", 0.6), ("delay", 0.6))
@@ -106,8 +89,8 @@ def test_timeouts():
 
 
 @pytest.mark.parametrize("api", ["v1", "v3"])
-def test_malformed_bodies(api):
-    with JaegerDouble(to_jaeger_traces(sample_spans(2)), api=api) as jaeger:
+def test_malformed_bodies(api, sample):
+    with JaegerDouble(to_jaeger_traces(sample(2)), api=api) as jaeger:
         c = client(jaeger.url, api=api)
         c.services()
         jaeger.inject(("malformed", None))

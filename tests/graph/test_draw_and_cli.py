@@ -1,0 +1,49 @@
+import json
+
+import networkx as nx
+import pytest
+
+from collectors.jaeger_format import to_jaeger_traces
+from graph import GraphError, build_service_graph
+from graph.draw import draw_png, edge_table, to_dot
+from rca.cli import main
+
+
+def rows():
+    return [
+        ("t", "a", None, "web", "GET /", "server", 0, 10_000, "unset"),
+        ("t", "b", "a", "web", "p.Cart/Get", "client", 1_000, 4_000, "unset"),
+        ("t", "c", "b", "cart", "p.Cart/Get", "server", 1_500, 3_000, "error"),
+        ("t", "d", "a", "web", "SELECT shop.items", "client", 6_000, 2_000, "unset"),
+    ]
+
+
+def test_dot_and_table(make_spans):
+    g = build_service_graph(make_spans(rows()))
+    dot = to_dot(g)
+    assert dot.startswith('digraph "services" {') and dot.rstrip().endswith("}")
+    assert '"web" -> "cart" [label="1 calls, 1 err\\np50 4.0 ms"];' in dot
+    assert '"shop" [label="shop", style=dashed];' in dot
+    table = edge_table(g).splitlines()
+    assert table[2].split()[:4] == ["web", "cart", "1", "1"]
+
+
+def test_png(tmp_path, make_spans):
+    g = build_service_graph(make_spans(rows()))
+    g.add_edge("cart", "web", calls=1)  # a cycle must not break the layout
+    path = draw_png(g, tmp_path / "g.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(GraphError, match="empty"):
+        draw_png(nx.DiGraph(), tmp_path / "e.png")
+
+
+def test_rca_graph_command(tmp_path, capsys, make_spans):
+    path = tmp_path / "spans.json"
+    path.write_text(json.dumps({"data": to_jaeger_traces(make_spans(rows()))}))
+    png = tmp_path / "g.png"
+    assert main(["graph", str(path), "--png", str(png), "--callee-map", "shop=mysql"]) == 0
+    out = capsys.readouterr().out
+    assert "web" in out and "mysql" in out and "4 spans, 3 services, 2 edges, 2 calls" in out
+    assert "services seen only through their callers' client spans: mysql" in out
+    assert png.exists()
+    assert main(["graph", str(tmp_path / "missing")]) == 1
