@@ -44,6 +44,7 @@ def load_part(path: Path):
 
 
 def run_kpi(data: Path, name: str, estimator: str):
+    cpu = time.process_time()
     train, _, _, period = load_part(data / "train" / name)
     test, test_filled, test_label, _ = load_part(data / "test" / name)
     t0 = time.perf_counter()
@@ -51,11 +52,12 @@ def run_kpi(data: Path, name: str, estimator: str):
     result = detector.detect(test)
     detect_seconds = time.perf_counter() - t0
     return (result.alarm & ~test_filled, test_label, len(train) + len(test), detect_seconds,
-            detector.spot_.estimation_seconds_, detector.spot_.estimations_)
+            detector.spot_.estimation_seconds_, detector.spot_.estimations_, time.process_time() - cpu)
 
 
 def run(data: Path, estimator: str, jobs: int) -> dict:
     start = time.perf_counter()
+    cpu = time.process_time()
     names = sorted(p.name for p in (data / "train").glob("*.csv.gz"))
     if not names:
         raise SystemExit(f"{data}/train: no *.csv.gz files")
@@ -69,11 +71,13 @@ def run(data: Path, estimator: str, jobs: int) -> dict:
                         file=sys.stderr))
     if pool is not None:
         pool.shutdown()
-    alarms, labels, points, detect_s, estimation_s, estimations = zip(*results)
+    alarms, labels, points, detect_s, estimation_s, estimations, worker_cpu = zip(*results)
     scores = point_adjusted_scores(alarms, labels, delay=DELAY)
     seconds = time.perf_counter() - start
+    cpu = time.process_time() - cpu + (sum(worker_cpu) if pool is not None else 0.0)
     return dict(estimator=estimator.upper(), f1=scores.f1, precision=scores.precision,
-                recall=scores.recall, points=sum(points), seconds=seconds, detect_seconds=sum(detect_s),
+                recall=scores.recall, points=sum(points), seconds=seconds, cpu_seconds=cpu,
+                detect_seconds=sum(detect_s),
                 estimation_seconds=sum(estimation_s), estimations=sum(estimations), kpis=len(names))
 
 
@@ -89,13 +93,13 @@ def main(argv=None) -> int:
         estimators.insert(0, "mom")
     rows = [run(args.data, e, max(1, args.jobs)) for e in estimators]
     header = (f"{'estimator':<9} {'F1':>7} {'precision':>9} {'recall':>7} {'points':>9} "
-              f"{'seconds':>8} {'points/s':>10} {'detect s':>8} {'estim. s':>8} {'estimations':>11}")
+              f"{'seconds':>8} {'cpu s':>7} {'points/s':>10} {'detect s':>8} {'estim. s':>8} {'estimations':>11}")
     print(f"FluxEV on {rows[0]['kpis']} KPIs, settings {SETTINGS}, delay {DELAY}, {args.jobs} process(es); "
-          "detect/estim. s are summed over processes")
+          "cpu/detect/estim. s are summed over processes")
     print(header)
     for r in rows:
         print(f"{r['estimator']:<9} {r['f1']:>7.4f} {r['precision']:>9.4f} {r['recall']:>7.4f} "
-              f"{r['points']:>9} {r['seconds']:>8.2f} {r['points'] / r['seconds']:>10.0f} "
+              f"{r['points']:>9} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['points'] / r['seconds']:>10.0f} "
               f"{r['detect_seconds']:>8.2f} {r['estimation_seconds']:>8.2f} {r['estimations']:>11}")
     mom = next(r for r in rows if r["estimator"] == "MOM")
     print(f"f1={mom['f1']:.4f} precision={mom['precision']:.4f} recall={mom['recall']:.4f} "
