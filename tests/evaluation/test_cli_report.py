@@ -104,3 +104,10 @@ def test_report_explains_each_case(tmp_path):
     html = html_path.read_text()
     assert "case-1 — exception on db: <span class='hit'>rank 1</span>" in html
     assert (tmp_path / "figures" / "case-1-graph.png").is_file()
+
+
+def test_rca_evaluate_unknown_method(tmp_path, capsys):
+    data = _changerca(tmp_path / "data")
+    assert main(["evaluate", f"changerca:{data}", "-m", "no-such-method", "--out", str(tmp_path / "r")]) == 1
+    assert "unknown method(s) ['no-such-method']" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
