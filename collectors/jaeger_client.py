@@ -227,9 +227,6 @@ class JaegerClient:
             outside = 0
         refetched = before - outside - len(frame)
         result = rows_to_spanframe({c: frame[c].tolist() for c in frame.columns}, f"{self.url} ({api})", skipped)
-        from collectors.kinds import infer_kinds
-        if (result["kind"] == "unknown").any():
-            result["kind"] = infer_kinds(result, only_unknown=True)
         result.attrs.update({"queries": stats["queries"], "refetched_spans": refetched,
                              "truncated_windows": stats["truncated_windows"], "outside_window": outside})
         return result

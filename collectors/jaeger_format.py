@@ -4,7 +4,8 @@ A trace is ``{traceID, spans[], processes{pid: {serviceName, tags}}}``; a span h
 ``traceID, spanID, operationName, references[{refType CHILD_OF|FOLLOWS_FROM, traceID, spanID}],
 startTime, duration`` (µs), ``tags[{key, type, value}]`` and ``processID``.
 The parent is the first CHILD_OF reference, else the first FOLLOWS_FROM one. The kind is the
-``span.kind`` tag (``unknown`` when absent), the status follows :mod:`collectors.status`,
+``span.kind`` tag; where a span has none it is inferred from the trace structure
+(:func:`collectors.kinds.infer_kinds`), the status follows :mod:`collectors.status`,
 the pod is the process tag ``k8s.pod.name``, ``host.name``, ``hostname`` or ``ip``.
 """
 from __future__ import annotations
@@ -102,7 +103,11 @@ def rows_to_spanframe(rows: dict[str, list], source: str, skipped: Counter) -> p
             frame = frame.drop(columns=column)
     frame["start_us"] = frame["start_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
     frame["duration_us"] = frame["duration_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
-    return make_spanframe(frame, source=source, skipped=skipped)
+    frame = make_spanframe(frame, source=source, skipped=skipped)
+    if len(frame) and (frame["kind"] == "unknown").any():
+        from collectors.kinds import infer_kinds
+        frame["kind"] = infer_kinds(frame, only_unknown=True)
+    return frame
 
 
 def read_jaeger_traces(traces: Iterable, source: str = "jaeger traces", skipped: Counter | None = None) -> pd.DataFrame:

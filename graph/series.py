@@ -1,6 +1,7 @@
 """EdgeSeries and ServiceSeries: per edge / per service, regular time buckets, empty buckets explicit.
 
-Buckets are aligned to multiples of the bucket width since the Unix epoch; a call belongs
+Buckets are aligned to multiples of the bucket width since ``origin`` (default the Unix
+epoch; pass e.g. a fault's injection time to start a bucket there); a call belongs
 to the bucket holding its caller-side start time. Percentiles use linear interpolation
 between order statistics (``numpy.quantile``'s default).
 """
@@ -31,8 +32,8 @@ def _bucket_us(bucket) -> int:
     return us
 
 
-def _grid(times_us: np.ndarray, width: int, start, end) -> tuple[int, int]:
-    """First bucket index and number of buckets."""
+def _grid(times_us: np.ndarray, width: int, start, end, origin_us: int = 0) -> tuple[int, int]:
+    """First bucket index (counted from ``origin_us``) and number of buckets."""
     start_us = _time_us(start, "start")
     end_us = _time_us(end, "end")
     if start_us is not None and end_us is not None and end_us <= start_us:
@@ -45,8 +46,8 @@ def _grid(times_us: np.ndarray, width: int, start, end) -> tuple[int, int]:
         if not len(times_us):
             return 0, 0
         end_us = int(times_us.max()) + 1
-    first = start_us // width
-    last = -(-end_us // width)
+    first = (start_us - origin_us) // width
+    last = -(-(end_us - origin_us) // width)
     return int(first), max(int(last - first), 0)
 
 
@@ -91,8 +92,9 @@ def _stats(groups, n_groups, values_us, errors):
     return calls, errs, rate, mean, quant
 
 
-def _index(first: int, n_buckets: int, width: int, keys: list[tuple], names: tuple[str, ...]) -> pd.MultiIndex:
-    times = pd.to_datetime((first + np.arange(n_buckets, dtype=np.int64)) * width * 1000, utc=True)
+def _index(first: int, n_buckets: int, width: int, keys: list[tuple], names: tuple[str, ...],
+           origin_us: int = 0) -> pd.MultiIndex:
+    times = pd.to_datetime(((first + np.arange(n_buckets, dtype=np.int64)) * width + origin_us) * 1000, utc=True)
     times = times.as_unit("ns")
     n_keys = len(keys)
     time_level = np.repeat(np.arange(n_buckets), n_keys)
@@ -122,16 +124,18 @@ def _edges(table: pd.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray]:
 
 
 def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
-                callee_map: Mapping[str, str] | None = None) -> pd.DataFrame:
+                callee_map: Mapping[str, str] | None = None, origin=None) -> pd.DataFrame:
     """EdgeSeries (see docs/interfaces.md): per (bucket, caller, callee) calls, errors, error
     rate, caller-waited latency mean/p50/p90/p99 and callee-spent ``server_*`` in ms.
 
-    ``spans`` is a SpanFrame or a table from :func:`graph.calls`.
+    ``spans`` is a SpanFrame or a table from :func:`graph.calls`. Buckets are aligned to
+    ``origin`` (a time; default the Unix epoch), e.g. a fault's injection time.
     """
     table = spans if is_calls_table(spans) else build_calls(spans, callee_map)
     width = _bucket_us(bucket)
+    origin_us = _time_us(origin, "origin") or 0
     t = table["start_us"].to_numpy(np.int64)
-    first, n_buckets = _grid(t, width, start, end)
+    first, n_buckets = _grid(t, width, start, end, origin_us)
     edges, edge_codes = _edges(table)
     n_edges = len(edges)
     n_groups = n_buckets * n_edges
@@ -140,10 +144,10 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
     if n_groups == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64")
                               for c in columns})
-        frame.index = _index(first, 0, width, [], ("caller", "callee"))
+        frame.index = _index(first, 0, width, [], ("caller", "callee"), origin_us)
         frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
         return frame
-    b = t // width - first
+    b = (t - origin_us) // width - first
     inside = (b >= 0) & (b < n_buckets)
     e = edge_codes[inside]
     g = (b[inside] * n_edges + e).astype(np.int64)
@@ -156,20 +160,22 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
         "latency_p99_ms": quant[:, 2],
         "server_mean_ms": s_mean, "server_p50_ms": s_quant[:, 0], "server_p90_ms": s_quant[:, 1],
         "server_p99_ms": s_quant[:, 2],
-    }, index=_index(first, n_buckets, width, edges, ("caller", "callee")))
+    }, index=_index(first, n_buckets, width, edges, ("caller", "callee"), origin_us))
     frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
     return frame
 
 
-def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None) -> pd.DataFrame:
+def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None, origin=None) -> pd.DataFrame:
     """ServiceSeries: per (bucket, service) the service's own server-side spans: calls, errors,
-    error rate, latency mean/p50/p90/p99 in ms. Services that emit no server span are absent."""
+    error rate, latency mean/p50/p90/p99 in ms. Services that emit no server span are absent.
+    Buckets are aligned to ``origin`` as in :func:`edge_series`."""
     if is_calls_table(spans) or "kind" not in spans.columns:
         raise GraphError("service_series needs a SpanFrame (with span kinds), not a calls table")
     width = _bucket_us(bucket)
+    origin_us = _time_us(origin, "origin") or 0
     server = spans["kind"].isin(SERVER_KINDS).to_numpy()
     t = spans["start_us"].to_numpy(np.int64)[server]
-    first, n_buckets = _grid(t, width, start, end)
+    first, n_buckets = _grid(t, width, start, end, origin_us)
     service = spans["service"].cat.codes.to_numpy()[server].astype(np.int64)
     present, codes = np.unique(service, return_inverse=True)
     categories = spans["service"].cat.categories.astype(object)
@@ -187,10 +193,10 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None) -> p
     if n_groups == 0:
         frame = pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64")
                               for c in columns})
-        frame.index = _index(first, 0, width, [], ("service",))
+        frame.index = _index(first, 0, width, [], ("service",), origin_us)
         frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
         return frame
-    b = t // width - first
+    b = (t - origin_us) // width - first
     inside = (b >= 0) & (b < n_buckets)
     g = (b[inside] * n_services + codes[inside]).astype(np.int64)
     error = (spans["status"] == "error").to_numpy()[server][inside]
@@ -199,6 +205,6 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None) -> p
     frame = pd.DataFrame({
         "calls": calls_, "errors": errs, "error_rate": rate, "latency_mean_ms": mean,
         "latency_p50_ms": quant[:, 0], "latency_p90_ms": quant[:, 1], "latency_p99_ms": quant[:, 2],
-    }, index=_index(first, n_buckets, width, keys, ("service",)))
+    }, index=_index(first, n_buckets, width, keys, ("service",), origin_us))
     frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
     return frame

@@ -172,3 +172,12 @@ def test_bad_parquet(tmp_path):
 def _write(path, document):
     path.write_text(json.dumps(document))
     return path
+
+
+def test_jaeger_without_span_kinds_gets_inferred_kinds():
+    from collectors import read_jaeger_traces
+    trace = json.loads(json.dumps(TRACE))
+    for span in trace["spans"]:
+        span["tags"] = [t for t in span.get("tags", []) if t["key"] != "span.kind"]
+    frame = read_jaeger_traces([trace])
+    assert dict(zip(frame["span_id"], frame["kind"])) == {"a": "server", "b": "client", "c": "server"}

@@ -77,3 +77,12 @@ def test_group_quantiles_match_numpy(pairs):
             assert np.allclose(out[g], np.quantile(chosen, [0.5, 0.9, 0.99]))
         else:
             assert np.isnan(out[g]).all()
+
+
+def test_origin_aligns_buckets(make_spans):
+    series = edge_series(frame(make_spans), bucket="30s", origin=10.0)
+    times = sorted(set(series.index.get_level_values("time")))
+    assert times == [pd.Timestamp(x, unit="s", tz="UTC") for x in (-20, 10, 40, 70)]
+    assert series["calls"].tolist() == [2, 0, 0, 1]
+    services = service_series(frame(make_spans), bucket="30s", origin=pd.Timestamp(10, unit="s", tz="UTC"))
+    assert services.xs("cart", level="service")["calls"].tolist() == [2, 0, 0, 1]
