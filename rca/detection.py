@@ -187,36 +187,39 @@ def detect_evidence(
     params.update(detector_params or {})
 
     edges = derived_edge_frame(edge_series, service_series)
-    series: list[tuple[tuple, pd.Series]] = []
-    for (caller, callee), group in edges.groupby(level=["caller", "callee"], sort=True, observed=True):
-        group = group.droplevel(["caller", "callee"])
-        for metric in edge_metrics:
-            if metric in group:
-                series.append((("edge", str(caller), str(callee), metric), group[metric]))
+    columns = [m for m in edge_metrics if m in edges.columns]
+    wide = edges[columns].astype(float).unstack(["caller", "callee"]).sort_index()
+    keys = [("edge", str(caller), str(callee), metric) for metric, caller, callee in wide.columns]
+    blocks = [wide]
     if service_series is not None and len(service_series):
         _check_frame(service_series, "service_series", ("time", "service"), ())
-        gaps = edges["calls"].groupby(level="time").sum()
-        gap_times = gaps.index[gaps.to_numpy() == 0]
-        for service, group in service_series.groupby(level="service", sort=True, observed=True):
-            group = group.droplevel("service")
-            for metric in service_metrics:
-                if metric in group:
-                    s = group[metric].astype(float)
-                    s[s.index.isin(gap_times)] = np.nan
-                    series.append((("service", str(service), None, metric), s))
+        columns = [m for m in service_metrics if m in service_series.columns]
+        own = service_series[columns].astype(float).unstack("service")
+        index = wide.index.union(own.index)
+        wide, own = wide.reindex(index), own.reindex(index)
+        calls = edges["calls"].groupby(level="time").sum()
+        gap_times = calls.index[calls.to_numpy() == 0]
+        own.loc[own.index.isin(gap_times)] = np.nan
+        keys += [("service", str(service), None, metric) for metric, service in own.columns]
+        blocks = [wide, own]
+    times = blocks[0].index
+    matrix = np.hstack([block.to_numpy(dtype=float) for block in blocks]) if keys else np.zeros((len(times), 0))
+    in_train = np.asarray(times < t0)
+    if ts is not None:
+        in_train &= np.asarray(times >= ts)
+    in_test = np.asarray(times >= t0)
+    if t1 is not None:
+        in_test &= np.asarray(times < t1)
+    test_times = times[in_test]
 
     rows, unmodelled, scores = [], [], {}
-    for key, values in series:
-        values = values.astype(float)
-        index = values.index
-        in_train = index < t0
-        if ts is not None:
-            in_train &= index >= ts
-        in_test = index >= t0
-        if t1 is not None:
-            in_test &= index < t1
-        train = values[in_train].dropna()
-        test = values[in_test].dropna()
+    for j, key in enumerate(keys):
+        column = matrix[:, j]
+        train = column[in_train]
+        train = train[~np.isnan(train)]
+        test_all = column[in_test]
+        valid = ~np.isnan(test_all)
+        test = test_all[valid]
         reason = None
         if len(train) == 0 and len(test) == 0:
             reason = "no data: every value of the series is missing"
@@ -224,14 +227,14 @@ def detect_evidence(
             reason = f"too short: {len(train)} valid training points, need {min_train}"
         elif len(test) == 0:
             reason = "no valid point after train_until"
-        elif np.ptp(np.concatenate([train.to_numpy(), test.to_numpy()])) == 0:
-            reason = f"flat: constant {train.iloc[0]:g} in training and test"
+        elif np.ptp(np.concatenate([train, test])) == 0:
+            reason = f"flat: constant {train[0]:g} in training and test"
         if reason is not None:
             unmodelled.append((*key, reason))
             continue
         note = ""
         try:
-            result = factory(**params).fit(train.to_numpy()).detect(test.to_numpy())
+            result = factory(**params).fit(train).detect(test)
             score = np.asarray(result.score, dtype=float)
             threshold = np.asarray(result.threshold, dtype=float)
             alarm = np.asarray(result.alarm, dtype=bool)
@@ -240,21 +243,21 @@ def detect_evidence(
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        shift, _, center = robust_shift(train.to_numpy(), test.to_numpy(), rel_floor,
+        shift, _, center = robust_shift(train, test, rel_floor,
                                         METRIC_FLOORS.get(metric, 0.0), baseline_points, spread)
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
-        first = test.index[alarm][0] if alarm.any() else pd.NaT
-        delta = float(np.median(test.to_numpy())) - center
+        index = test_times[valid]
+        first = index[alarm][0] if alarm.any() else pd.NaT
+        delta = float(np.median(test)) - center
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
                      int(alarm.sum()), first, peak,
                      strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight), shift, delta,
                      center, note))
         if keep_scores:
             scores[key] = pd.DataFrame(
-                {"value": test.to_numpy(), "score": score, "threshold": threshold, "alarm": alarm},
-                index=test.index,
+                {"value": test, "score": score, "threshold": threshold, "alarm": alarm}, index=index,
             )
     table = pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
     return EdgeEvidence(

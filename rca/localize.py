@@ -38,17 +38,13 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
     return g
 
 
-def _shift_to_grid(spans: pd.DataFrame, t0: pd.Timestamp, width: pd.Timedelta):
-    """Spans moved back by ``offset`` so that ``t0`` falls on graph/'s epoch-aligned bucket grid."""
+def _grid_offset(t0: pd.Timestamp, width: pd.Timedelta) -> pd.Timedelta:
+    """How far ``t0`` lies after graph/'s epoch-aligned bucket grid; times are moved back by it
+    so that ``t0`` falls on a bucket boundary, and the series' times forward again."""
     width_us = int(width.value // 1000)
     if width_us <= 0:
         raise RCAError(f"bucket must be a positive width, got {width}")
-    offset_us = (t0.value // 1000) % width_us
-    if offset_us == 0:
-        return spans, pd.Timedelta(0)
-    shifted = spans.copy(deep=False)
-    shifted["start_us"] = spans["start_us"] - offset_us
-    return shifted, pd.Timedelta(microseconds=offset_us)
+    return pd.Timedelta(microseconds=(t0.value // 1000) % width_us)
 
 
 def _unshift(frame: pd.DataFrame, offset: pd.Timedelta) -> pd.DataFrame:
@@ -100,17 +96,23 @@ def localize(
         if start is None:
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = t0 - width * int(-(-(t0 - first) // width))
+        table = graph_pkg.calls(spans) if edge_series is None or graph is None else None
         if edge_series is None or service_series is None:
-            shifted, offset = _shift_to_grid(spans, t0, width)
+            offset = _grid_offset(t0, width)
             later = None if t1 is None else t1 - offset
             if edge_series is None:
+                shifted = table.copy(deep=False)
+                shifted["start_us"] = table["start_us"] - int(offset.value // 1000)
+                shifted.attrs = table.attrs
                 edge_series = _unshift(graph_pkg.edge_series(shifted, bucket=bucket, start=start - offset,
                                                              end=later), offset)
             if service_series is None:
+                shifted = spans.copy(deep=False)
+                shifted["start_us"] = spans["start_us"] - int(offset.value // 1000)
                 service_series = _unshift(graph_pkg.service_series(shifted, bucket=bucket, start=start - offset,
                                                                    end=later), offset)
         if graph is None:
-            graph = graph_pkg.build_service_graph(spans)
+            graph = graph_pkg.build_service_graph(spans, call_table=table)
     if graph is None:
         graph = graph_from_edge_series(edge_series)
     evidence = detect_evidence(
