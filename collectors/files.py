@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -154,7 +153,3 @@ def write_spans(frame: pd.DataFrame, path) -> Path:
     except Exception as exc:
         raise CollectError(f"{path}: cannot write Parquet: {exc}") from exc
     return path
-
-
-def _json_dumps(value) -> str:
-    return json.dumps(value)

@@ -108,3 +108,20 @@ def test_bad_arguments():
 def test_unreachable_server_names_url():
     with pytest.raises(CollectError, match=r"http://127\.0\.0\.1:9/api/services: request failed"):
         client("http://127.0.0.1:9", api="v1", retries=0).services()
+
+
+def test_full_windows_at_the_shortest_width_are_counted(sample):
+    spans = sample(6)
+    spans["start_us"] = T0
+    with JaegerDouble(to_jaeger_traces(spans), api="v1") as jaeger:
+        got = client(jaeger.url, api="v1", limit=2, min_window_us=1_000).collect(T0 / S - 1, T0 / S + 1)
+    assert got.attrs["truncated_windows"] > 0
+    assert got["trace_id"].nunique() < 6
+
+
+def test_concatenated_json_documents():
+    from collectors.jaeger_client import json_documents
+    assert json_documents('{"result": {"a": 1}}\n{"result": {"b": 2}}', "u") == [{"result": {"a": 1}},
+                                                                               {"result": {"b": 2}}]
+    with pytest.raises(CollectError, match="u: empty answer"):
+        json_documents("  ", "u")
