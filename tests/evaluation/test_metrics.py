@@ -81,3 +81,14 @@ def test_chance_equals_enumeration_of_all_orders(n, r, k):
 def test_bad_k():
     with pytest.raises(ValueError):
         accuracy_at([1], 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(1, 12)), min_size=1, max_size=30))
+def test_accuracy_properties(ranks):
+    curve = [accuracy_at(ranks, k) for k in range(1, 6)]
+    assert curve == sorted(curve) and 0.0 <= curve[0] and curve[-1] <= 1.0
+    assert curve[0] <= average_accuracy(ranks, 5) <= curve[-1]
+    sizes = [12] * len(ranks)
+    assert 1.0 <= mean_rank(ranks, sizes) <= 13.0
+    assert mean_rank(ranks, sizes) == pytest.approx(sum(13 if r is None else r for r in ranks) / len(ranks))
