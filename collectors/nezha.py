@@ -11,7 +11,6 @@ counted as ``verbatim_duplicate``.
 from __future__ import annotations
 
 import gzip
-import io
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor

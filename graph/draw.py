@@ -50,8 +50,14 @@ def _layers(graph: nx.DiGraph) -> dict:
     for node, d in depth.items():
         layers.setdefault(d, []).append(node)
     pos = {}
-    for d, nodes in layers.items():
-        for i, node in enumerate(sorted(nodes)):
+    for d in sorted(layers):
+        nodes = layers[d]
+
+        def barycenter(node):
+            ys = [pos[p][1] for p in graph.predecessors(node) if p in pos]
+            return (-(sum(ys) / len(ys)) if ys else 0.0, node)
+
+        for i, node in enumerate(sorted(nodes, key=barycenter)):
             pos[node] = (d, -(i - (len(nodes) - 1) / 2))
     return pos
 
@@ -69,12 +75,17 @@ def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
     width = max(1, max(x for x, _ in pos.values()) + 1)
     height = max(1, max(sum(1 for p in pos.values() if p[0] == x) for x in range(width)))
     fig, ax = plt.subplots(figsize=(3 + 3 * width, 1.5 + 1.0 * height))
-    calls = [d.get("calls", 1) for _, _, d in graph.edges(data=True)]
-    top = max(calls) if calls else 1
-    widths = [0.6 + 3.0 * math.log1p(c) / math.log1p(top) for c in calls]
-    colors = ["#c0392b" if d.get("errors") else "#555555" for _, _, d in graph.edges(data=True)]
-    nx.draw_networkx_edges(graph, pos, ax=ax, width=widths, edge_color=colors, arrows=True, arrowsize=14,
-                           node_size=2600, connectionstyle="arc3,rad=0.06")
+    edges = list(graph.edges(data=True))
+    top = max((d.get("calls", 1) for _, _, d in edges), default=1)
+    for long_edges, rad in ((False, 0.05), (True, 0.25)):
+        chosen = [(a, b, d) for a, b, d in edges if (abs(pos[a][0] - pos[b][0]) > 1) == long_edges]
+        if not chosen:
+            continue
+        nx.draw_networkx_edges(
+            graph, pos, edgelist=[(a, b) for a, b, _ in chosen], ax=ax,
+            width=[0.6 + 3.0 * math.log1p(d.get("calls", 1)) / math.log1p(top) for _, _, d in chosen],
+            edge_color=["#c0392b" if d.get("errors") else "#555555" for _, _, d in chosen],
+            arrows=True, arrowsize=14, node_size=2600, connectionstyle=f"arc3,rad={rad}")
     instrumented = [n for n, d in graph.nodes(data=True) if d.get("instrumented", True)]
     others = [n for n in graph.nodes if n not in instrumented]
     nx.draw_networkx_nodes(graph, pos, nodelist=instrumented, ax=ax, node_color="#d6eaf8", node_shape="s",
@@ -83,7 +94,8 @@ def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
                            node_size=2600, edgecolors="#999999", linewidths=1.0)
     nx.draw_networkx_labels(graph, pos, ax=ax, font_size=7)
     labels = {(a, b): edge_label(d).replace("\\n", "\n") for a, b, d in graph.edges(data=True)}
-    nx.draw_networkx_edge_labels(graph, pos, edge_labels=labels, ax=ax, font_size=6, label_pos=0.5)
+    nx.draw_networkx_edge_labels(graph, pos, edge_labels=labels, ax=ax, font_size=6, label_pos=0.35,
+                                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
     ax.set_title(title or f"{graph.number_of_nodes()} services, {graph.number_of_edges()} edges")
     ax.axis("off")
     fig.tight_layout()
