@@ -164,7 +164,7 @@ def _lognormal(rng: np.random.Generator, params: np.ndarray, size: tuple[int, ..
 
 
 def draw_minute(rng: np.random.Generator, minute_start: float, rate_per_s: float,
-                templates: dict[str, Template], replicas: dict[str, int]) -> dict[str, Requests]:
+                templates: dict[str, Template]) -> dict[str, Requests]:
     """All page requests whose task starts in one minute, with every random number they need."""
     task_names = list(model.TASKS)
     weights = np.array([model.TASKS[t][0] for t in task_names], dtype=float)
@@ -446,7 +446,6 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
     pages = model.pages()
     slots_of = cluster.slots_of()
     templates = {p: Template(page, slots_of, names) for p, page in pages.items()}
-    replicas = {s: len(v) for s, v in slots_of.items()}
     first, last = int(np.floor((start - 1.0) / 60.0)), int(np.floor(end / 60.0))   # redirects follow <= 0.5 s later
     parts: dict[str, list[Requests]] = {p: [] for p in templates}
     for minute in range(first, last + 1):
@@ -454,7 +453,7 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
         noise = float(np.exp(0.05 * rng.standard_normal()))
         users = float(users_at(minute * 60.0 + 30.0, base_users, amplitude)) * noise
         rate = users / (think_s + 0.2) * _http_thinning(fx, minute * 60.0 + 30.0, think_s)
-        for p, req in draw_minute(rng, minute * 60.0, rate, templates, replicas).items():
+        for p, req in draw_minute(rng, minute * 60.0, rate, templates).items():
             parts[p].append(req)
     walks = []
     for p, tpl in templates.items():
