@@ -30,7 +30,7 @@ from chaos_scenarios.simulator.model import SERVICES
 
 SLICE_S = 1.0
 LOADGEN = -1
-GRPC_OK, GRPC_UNKNOWN, GRPC_DEADLINE, GRPC_INTERNAL, GRPC_UNAVAILABLE = 0, 2, 4, 13, 14
+GRPC_OK, GRPC_DEADLINE, GRPC_INTERNAL, GRPC_UNAVAILABLE = 0, 4, 13, 14
 
 
 @dataclass
@@ -390,7 +390,7 @@ def queue_waits(pods: np.ndarray, slices: np.ndarray, work: np.ndarray, workers:
     """
     n_pods = len(workers)
     index = pods * n_slices + slices
-    total = np.bincount(index, weights=work, minlength=n_pods * n_slices).reshape(n_pods, n_slices)
+    total = np.bincount(index, weights=work, minlength=n_pods * n_slices).astype(float).reshape(n_pods, n_slices)
     count = np.bincount(index, minlength=n_pods * n_slices).reshape(n_pods, n_slices)
     c = workers[:, None].astype(float)
     rho = total / (c * SLICE_S)

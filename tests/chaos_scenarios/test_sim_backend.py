@@ -241,3 +241,12 @@ def test_preflight_accepts_every_fault_of_the_shipped_suites():
 
     for name in ("online-boutique-smoke.yaml", "online-boutique-full.yaml"):
         SimBackend().preflight(load_suite(ROOT / "suites" / name))
+
+
+def test_frontend_down_means_no_traces_at_all():
+    b = SimBackend(seed=3)
+    m = manifest("PodChaos", "fe", "frontend", action="pod-failure")
+    inj = b.inject(m)
+    b.wait(20)
+    spans = b.collect_spans(inj.injected_at + 1, inj.injected_at + 20)
+    assert len(spans) == 0 and list(spans.columns[:len(SPAN_COLUMNS)]) == list(SPAN_COLUMNS)
