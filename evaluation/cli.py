@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-spans", type=int, default=1,
                    help="spans (or reporting buckets) needed in each of the two windows (default 1)")
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
+    p.add_argument("--share-evidence", action="store_true",
+                   help="detect once per case and rank every method on that evidence (rca.rank) instead of "
+                        "one rca.localize call per method: same rankings, a fraction of the time")
     p.add_argument("--strict", action="store_true", help="stop at the first case a method fails on")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run_evaluate)
@@ -92,7 +95,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)
     if not cases:
         raise EvaluationError(f"{args.dataset}: no usable case to evaluate")
-    evaluation = evaluate(cases, args.methods, skipped=skipped, strict=args.strict, progress=not args.quiet)
+    evaluation = evaluate(cases, args.methods, skipped=skipped, strict=args.strict, progress=not args.quiet,
+                          share_evidence=args.share_evidence)
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))
     print(f"(* default method; chance = expected accuracy of a random order of each case's candidates)")
@@ -109,6 +113,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"results: {args.json}")
     out = args.out if args.out is not None else Path(f"evaluation-{path.resolve().name or 'run'}")
     parameters = {"before": args.before, "after": args.after, "min_spans": args.min_spans,
+                  "share_evidence": args.share_evidence,
                   "command": " ".join(sys.argv), **localize_defaults()}
     md_path, html_path = write_report(evaluation, out, dataset=args.dataset, parameters=parameters,
                                       per_case_figures=not args.no_case_figures)

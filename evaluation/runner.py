@@ -8,10 +8,12 @@ counts as a miss: the denominator of every metric is the number of usable cases.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -133,6 +135,8 @@ def evaluate(
     keep_method: str | None = None,
     strict: bool = False,
     progress: bool = True,
+    share_evidence: bool = False,
+    rank: Callable | None = None,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -140,11 +144,18 @@ def evaluate(
     ``rca.METHODS``. The full result (ranking, evidence, graph) of ``keep_method``
     (default: the default method if evaluated, else the first) is kept per case for
     the report. ``strict=True`` re-raises a method's exception instead of recording it.
+
+    ``share_evidence=True`` calls ``localize`` once per case (with ``keep_method``) and
+    ranks the other methods on that result's graph and evidence with ``rank(graph,
+    evidence, method=name)`` (default :func:`rca.rank`): the same rankings as separate
+    ``localize`` calls when ``localize`` is detection followed by ``rank``, at a fraction
+    of the cost. A method's time is then the shared ``localize`` time plus its own ranking.
     """
     if localize is None:
         import rca
 
         localize = rca.localize
+        rank = rank or rca.rank
         registry = available_methods()
         table = method_table(registry)
         default_method = default_method or default_method_name(registry)
@@ -170,26 +181,41 @@ def evaluate(
                               f"give the method another name")
     if keep_method is None:
         keep_method = default_method if default_method in names else names[0]
+    if share_evidence and rank is None:
+        raise EvaluationError("share_evidence needs a rank function (rca.rank with the default localize)")
+    order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
 
     outcomes: dict[str, list[Outcome]] = {m: [] for m in names}
     kept: dict[str, Any] = {}
     bar = tqdm(total=len(cases) * len(names), desc="evaluate", unit="run", disable=not progress)
     try:
         for case in cases:
-            for method in names:
+            shared, shared_seconds, shared_error = None, 0.0, None
+            for method in order:
                 bar.set_postfix_str(f"{case.case_id} {method}", refresh=False)
                 started = time.perf_counter()
                 error = None
                 result = None
                 try:
-                    result = localize(spans=case.spans, edge_series=case.edge_series,
-                                      inject_time=case.inject_time, end_time=case.end_time,
-                                      method=keys[method])
+                    if share_evidence and method != order[0]:
+                        if shared is None:
+                            raise _SharedFailure(shared_error)
+                        result = _with_ranking(shared, rank(shared.graph, shared.evidence, method=keys[method]))
+                    else:
+                        result = localize(spans=case.spans, edge_series=case.edge_series,
+                                          inject_time=case.inject_time, end_time=case.end_time,
+                                          method=keys[method])
+                except _SharedFailure as exc:
+                    error = str(exc)
                 except Exception as exc:  # a method failing on one case is a result, not a crash
                     if strict:
                         raise
                     error = f"{type(exc).__name__}: {exc}"
                 seconds = time.perf_counter() - started
+                if share_evidence and method == order[0]:
+                    shared, shared_seconds, shared_error = result, seconds, error
+                elif share_evidence:
+                    seconds += shared_seconds
                 ranked = _ranked_services(result) if result is not None else []
                 outcomes[method].append(Outcome(
                     case_id=case.case_id, method=method, fault_type=case.fault_type,
@@ -205,6 +231,16 @@ def evaluate(
     return Evaluation(cases=list(cases), skipped=list(skipped), methods=names,
                       default_method=default_method, outcomes=outcomes, kept=kept,
                       kept_method=keep_method)
+
+
+class _SharedFailure(Exception):
+    """The shared localize call failed; the other methods inherit its error."""
+
+
+def _with_ranking(result: Any, ranking: Any) -> Any:
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return dataclasses.replace(result, ranking=ranking)
+    return SimpleNamespace(ranking=ranking, evidence=result.evidence, graph=result.graph)
 
 
 def _candidates(result: Any) -> list:

@@ -111,3 +111,17 @@ def test_rca_evaluate_unknown_method(tmp_path, capsys):
     assert main(["evaluate", f"changerca:{data}", "-m", "no-such-method", "--out", str(tmp_path / "r")]) == 1
     assert "unknown method(s) ['no-such-method']" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_shared_evidence_gives_the_same_rankings(tmp_path):
+    from evaluation.cases import load_cases
+
+    cases, _ = load_cases(f"changerca:{_changerca(tmp_path / 'data')}")
+    separate = evaluate(cases, progress=False).results()
+    shared_run = evaluate(cases, progress=False, share_evidence=True)
+    shared = shared_run.results()
+    assert shared["default"] == separate["default"]
+    for method in (k for k in separate if k != "default"):
+        strip = [{k: v for k, v in c.items() if k != "seconds"} for c in separate[method]["per_case"]]
+        assert strip == [{k: v for k, v in c.items() if k != "seconds"} for c in shared[method]["per_case"]]
+    assert set(shared_run.kept) == {"c1"}
