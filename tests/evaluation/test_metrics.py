@@ -88,7 +88,7 @@ def test_bad_k():
 def test_accuracy_properties(ranks):
     curve = [accuracy_at(ranks, k) for k in range(1, 6)]
     assert curve == sorted(curve) and 0.0 <= curve[0] and curve[-1] <= 1.0
-    assert curve[0] <= average_accuracy(ranks, 5) <= curve[-1]
+    assert curve[0] - 1e-12 <= average_accuracy(ranks, 5) <= curve[-1] + 1e-12
     sizes = [12] * len(ranks)
     assert 1.0 <= mean_rank(ranks, sizes) <= 13.0
     assert mean_rank(ranks, sizes) == pytest.approx(sum(13 if r is None else r for r in ranks) / len(ranks))
