@@ -199,15 +199,16 @@ class SimBackend:
         return end
 
     def recover(self, manifest: dict) -> float:
+        """End the fault; advance the clock until its pods are healthy again and return that time
+        (as the Kubernetes backend does: never earlier than the call itself)."""
         name = (manifest.get("metadata") or {}).get("name") if isinstance(manifest, dict) else None
         active = [r for r in self._records if r.spec.name == name and r.t1 is None]
         if not active:
             raise ScenarioError(f"recover: no chaos object named {name!r} was injected on this backend")
         rec = active[-1]
         rec.t1 = min(self._now, rec.end(self._now))
-        healthy = self._healthy_at(rec, rec.t1)
-        self._now = max(self._now, healthy)
-        return healthy
+        self._now = max(self._now, self._healthy_at(rec, rec.t1))
+        return self._now
 
     def cleanup(self) -> None:
         for rec in self._records:
