@@ -28,19 +28,26 @@ training buckets, not the days FluxEV's periodic smoothing needs, so only the fi
 after 2s = 6 points) and a SPOT initialisation that ~10 scores can support (``level=0.7``,
 ``q=0.05``).
 
-Anomaly strength. With ~20 training points SPOT's tail fit rests on one or two peaks, so
-its threshold is a weak scale; the size of a change is better measured against the
-training data themselves. Each series gets
+Anomaly strength. With ~10-20 training points SPOT's tail fit rests on one or two peaks,
+so its threshold is a weak scale and its alarm a noisy yes/no (measured on the shared
+Online-Boutique day: ranking only alarmed series gives AC@1 0.55, against 0.86 below). The
+size of a change is measured against the training data instead, in one noise unit:
 
-- ``shift`` = (median(test) - median(train)) / spread(train), with
-  spread = max(1.4826 MAD, ``rel_floor`` * |median|, metric floor): a robust z-score of the
-  test window's level, signed; the relative floor keeps a series that was constant in
-  training (a ratio that is always exactly 2) from turning a 5 % wobble into a huge z;
-- ``strength`` = the shift in the harmful direction (up for latencies, gaps and error
-  rates; either way for call ratios), clipped at 0, kept in full when the detector raised
-  at least one alarm in the test part and multiplied by ``unconfirmed_weight`` otherwise.
-  FluxEV thus decides *whether* a series changed; the robust shift says *by how much*, on
-  a scale comparable across series.
+- noise = max(1.4826 median|x_i - x_(i-1)| / sqrt(2), ``rel_floor`` * |baseline|, metric
+  floor): the spread of successive differences, which an earlier incident inside the
+  training window (a level change) barely moves, unlike the plain MAD; the relative floor
+  keeps a series that was constant in training (a ratio that is always exactly 2) from
+  turning a 5 % wobble into a huge z;
+- baseline = median of the last ``baseline_points`` (5) training points: the level just
+  before the injection, as FluxEV's own EWMA predictor uses the last s points, because
+  older history may still hold the previous incident;
+- ``shift`` = (median(test) - baseline) / noise: how far the test window's level moved;
+- onset = FluxEV's peak score (FSE: how much the newest error widened the error spread, in
+  the series' units) over the test part / noise: how abrupt the change was;
+- ``strength`` = mean of the shift and the onset, counted only when the level moved in the
+  harmful direction (up for latencies, gaps and error rates; either way for call ratios),
+  else 0. ``unconfirmed_weight`` (default 1: no effect) scales series on which SPOT raised
+  no alarm; ``strength_source="shift" | "score"`` uses one of the two alone.
 """
 from __future__ import annotations
 
@@ -73,11 +80,30 @@ def _fluxev_factory(**params):
     return FluxEV(**params)
 
 
-def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: float) -> float:
-    """Directional, non-negative anomaly strength of one series (see module docstring)."""
+def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: float = 1.0,
+                  onset: float | None = None, source: str = "both") -> float:
+    """Directional, non-negative anomaly strength of one series (see module docstring).
+
+    ``shift``: robust z of the test level; ``onset``: the detector's peak score over the test
+    part in the same noise units (None/NaN when the detector did not run). ``source``:
+    ``"shift"`` (level only), ``"score"`` (onset only) or ``"both"`` (their mean; the level
+    alone when there is no onset). Zero unless the level moved in the harmful direction;
+    times ``unconfirmed_weight`` when the detector raised no alarm.
+    """
     if not np.isfinite(shift):
         return 0.0
-    value = abs(shift) if metric in TWO_SIDED_METRICS else max(shift, 0.0)
+    level = abs(shift) if metric in TWO_SIDED_METRICS else max(shift, 0.0)
+    if level == 0.0:
+        return 0.0
+    has_onset = onset is not None and np.isfinite(onset)
+    if source == "shift" or (source == "both" and not has_onset):
+        value = level
+    elif source == "score":
+        value = max(onset, 0.0) if has_onset else 0.0
+    elif source == "both":
+        value = 0.5 * (level + max(onset, 0.0))
+    else:
+        raise RCAError(f"strength source must be 'shift', 'score' or 'both', got {source!r}")
     return float(value if alarmed else value * unconfirmed_weight)
 
 
@@ -164,7 +190,8 @@ def detect_evidence(
     rel_floor: float = 0.05,
     baseline_points: int | None = 5,
     spread: str = "diff",
-    unconfirmed_weight: float = 0.5,
+    strength_source: str = "both",
+    unconfirmed_weight: float = 1.0,
     keep_scores: bool = True,
 ) -> EdgeEvidence:
     """Fit a detector on every series before ``train_until`` and score it after.
@@ -243,7 +270,7 @@ def detect_evidence(
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        shift, _, center = robust_shift(train, test, rel_floor,
+        shift, scale, center = robust_shift(train, test, rel_floor,
                                         METRIC_FLOORS.get(metric, 0.0), baseline_points, spread)
         excess = score - threshold
         finite = np.isfinite(excess)
@@ -251,9 +278,10 @@ def detect_evidence(
         index = test_times[valid]
         first = index[alarm][0] if alarm.any() else pd.NaT
         delta = float(np.median(test)) - center
+        onset = float(np.nanmax(score)) / scale if np.isfinite(score).any() else None
+        value = strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight, onset, strength_source)
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
-                     int(alarm.sum()), first, peak,
-                     strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight), shift, delta,
+                     int(alarm.sum()), first, peak, value, shift, delta,
                      center, note))
         if keep_scores:
             scores[key] = pd.DataFrame(
@@ -268,5 +296,6 @@ def detect_evidence(
         end_time=t1,
         params={"detector": getattr(factory, "__name__", repr(factory)), **params,
                 "min_train": min_train, "rel_floor": rel_floor,
-                "baseline_points": baseline_points, "spread": spread, "unconfirmed_weight": unconfirmed_weight},
+                "baseline_points": baseline_points, "spread": spread, "strength_source": strength_source,
+                "unconfirmed_weight": unconfirmed_weight},
     )

@@ -27,7 +27,7 @@ class EdgeEvidence:
       ``first_alarm``: time of the first one (NaT when none);
     - ``peak_excess``: max over the test part of (score - threshold), in score units
       (negative when no alarm);
-    - ``strength``: the anomaly strength the rankers use, >= 0 (see :func:`rca.detection.strength`);
+    - ``strength``: the anomaly strength the rankers use, >= 0 (see :mod:`rca.detection`);
     - ``shift``: signed level shift of the test median from the training median, in
       training spreads (positive = went up); ``delta``: the same change in the series' units;
       ``baseline``: the training median; ``note``: why the detector did not run, if so.

@@ -48,6 +48,17 @@ def test_strength_direction_and_confirmation():
     assert strength_from(float("nan"), True, "error_rate", 0.5) == 0.0
 
 
+def test_strength_sources_combine_level_and_onset():
+    assert strength_from(4.0, True, "latency_mean_ms", onset=10.0, source="both") == 7.0
+    assert strength_from(4.0, True, "latency_mean_ms", onset=10.0, source="shift") == 4.0
+    assert strength_from(4.0, True, "latency_mean_ms", onset=10.0, source="score") == 10.0
+    assert strength_from(4.0, True, "latency_mean_ms", onset=float("nan"), source="both") == 4.0
+    # a fall in latency is not harmful, however abrupt
+    assert strength_from(-4.0, True, "latency_mean_ms", onset=10.0, source="both") == 0.0
+    with pytest.raises(rca.RCAError, match="strength source"):
+        strength_from(4.0, True, "latency_mean_ms", onset=1.0, source="max")
+
+
 def test_injected_shift_is_found_on_the_right_series():
     es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
     ev = rca.detect_evidence(es, ss, INJECT, detector=ZDetector)

@@ -14,7 +14,8 @@ INJECT = START + N_TRAIN * BUCKET
 
 
 class ZDetector:
-    """Stand-in with FluxEV's batch interface: |x - median| / MAD, alarm above 3."""
+    """Stand-in with FluxEV's batch interface: score |x - median| in the series' units (as
+    FluxEV's FSE is), threshold 3 x 1.4826 MAD."""
 
     def __init__(self, **params):
         self.params = params
@@ -26,8 +27,9 @@ class ZDetector:
         return self
 
     def detect(self, test):
-        score = np.abs(np.asarray(test, dtype=float) - self.center_) / self.spread_
-        return SimpleNamespace(score=score, threshold=np.full(len(score), 3.0), alarm=score > 3.0)
+        score = np.abs(np.asarray(test, dtype=float) - self.center_)
+        threshold = np.full(len(score), 3.0 * self.spread_)
+        return SimpleNamespace(score=score, threshold=threshold, alarm=score > threshold)
 
 
 def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
