@@ -5,6 +5,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rca
 from rca.types import EdgeEvidence
@@ -18,6 +20,9 @@ def _evidence(edges, fault, **kw):
     es, ss = build_series(edges, fault=fault, **kw)
     ev = rca.detect_evidence(es, ss, INJECT, detector=ZDetector)
     return rca.graph_from_edge_series(es), ev
+
+
+FAN_CASE = _evidence(FAN, {"gap": {("front", "y"): 15.0, ("mid", "y"): 15.0}, "slow": {"x": 5.0}})
 
 
 @pytest.mark.parametrize("method", ["default", "pagerank"])
@@ -137,3 +142,24 @@ def test_ranking_helpers():
     r = rca.Ranking([rca.Candidate("a", 2.0, "x"), rca.Candidate("b", 1.0, "y")], "m")
     assert r.rank_of("b") == 2 and r.top(1)[0].service == "a" and len(r) == 2
     assert list(r.to_frame()["service"]) == ["a", "b"]
+
+
+def _renamed(ev: EdgeEvidence, mapping: dict) -> EdgeEvidence:
+    table = ev.table.copy()
+    table["caller"] = table["caller"].map(mapping)
+    table["callee"] = table["callee"].map(lambda x: mapping.get(x) if isinstance(x, str) else x)
+    return EdgeEvidence(table=table)
+
+
+@pytest.mark.parametrize("method", ["default", "pagerank", "max-score"])
+@settings(max_examples=15, deadline=None)
+@given(names=st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12),
+                      min_size=5, max_size=5, unique=True))
+def test_ranking_does_not_depend_on_service_names(method, names):
+    g, ev = FAN_CASE
+    mapping = dict(zip(sorted(g.nodes), names))
+    original = rca.rank(g, ev, method)
+    renamed = rca.rank(nx.relabel_nodes(g, mapping), _renamed(ev, mapping), method)
+    assert [mapping[s] for s in original.services()][:1] == renamed.services()[:1]
+    assert sorted(c.score for c in original) == pytest.approx(sorted(c.score for c in renamed))
+
