@@ -185,6 +185,7 @@ class JaegerClient:
         skipped: Counter[str] = Counter()
         rows: dict[str, list] | None = None
         stats = Counter()
+        seen: set = set()
         bar = None
         if self.progress:
             from tqdm import tqdm
@@ -203,6 +204,7 @@ class JaegerClient:
                         continue
                     if n_traces >= self.limit:
                         stats["truncated_windows"] += 1
+                    documents = _drop_seen(documents, api, seen, stats)
                     part = otlp_rows(documents, skipped) if api == "v3" else jaeger_rows(documents, skipped)
                     if rows is None:
                         rows = part
@@ -225,8 +227,46 @@ class JaegerClient:
             frame = frame.loc[keep]
         else:
             outside = 0
-        refetched = before - outside - len(frame)
+        refetched = before - outside - len(frame) + stats["refetched_spans"]
         result = rows_to_spanframe({c: frame[c].tolist() for c in frame.columns}, f"{self.url} ({api})", skipped)
         result.attrs.update({"queries": stats["queries"], "refetched_spans": refetched,
                              "truncated_windows": stats["truncated_windows"], "outside_window": outside})
         return result
+
+
+def _drop_seen(documents: list, api: str, seen: set, stats: Counter) -> list:
+    """Leave out traces collected by an earlier query (a trace comes back for every service it
+    touches, and Jaeger answers with whole traces); remember the new ones in ``seen``."""
+    new: set = set()
+    if api != "v3":
+        kept = []
+        for trace in documents:
+            trace_id = trace.get("traceID") if isinstance(trace, dict) else None
+            if trace_id is not None and trace_id in seen:
+                stats["refetched_spans"] += len(trace.get("spans") or [])
+                continue
+            if trace_id is not None:
+                new.add(trace_id)
+            kept.append(trace)
+        seen.update(new)
+        return kept
+    for document in documents:
+        result = document.get("result", document) if isinstance(document, dict) else None
+        if not isinstance(result, dict):
+            continue
+        for resource_spans in result.get("resourceSpans") or []:
+            for scope in (resource_spans or {}).get("scopeSpans") or []:
+                if not isinstance(scope, dict) or not isinstance(scope.get("spans"), list):
+                    continue
+                kept = []
+                for span in scope["spans"]:
+                    trace_id = span.get("traceId") if isinstance(span, dict) else None
+                    if trace_id is not None and trace_id in seen:
+                        stats["refetched_spans"] += 1
+                        continue
+                    if trace_id is not None:
+                        new.add(trace_id)
+                    kept.append(span)
+                scope["spans"] = kept
+    seen.update(new)
+    return documents

@@ -25,6 +25,8 @@ import urllib.parse
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
+
 from collectors.otlp import jaeger_to_otlp
 
 DEFAULT_LIMIT = 20
@@ -59,8 +61,11 @@ class JaegerDouble:
     def __init__(self, traces: list[dict], *, api: str = "both", port: int = 0):
         if api not in ("both", "v1", "v3"):
             raise ValueError(f"api must be 'both', 'v1' or 'v3', got {api!r}")
-        self.traces = list(traces)
+        self.traces = list(traces)  # not to be changed while serving: answers are indexed and cached
         self.api = api
+        self._index: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._v1_json: dict[int, bytes] = {}
+        self._v3_json: dict[int, bytes] = {}
         self.port = port
         self.requests: list[tuple[str, dict]] = []
         self._faults: list[tuple[str, object]] = []
@@ -107,25 +112,66 @@ class JaegerDouble:
     def __exit__(self, *exc) -> None:
         self.stop()
 
-    def services(self) -> list[str]:
-        names = set()
-        for trace in self.traces:
-            for process in (trace.get("processes") or {}).values():
-                names.add(process.get("serviceName"))
-        return sorted(n for n in names if n)
-
-    def matching(self, service: str, start_us: int, end_us: int, limit: int) -> list[dict]:
-        """Traces with a span of ``service`` starting in [start, end], most recent first, at most ``limit``."""
-        found = []
-        for trace in self.traces:
+    def _build_index(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per service: span start times (sorted) and the trace each belongs to."""
+        starts: dict[str, list[int]] = {}
+        owners: dict[str, list[int]] = {}
+        for number, trace in enumerate(self.traces):
             processes = trace.get("processes") or {}
-            starts = [s["startTime"] for s in trace.get("spans") or []
-                      if (processes.get(s.get("processID")) or {}).get("serviceName") == service
-                      and start_us <= s["startTime"] <= end_us]
-            if starts:
-                found.append((max(starts), trace))
-        found.sort(key=lambda item: -item[0])
-        return [trace for _, trace in found[:limit]]
+            for span in trace.get("spans") or []:
+                service = (processes.get(span.get("processID")) or {}).get("serviceName")
+                if service:
+                    starts.setdefault(service, []).append(int(span["startTime"]))
+                    owners.setdefault(service, []).append(number)
+        index = {}
+        for service, values in starts.items():
+            times = np.asarray(values, dtype=np.int64)
+            order = np.argsort(times, kind="stable")
+            index[service] = (times[order], np.asarray(owners[service], dtype=np.int64)[order])
+        return index
+
+    def services(self) -> list[str]:
+        if self._index is None:
+            self._index = self._build_index()
+        return sorted(self._index)
+
+    def matching(self, service: str, start_us: int, end_us: int, limit: int) -> list[int]:
+        """Positions of the traces with a span of ``service`` starting in [start, end], most recent
+        first, at most ``limit``."""
+        if self._index is None:
+            self._index = self._build_index()
+        if service not in self._index:
+            return []
+        times, owners = self._index[service]
+        lo = np.searchsorted(times, start_us, side="left")
+        hi = np.searchsorted(times, end_us, side="right")
+        chosen_times, chosen = times[lo:hi], owners[lo:hi]
+        if not len(chosen):
+            return []
+        latest = {}
+        for t, owner in zip(chosen_times.tolist(), chosen.tolist()):
+            latest[owner] = t
+        ranked = sorted(latest, key=lambda owner: (-latest[owner], owner))
+        return ranked[:limit]
+
+    def _v1_body(self, numbers: list[int]) -> bytes:
+        parts = []
+        for number in numbers:
+            if number not in self._v1_json:
+                self._v1_json[number] = json.dumps(self.traces[number]).encode()
+            parts.append(self._v1_json[number])
+        return (b'{"data": [' + b", ".join(parts) + b'], "total": ' + str(len(parts)).encode()
+                + b', "limit": 0, "offset": 0, "errors": null}')
+
+    def _v3_body(self, numbers: list[int]) -> bytes:
+        parts = []
+        for number in numbers:
+            if number not in self._v3_json:
+                resource_spans = jaeger_to_otlp([self.traces[number]])["resourceSpans"]
+                self._v3_json[number] = b", ".join(json.dumps(r).encode() for r in resource_spans)
+            if self._v3_json[number]:
+                parts.append(self._v3_json[number])
+        return b'{"result": {"resourceSpans": [' + b", ".join(parts) + b"]}}"
 
     def _send(self, handler, status: int, body, content_type: str = "application/json") -> None:
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
@@ -168,8 +214,9 @@ class JaegerDouble:
             except ValueError as exc:
                 self._send(handler, 400, {"data": None, "errors": [{"code": 400, "msg": str(exc)}]})
                 return
-            data = self.matching(params["service"], start, end, limit)
-            self._send(handler, 200, {"data": data, "total": len(data), "limit": 0, "offset": 0, "errors": None})
+            with self._lock:
+                body = self._v1_body(self.matching(params["service"], start, end, limit))
+            self._send(handler, 200, body)
         elif path == "/api/v3/services" and v3:
             self._send(handler, 200, {"services": self.services()})
         elif path == "/api/v3/traces" and v3:
@@ -184,10 +231,12 @@ class JaegerDouble:
             except ValueError as exc:
                 self._send(handler, 400, {"error": {"httpCode": 400, "message": f"cannot parse query: {exc}"}})
                 return
-            data = self.matching(service, start, end, limit)
-            if not data:
+            with self._lock:
+                numbers = self.matching(service, start, end, limit)
+                body = self._v3_body(numbers) if numbers else None
+            if body is None:
                 self._send(handler, 404, {"error": {"httpCode": 404, "message": "No traces found"}})
                 return
-            self._send(handler, 200, {"result": jaeger_to_otlp(data)})
+            self._send(handler, 200, body)
         else:
             self._send(handler, 404, b"404 page not found\n", "text/plain; charset=utf-8")

@@ -116,59 +116,72 @@ def read_jaeger_traces(traces: Iterable, source: str = "jaeger traces", skipped:
     return rows_to_spanframe(jaeger_rows(traces, skipped), source, skipped)
 
 
+def _column(frame: pd.DataFrame, name: str) -> list:
+    values = frame[name].astype(object).to_numpy()
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in values]
+
+
 def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
     """Jaeger JSON trace objects (as the query API v1 returns them) for a SpanFrame.
 
-    One process per (service, pod); tags carry ``span.kind``, ``error=true`` and
-    ``otel.status_code`` for the status, and the optional attribute columns.
+    One process per (service, pod) in each trace; tags carry ``span.kind``, ``error=true`` and
+    ``otel.status_code`` for the status, and the optional attribute columns. Traces come in
+    order of their first span.
     """
-    traces = []
     if not len(spans):
-        return traces
-    frame = spans.sort_values(["trace_id", "start_us"], kind="stable")
+        return []
+    order = np.lexsort((spans["start_us"].to_numpy(), pd.factorize(spans["trace_id"], sort=False)[0]))
+    frame = spans.iloc[order]
     extra = {"peer_service": "peer.service", "rpc_service": "rpc.service", "rpc_method": "rpc.method",
              "server_address": "server.address", "http_status": "http.response.status_code",
              "grpc_status": "rpc.grpc.status_code"}
     present = [c for c in extra if c in frame.columns]
-    for trace_id, group in frame.groupby("trace_id", sort=False, observed=True):
-        processes: dict[tuple, str] = {}
-        out_spans = []
-        records = group.to_dict("records")
-        for record in records:
-            pod = record["pod"] if isinstance(record["pod"], str) else None
-            key = (str(record["service"]), pod)
-            if key not in processes:
-                processes[key] = f"p{len(processes) + 1}"
-            tags = []
-            if record["kind"] not in ("unknown", None):
-                tags.append({"key": "span.kind", "type": "string", "value": str(record["kind"])})
-            if record["status"] == "error":
-                tags.append({"key": "error", "type": "bool", "value": True})
-                tags.append({"key": "otel.status_code", "type": "string", "value": "ERROR"})
-            elif record["status"] == "ok":
-                tags.append({"key": "otel.status_code", "type": "string", "value": "OK"})
-            for column in present:
-                value = record[column]
-                if value is None or (not isinstance(value, str) and pd.isna(value)):
-                    continue
-                if column in ("http_status", "grpc_status"):
-                    tags.append({"key": extra[column], "type": "int64", "value": int(value)})
-                else:
-                    tags.append({"key": extra[column], "type": "string", "value": str(value)})
-            parent = record["parent_id"]
-            references = [] if parent is None or pd.isna(parent) else \
-                [{"refType": "CHILD_OF", "traceID": str(trace_id), "spanID": str(parent)}]
-            out_spans.append({
-                "traceID": str(trace_id), "spanID": str(record["span_id"]),
-                "operationName": str(record["operation"]), "references": references,
-                "startTime": int(record["start_us"]), "duration": int(record["duration_us"]),
-                "tags": tags, "logs": [], "processID": processes[key], "warnings": None, "flags": 1,
-            })
-        traces.append({
-            "traceID": str(trace_id), "spans": out_spans,
-            "processes": {pid: {"serviceName": service,
-                                "tags": ([{"key": "hostname", "type": "string", "value": pod}] if pod else [])}
-                          for (service, pod), pid in processes.items()},
-            "warnings": None,
+    columns = {c: _column(frame, c) for c in ("trace_id", "span_id", "parent_id", "service", "operation", "kind",
+                                                 "status", "pod", *present)}
+    starts = frame["start_us"].to_numpy().tolist()
+    durations = frame["duration_us"].to_numpy().tolist()
+    kind_tags = {k: [{"key": "span.kind", "type": "string", "value": k}] for k in KINDS if k != "unknown"}
+    status_tags = {
+        "error": [{"key": "error", "type": "bool", "value": True},
+                  {"key": "otel.status_code", "type": "string", "value": "ERROR"}],
+        "ok": [{"key": "otel.status_code", "type": "string", "value": "OK"}],
+    }
+    traces: list[dict] = []
+    by_id: dict[str, dict] = {}
+    processes: dict[str, dict] = {}
+    for i in range(len(starts)):
+        trace_id = str(columns["trace_id"][i])
+        trace = by_id.get(trace_id)
+        if trace is None:
+            trace = {"traceID": trace_id, "spans": [], "processes": {}, "warnings": None}
+            by_id[trace_id] = trace
+            processes[trace_id] = {}
+            traces.append(trace)
+        service, pod = str(columns["service"][i]), columns["pod"][i]
+        key = (service, pod)
+        known = processes[trace_id]
+        pid = known.get(key)
+        if pid is None:
+            pid = known[key] = f"p{len(known) + 1}"
+            trace["processes"][pid] = {"serviceName": service, "tags": (
+                [{"key": "hostname", "type": "string", "value": str(pod)}] if pod is not None else [])}
+        tags = [dict(t) for t in kind_tags.get(columns["kind"][i], ())] + \
+            [dict(t) for t in status_tags.get(columns["status"][i], ())]
+        for column in present:
+            value = columns[column][i]
+            if value is None:
+                continue
+            if column in ("http_status", "grpc_status"):
+                tags.append({"key": extra[column], "type": "int64", "value": int(value)})
+            else:
+                tags.append({"key": extra[column], "type": "string", "value": str(value)})
+        parent = columns["parent_id"][i]
+        trace["spans"].append({
+            "traceID": trace_id, "spanID": str(columns["span_id"][i]),
+            "operationName": str(columns["operation"][i]),
+            "references": [] if parent is None else [{"refType": "CHILD_OF", "traceID": trace_id,
+                                                      "spanID": str(parent)}],
+            "startTime": int(starts[i]), "duration": int(durations[i]),
+            "tags": tags, "logs": [], "processID": pid, "warnings": None, "flags": 1,
         })
     return traces
