@@ -14,6 +14,6 @@ def spans(rows, **extra):
     return make_spanframe(data)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_spans():
     return spans

@@ -2,6 +2,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from graph import GraphError, build_service_graph, calls
 
@@ -107,3 +109,22 @@ def test_empty_and_bad_input(make_spans):
     assert build_service_graph(empty).number_of_edges() == 0
     with pytest.raises(GraphError):
         calls("spans.parquet")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 30), st.sampled_from(["a", "b", "c"]), st.integers(-50_000, 50_000),
+                          st.integers(0, 10_000)), min_size=1, max_size=30))
+def test_every_cross_service_pair_is_one_call(make_spans, nodes):
+    """Random trees (parent index < own index) with random skew: one call per cross-service
+    parent/child pair, never a negative value, never a self-edge."""
+    rows = []
+    for i, (parent, service, start, duration) in enumerate(nodes):
+        parent_id = None if i == 0 else f"s{parent % i}"
+        rows.append(("t", f"s{i}", parent_id, service, f"op{i}", "unknown", 1_000_000 + start, duration, "unset"))
+    frame = make_spans(rows)
+    table = calls(frame)
+    services = {f"s{i}": s for i, (_, s, _, _) in enumerate(nodes)}
+    pairs = sum(1 for r in rows if r[2] is not None and services[r[2]] != r[3])
+    assert len(table) == pairs
+    assert (table["latency_us"] >= 0).all() and (table["server_us"] >= 0).all()
+    assert (table["caller"].astype(str) != table["callee"].astype(str)).all()
