@@ -87,14 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     for m in methods:
         a = accuracy(ranks[m])
         print(f"{m:10s} {a['AC@1']:6.3f} {a['AC@3']:6.3f} {a['AC@5']:6.3f} {a['Avg@5']:6.3f} {len(ranks[m]):6d}")
-    print(f"\nper fault type (AC@1 / AC@3)")
+    print("\nper fault type (AC@1 / AC@3 / AC@5 / Avg@5)")
     types = sorted({t for t, _ in by_type})
-    print(f"{'fault type':16s} {'n':>3s} " + " ".join(f"{m:>13s}" for m in methods))
+    print(f"{'fault type':16s} {'n':>3s} " + " ".join(f"{m:>23s}" for m in methods))
     for t in types:
         cells = []
         for m in methods:
             a = accuracy(by_type[(t, m)])
-            cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f}".rjust(13))
+            cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f} / {a['AC@5']:.2f} / {a['Avg@5']:.2f}".rjust(23))
         print(f"{t:16s} {len(by_type[(t, methods[0])]):3d} " + " ".join(cells))
     if seconds:
         print(f"\ntime per case (series, detection, all {len(methods)} rankings): "
