@@ -38,23 +38,6 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
     return g
 
 
-def _grid_offset(t0: pd.Timestamp, width: pd.Timedelta) -> pd.Timedelta:
-    """How far ``t0`` lies after graph/'s epoch-aligned bucket grid; times are moved back by it
-    so that ``t0`` falls on a bucket boundary, and the series' times forward again."""
-    width_us = int(width.value // 1000)
-    if width_us <= 0:
-        raise RCAError(f"bucket must be a positive width, got {width}")
-    return pd.Timedelta(microseconds=(t0.value // 1000) % width_us)
-
-
-def _unshift(frame: pd.DataFrame, offset: pd.Timedelta) -> pd.DataFrame:
-    if offset == pd.Timedelta(0):
-        return frame
-    level = frame.index.names.index("time")
-    frame.index = frame.index.set_levels(frame.index.levels[level] + offset, level=level)
-    return frame
-
-
 def localize(
     spans: pd.DataFrame | None = None,
     edge_series: pd.DataFrame | None = None,
@@ -74,7 +57,8 @@ def localize(
     """Localize the root cause of a fault that started at ``inject_time``.
 
     Give ``spans`` (a SpanFrame; graph and series are built from it with ``bucket``-wide
-    buckets aligned on ``inject_time``, so that no bucket mixes data from before and after it), or ready-made ``edge_series`` (plus optionally
+    buckets aligned on ``inject_time`` (graph's ``origin``), so that no bucket mixes data from
+    before and after it), or ready-made ``edge_series`` (plus optionally
     ``service_series`` and ``graph``; without a graph it is built from the edge series'
     caller/callee pairs). The detector is trained on [inject_time - ``train_window``,
     inject_time) (all earlier data when ``train_window`` is None) and scores
@@ -97,20 +81,10 @@ def localize(
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = t0 - width * int(-(-(t0 - first) // width))
         table = graph_pkg.calls(spans) if edge_series is None or graph is None else None
-        if edge_series is None or service_series is None:
-            offset = _grid_offset(t0, width)
-            later = None if t1 is None else t1 - offset
-            if edge_series is None:
-                shifted = table.copy(deep=False)
-                shifted["start_us"] = table["start_us"] - int(offset.value // 1000)
-                shifted.attrs = table.attrs
-                edge_series = _unshift(graph_pkg.edge_series(shifted, bucket=bucket, start=start - offset,
-                                                             end=later), offset)
-            if service_series is None:
-                shifted = spans.copy(deep=False)
-                shifted["start_us"] = spans["start_us"] - int(offset.value // 1000)
-                service_series = _unshift(graph_pkg.service_series(shifted, bucket=bucket, start=start - offset,
-                                                                   end=later), offset)
+        if edge_series is None:
+            edge_series = graph_pkg.edge_series(table, bucket=bucket, start=start, end=t1, origin=t0)
+        if service_series is None:
+            service_series = graph_pkg.service_series(spans, bucket=bucket, start=start, end=t1, origin=t0)
         if graph is None:
             graph = graph_pkg.build_service_graph(spans, call_table=table)
     if graph is None:
