@@ -1,5 +1,6 @@
 """RCAEval ``traces.csv``: ``traceID, spanID, parentSpanID, serviceName, operationName,
-methodName, startTime, duration`` (µs), with a status / response-code column when present.
+methodName, startTime, duration`` (µs; header names matched case-insensitively), with a
+status / response-code column when present.
 
 The operation is ``operationName`` (``methodName`` is kept as ``rpc_method``). A status
 column (``statusCode``, ``status_code``, ``responseCode``, ``response_code``, ``status``,
@@ -29,8 +30,19 @@ KIND_COLUMNS = ("spanKind", "span_kind", "kind")
 POD_COLUMNS = ("podName", "pod", "hostName", "host")
 
 
+def _canonical(fields: Sequence[str]) -> dict[str, str]:
+    """Header name -> canonical name, case-insensitively (``traceId`` and ``traceID`` both work)."""
+    wanted = {name.lower(): name for name in (*REQUIRED, "methodName", *STATUS_COLUMNS, *KIND_COLUMNS, *POD_COLUMNS)}
+    out = {}
+    for field in fields:
+        canonical = wanted.get(field.strip().lower())
+        if canonical and canonical not in out.values():
+            out[field] = canonical
+    return out
+
+
 def is_rcaeval_header(fields: Sequence[str]) -> bool:
-    return set(REQUIRED).issubset(f.strip() for f in fields)
+    return set(REQUIRED).issubset(_canonical(fields).values())
 
 
 def _status(values: pd.Series) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
@@ -64,6 +76,7 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
                                convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
     except (pa.ArrowInvalid, OSError) as exc:
         raise CollectError(f"{path}: not a readable CSV: {exc}") from exc
+    table = table.rename_columns([_canonical(table.column_names).get(c, c) for c in table.column_names])
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise CollectError(f"{path}: RCAEval traces.csv lacks column(s) {missing}")

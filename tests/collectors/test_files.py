@@ -37,7 +37,7 @@ TRACE = {
 }
 
 
-def check_trace(frame):
+def check_trace(frame, skipped=None):
     by_id = frame.set_index("span_id")
     assert by_id["service"].to_dict() == {"a": "web", "b": "web", "c": "cart"}
     assert by_id["parent_id"].to_dict() == {"a": pd.NA, "b": "a", "c": "b"} or by_id.loc["b", "parent_id"] == "a"
@@ -46,7 +46,7 @@ def check_trace(frame):
     assert by_id.loc["b", "peer_service"] == "cart"
     assert by_id.loc["a", "http_status"] == 503 and by_id.loc["b", "grpc_status"] == 0
     assert by_id.loc["a", "pod"] == "web-7" and by_id.loc["c", "pod"] == "cart-1"
-    assert frame.attrs["skipped"] == {"malformed_span": 1}
+    assert frame.attrs["skipped"] == ({"malformed_span": 1} if skipped is None else skipped)
 
 
 @pytest.mark.parametrize("layout", ["data", "list", "lines", "gzip"])
@@ -181,3 +181,23 @@ def test_jaeger_without_span_kinds_gets_inferred_kinds():
         span["tags"] = [t for t in span.get("tags", []) if t["key"] != "span.kind"]
     frame = read_jaeger_traces([trace])
     assert dict(zip(frame["span_id"], frame["kind"])) == {"a": "server", "b": "client", "c": "server"}
+
+
+def test_rcaeval_camel_case_header_and_response_code(tmp_path):
+    path = tmp_path / "traces.csv"
+    path.write_text("traceId,spanId,parentSpanId,serviceName,operationName,startTime,duration,response_code\n"
+                    "t1,p1,,a,root,10,1,200\nt1,c1,p1,b,work,11,10,500\n")
+    frame = read_spans(path)
+    assert frame["status"].tolist() == ["ok", "error"] and frame["http_status"].tolist() == [200, 500]
+
+
+def test_otlp_older_layout_and_json_lines(tmp_path):
+    document = jaeger_to_otlp([TRACE | {"spans": TRACE["spans"][:3]}])
+    for resource in document["resourceSpans"]:
+        resource["instrumentationLibrarySpans"] = resource.pop("scopeSpans")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(document))
+    check_trace(read_spans(path), skipped={})
+    lines = tmp_path / "otlp.jsonl"
+    lines.write_text(json.dumps({"result": document}) + "\n" + json.dumps({"resourceSpans": []}) + "\n")
+    assert len(read_spans(lines)) == 3
