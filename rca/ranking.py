@@ -158,8 +158,8 @@ def explain_upstream(
         own, own_label = max(own_terms, default=(0.0, ""))
         if own > 0:
             fraction = _unexplained(
-                np.nanmax([L.s_delta(x, "latency_mean_ms")]
-                          + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]] + [np.nan]),
+                _largest([L.s_delta(x, "latency_mean_ms")]
+                         + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]]),
                 [(L.e_delta(x, y, "latency_mean_ms"), L.baseline.get((x, y, "call_ratio"), np.nan))
                  for y in L.out_edges[x]])
             parts.append((own * fraction, f"own time {own_label} {own:.1f} x unexplained {fraction:.2f} ="))
@@ -169,8 +169,8 @@ def explain_upstream(
                                 + [(L.e(c, x, "error_rate"), f"{c}->{x} error_rate") for c in L.in_edges[x]])
         if err_in > 0:
             fraction = _unexplained(
-                np.nanmax([L.s_delta(x, "error_rate")]
-                          + [L.e_delta(c, x, "error_rate") for c in L.in_edges[x]] + [np.nan]),
+                _largest([L.s_delta(x, "error_rate")]
+                         + [L.e_delta(c, x, "error_rate") for c in L.in_edges[x]]),
                 [(L.e_delta(x, y, "error_rate"), L.baseline.get((x, y, "call_ratio"), np.nan))
                  for y in L.out_edges[x]])
             parts.append((err_in * fraction, f"errors {err_label} {err_in:.1f} x unexplained {fraction:.2f} ="))
@@ -180,6 +180,11 @@ def explain_upstream(
         scores[x] = float(sum(p[0] for p in parts if p[0] > 0))
         why[x] = _fmt(parts)
     return _ranking(scores, why, "default")
+
+
+def _largest(values: list[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return max(finite) if finite else np.nan
 
 
 def _unexplained(own_delta: float, callee_deltas: list[tuple[float, float]]) -> float:
