@@ -76,6 +76,7 @@ class JaegerClient:
         self.limit = limit
         self.min_window_us = min_window_us
         self.progress = progress
+        self._depth_names: tuple[str, ...] | None = None
 
     def _get(self, path: str, params: dict | None = None, *, not_found_ok: bool = False) -> str | None:
         url = f"{self.url}{path}"
@@ -134,13 +135,29 @@ class JaegerClient:
             raise CollectError(f"{url}: expected a list of services, got {type(names).__name__}")
         return sorted(str(n) for n in names)
 
+    def _get_v3_traces(self, params: dict) -> str | None:
+        """GET /api/v3/traces with the trace limit under the name the server accepts: Jaeger 2.x
+        reads ``query.search_depth``, older api_v3 gateways ``query.num_traces``; a 400 answer
+        moves on to the next naming (both, then each alone) and the working one is kept."""
+        variants = [self._depth_names] if self._depth_names else \
+            [("query.search_depth", "query.num_traces"), ("query.num_traces",), ("query.search_depth",)]
+        for i, names in enumerate(variants):
+            try:
+                body = self._get("/api/v3/traces", {**params, **{n: self.limit for n in names}}, not_found_ok=True)
+            except CollectError as exc:
+                if "HTTP 400" in str(exc) and i + 1 < len(variants):
+                    continue
+                raise
+            self._depth_names = names
+            return body
+        return None
+
     def query(self, service: str, start_us: int, end_us: int) -> tuple[list, int]:
         """Raw answer documents for one service and window, and the number of traces in them."""
         if self._resolve_api() == "v3":
             params = {"query.service_name": service, "query.start_time_min": rfc3339(start_us),
-                      "query.start_time_max": rfc3339(end_us), "query.search_depth": self.limit,
-                      "query.num_traces": self.limit}
-            body = self._get("/api/v3/traces", params, not_found_ok=True)
+                      "query.start_time_max": rfc3339(end_us)}
+            body = self._get_v3_traces(params)
             if body is None:
                 return [], 0
             url = f"{self.url}/api/v3/traces"

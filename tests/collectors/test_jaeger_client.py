@@ -125,3 +125,15 @@ def test_concatenated_json_documents():
                                                                                {"result": {"b": 2}}]
     with pytest.raises(CollectError, match="u: empty answer"):
         json_documents("  ", "u")
+
+
+def test_v3_limit_parameter_naming_falls_back_on_400(sample):
+    with JaegerDouble(to_jaeger_traces(sample(3)), api="v3") as jaeger:
+        c = client(jaeger.url, api="v3")
+        jaeger.inject(("status", 400))
+        got = c.collect(T0 / S, T0 / S + 10, services=["web"])
+        first, second = [p for path, p in jaeger.requests if path == "/api/v3/traces"][:2]
+    assert len(got) == 9
+    assert "query.search_depth" in first and "query.num_traces" in first
+    assert "query.num_traces" in second and "query.search_depth" not in second
+    assert c._depth_names == ("query.num_traces",)
