@@ -127,6 +127,7 @@ def test_parquet_round_trip_and_directory(tmp_path):
     write_spans(frame, tmp_path / "spans.parquet")
     again = read_spans(tmp_path / "spans.parquet")
     pd.testing.assert_frame_equal(frame, again, check_categorical=False)
+    assert again.attrs["skipped"] == frame.attrs["skipped"] == {"malformed_span": 1}
     (tmp_path / "a.json").unlink()
     (tmp_path / "README.md").write_text("hello")
     both = read_spans(tmp_path)
