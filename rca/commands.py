@@ -20,7 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                          "required unless CASE is a case folder")
     p.add_argument("--end-time", help="end of the scored window (default: inject + 3 min for "
                                       "span input, the recorded recovery for a case folder)")
-    p.add_argument("--method", default="default", help="ranking method (default: %(default)s)")
+    from rca.ranking import METHODS
+
+    p.add_argument("--method", default="default", choices=sorted(METHODS),
+                   help="ranking method (default: %(default)s)")
     p.add_argument("--bucket", default="30s", help="time bucket of the series (default: %(default)s)")
     p.add_argument("--train-window", default="10min",
                    help="training history before the injection (default: %(default)s)")
