@@ -198,11 +198,13 @@ def detect_evidence(
 
     ``detector``: a factory ``detector(**detector_params)`` returning an object with
     ``fit(train).detect(test)`` (FluxEV's interface); default :class:`fluxev.FluxEV` with
-    :data:`SHORT_WINDOW_FLUXEV`. Train = [``train_start``, ``train_until``), test =
-    [``train_until``, ``end_time``]. A series with fewer than ``min_train`` valid training
-    points, no valid test point, a constant value throughout, or that the detector rejects
-    is listed in ``evidence.unmodelled`` with the reason. See the module docstring for
-    ``shift`` and ``strength``.
+    :data:`SHORT_WINDOW_FLUXEV`. Train = buckets starting in [``train_start``,
+    ``train_until``), test = buckets starting in [``train_until``, ``end_time``). A series
+    with no data, fewer than ``min_train`` valid training points, no valid test point, or a
+    constant value throughout is listed in ``evidence.unmodelled`` with the reason. A series
+    the detector rejects (e.g. shorter than FluxEV's warm-up) keeps its level shift as
+    strength and says so in the table's ``note`` column. See the module docstring for
+    ``shift`` and ``strength``; ``keep_scores=False`` skips the per-bucket score frames.
     """
     t0 = _to_timestamp(train_until, "train_until")
     t1 = None if end_time is None else _to_timestamp(end_time, "end_time")
