@@ -87,7 +87,11 @@ def _same_trace(frame: pd.DataFrame, rows: np.ndarray, others: np.ndarray) -> np
     traces = frame["trace_id"]
     view = fixed_width_view(traces)
     if view is not None:
-        return view[rows] == view[others]
+        out = np.empty(len(rows), dtype=bool)
+        for lo in range(0, len(rows), 1 << 18):
+            hi = lo + (1 << 18)
+            out[lo:hi] = view[rows[lo:hi]] == view[others[lo:hi]]
+        return out
     if isinstance(traces.dtype, pd.StringDtype) and traces.dtype.storage == "pyarrow":
         array = pa.array(traces.array)
         equal = pc.equal(array.take(pa.array(rows)), array.take(pa.array(others)))

@@ -63,7 +63,9 @@ def read_nezha_csv(paths, start_us: int | None = None, end_us: int | None = None
     tables = _read_tables(files, skipped, progress)
     if not tables:
         return _to_spanframe(None, start_us, end_us, skipped, source)
-    return _to_spanframe(pa.concat_tables(tables, promote_options="permissive"), start_us, end_us, skipped, source)
+    holder = [pa.concat_tables(tables, promote_options="permissive")]
+    del tables
+    return _to_spanframe(holder, start_us, end_us, skipped, source)
 
 
 def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
@@ -151,15 +153,16 @@ def _may_overlap(path: Path, start_us: int | None, end_us: int | None) -> bool:
     return True
 
 
-def _to_spanframe(table, start_us, end_us, skipped: Counter, source: str) -> pd.DataFrame:
-    if table is None:
+def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd.DataFrame:
+    """SpanFrame of the one table in ``holder`` (a list, emptied here so the table can be freed early)."""
+    if holder is None:
         empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
                               ("trace_id", "span_id", "parent_id", "service", "operation", "kind", "status", "pod")})
         empty["start_us"] = np.array([], dtype=np.int64)
         empty["duration_us"] = np.array([], dtype=np.int64)
         return make_spanframe(empty, source=source, skipped=skipped)
     string = pd.StringDtype("pyarrow")
-    raw = table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
+    raw = holder.pop().to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
     start = (raw["StartTimeUnixNano"].to_numpy() // 1000).astype(np.int64)
     keep = np.ones(len(raw), dtype=bool)
     if start_us is not None:
@@ -181,6 +184,7 @@ def _to_spanframe(table, start_us, end_us, skipped: Counter, source: str) -> pd.
                                             dtype=STATUS_DTYPE),
         "pod": pod,
     })
+    del raw, parent, pod, service, start
     codes = id_codes(frame)
     repeated, first = duplicate_spans(frame, codes, with_first=True)
     verbatim = np.zeros(len(frame), dtype=bool)
@@ -194,10 +198,10 @@ def _to_spanframe(table, start_us, end_us, skipped: Counter, source: str) -> pd.
     clash = repeated & ~verbatim
     skipped["verbatim_duplicate"] += int(verbatim.sum())
     skipped["duplicate_span"] += int(clash.sum())
+    frame = make_spanframe(frame, source=source, skipped=skipped, drop_duplicates=False,
+                           drop=repeated if repeated.any() else None)
     if repeated.any():
-        frame = frame.loc[~repeated].reset_index(drop=True)
         codes = (codes[0][~repeated], codes[1][~repeated])
-    frame = make_spanframe(frame, source=source, skipped=skipped, drop_duplicates=False)
     parent = parent_positions(frame, codes) if len(frame) == len(codes[0]) else parent_positions(frame)
     frame["kind"] = infer_kinds(frame, only_unknown=False, parent=parent)
     return frame

@@ -56,6 +56,7 @@ def make_spanframe(
     source: str = "spans",
     skipped: Mapping[str, int] | None = None,
     drop_duplicates: bool = True,
+    drop: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Validate and normalise ``data`` into a SpanFrame.
 
@@ -66,6 +67,9 @@ def make_spanframe(
     - ``missing_trace_id`` / ``missing_span_id`` / ``missing_service``: empty identifiers;
     - ``negative_duration``: duration_us < 0;
     - ``duplicate_span``: a (trace_id, span_id) pair seen before (first one kept).
+
+    ``drop`` (boolean, one per row) removes rows a loader already decided to drop and
+    counted in ``skipped`` — in the same copy as the rows dropped here.
 
     Missing required columns, or values that are not of the column's type, raise
     :class:`CollectError` naming the column and an offending value.
@@ -96,6 +100,11 @@ def make_spanframe(
             frame[column] = _as_nullable_int(frame[column], column, source)
 
     keep = np.ones(len(frame), dtype=bool)
+    if drop is not None:
+        drop = np.asarray(drop, dtype=bool)
+        if drop.shape != keep.shape:
+            raise CollectError(f"{source}: drop mask has {drop.size} entries for {len(frame)} rows")
+        keep &= ~drop
     for column, reason in (
         ("trace_id", "missing_trace_id"),
         ("span_id", "missing_span_id"),

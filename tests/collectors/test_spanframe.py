@@ -62,3 +62,11 @@ def test_empty_and_parquet_round_trip(tmp_path):
     frame.to_parquet(tmp_path / "s.parquet")
     again = make_spanframe(pd.read_parquet(tmp_path / "s.parquet"))
     pd.testing.assert_frame_equal(frame, again, check_categorical=False)
+
+
+def test_drop_mask_removes_rows_counted_by_the_loader():
+    frame = make_spanframe(_rows(), skipped={"verbatim_duplicate": 1}, drop=np.array([False, True, False]))
+    assert frame["span_id"].tolist() == ["a", "c"]
+    assert skipped_counts(frame) == {"verbatim_duplicate": 1}
+    with pytest.raises(CollectError, match="drop mask has 2 entries for 3 rows"):
+        make_spanframe(_rows(), drop=np.array([True, False]))
