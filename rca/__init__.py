@@ -7,11 +7,11 @@
 from rca.detection import EDGE_METRICS, SERVICE_METRICS, SHORT_WINDOW_FLUXEV, detect_evidence
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
-from rca.ranking import METHODS, explain_upstream, max_score, pagerank, random_ranking, rank
+from rca.ranking import DEFAULT_METHOD, METHODS, explain_upstream, max_score, pagerank, random_ranking, rank
 from rca.types import Candidate, EdgeEvidence, Ranking, Result
 
 __all__ = [
-    "Candidate", "EDGE_METRICS", "EdgeEvidence", "METHODS", "RCAError", "Ranking", "Result",
+    "Candidate", "DEFAULT_METHOD", "EDGE_METRICS", "EdgeEvidence", "METHODS", "RCAError", "Ranking", "Result",
     "SERVICE_METRICS", "SHORT_WINDOW_FLUXEV", "detect_evidence", "explain_upstream",
     "graph_from_edge_series", "localize", "max_score", "pagerank", "random_ranking", "rank",
 ]

@@ -292,8 +292,11 @@ def pagerank(
     return _ranking(scores, why, "pagerank")
 
 
+DEFAULT_METHOD = "explain-upstream"
+
 METHODS: dict[str, Callable[..., Ranking]] = {
     "default": explain_upstream,
+    DEFAULT_METHOD: explain_upstream,
     "pagerank": pagerank,
     "max-score": max_score,
     "random": random_ranking,
