@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a Nezha-layout day (label.json + trace/)")
     parser.add_argument("--bucket", default="30s", help="time bucket of the edge series (default 30s)")
-    parser.add_argument("--methods", nargs="*", default=sorted(rca.METHODS), help="ranking methods")
+    parser.add_argument("--methods", nargs="*", default=sorted(set(rca.METHODS) - {"default"}),
+                        help="ranking methods (default: all; the default method is rca.DEFAULT_METHOD)")
     parser.add_argument("--detect-options", default="{}",
                         help="JSON dict of rca.detect_evidence options, for sensitivity runs")
     parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
@@ -56,37 +57,35 @@ def main(argv: list[str] | None = None) -> int:
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}")
 
-    methods = [m for m in args.methods if m != "default"]
-    methods = ["default"] + methods if "default" in args.methods else methods
+    named = [rca.DEFAULT_METHOD if m == "default" else m for m in args.methods]
+    methods = [rca.DEFAULT_METHOD] + [m for m in dict.fromkeys(named) if m != rca.DEFAULT_METHOD]
     ranks: dict[str, list] = defaultdict(list)
     by_type: dict[tuple[str, str], list] = defaultdict(list)
     seconds = []
-    print(f"\n{'case':52s} {'truth':22s} " + " ".join(f"{m:>9s}" for m in methods) + "  default top-3")
+    print(f"\n{'case':52s} {'truth':22s} " + " ".join(f"{m:>16s}" for m in methods) + "  default top-3")
     for case in cases:
         start = time.perf_counter()
         result = rca.localize(spans=case.spans, inject_time=case.inject_time, end_time=case.end_time,
-                              method="default", bucket=args.bucket, detect_options=detect_options)
-        rankings = {"default": result.ranking}
-        for m in methods:
-            if m != "default":
-                rankings[m] = rca.rank(result.graph, result.evidence, m)
+                              method=rca.DEFAULT_METHOD, bucket=args.bucket, detect_options=detect_options)
+        rankings = {m: rca.rank(result.graph, result.evidence, m) for m in methods[1:]}
+        rankings[rca.DEFAULT_METHOD] = result.ranking
         seconds.append(time.perf_counter() - start)
         cells = []
         for m in methods:
             k = min((r for r in (rankings[m].rank_of(t) for t in case.root_causes) if r), default=None)
             ranks[m].append(k)
             by_type[(case.fault_type, m)].append(k)
-            cells.append(f"{k if k else '-':>9}")
+            cells.append(f"{k if k else '-':>16}")
         top = ", ".join(f"{c.service}:{c.score:.1f}" for c in result.ranking.top(3))
         print(f"{case.case_id:52s} {','.join(case.root_causes):22s} " + " ".join(cells) + f"  {top}")
         if args.verbose:
             for c in result.ranking.top(3):
                 print(f"      {c.service}: {c.why}")
 
-    print(f"\n{'method':10s} {'AC@1':>6s} {'AC@3':>6s} {'AC@5':>6s} {'Avg@5':>6s} {'cases':>6s}")
+    print(f"\n{'method':16s} {'AC@1':>6s} {'AC@3':>6s} {'AC@5':>6s} {'Avg@5':>6s} {'cases':>6s}")
     for m in methods:
         a = accuracy(ranks[m])
-        print(f"{m:10s} {a['AC@1']:6.3f} {a['AC@3']:6.3f} {a['AC@5']:6.3f} {a['Avg@5']:6.3f} {len(ranks[m]):6d}")
+        print(f"{m:16s} {a['AC@1']:6.3f} {a['AC@3']:6.3f} {a['AC@5']:6.3f} {a['Avg@5']:6.3f} {len(ranks[m]):6d}")
     print("\nper fault type (AC@1 / AC@3 / AC@5 / Avg@5)")
     types = sorted({t for t, _ in by_type})
     print(f"{'fault type':16s} {'n':>3s} " + " ".join(f"{m:>23s}" for m in methods))
