@@ -226,10 +226,16 @@ def max_score(graph: nx.DiGraph, evidence: EdgeEvidence) -> Ranking:
 
 
 def random_ranking(graph: nx.DiGraph, evidence: EdgeEvidence, *, seed: int = 0) -> Ranking:
-    """Baseline: a uniformly random order of the services (chance level), seeded."""
+    """Baseline: a uniformly random order of the services (chance level).
+
+    The stream is seeded by ``seed`` and the case (its ``train_until``), so a run is
+    reproducible while different cases get independent orders: one permutation shared by
+    every case would measure where the true causes happen to sit in it, not chance.
+    """
     _check(graph, evidence)
     nodes = _nodes(graph, evidence)
-    order = np.random.default_rng(seed).permutation(len(nodes))
+    case_key = 0 if evidence.train_until is None else int(pd.Timestamp(evidence.train_until).value)
+    order = np.random.default_rng([seed, case_key & 0xFFFFFFFFFFFFFFFF]).permutation(len(nodes))
     n = len(nodes)
     return Ranking([Candidate(nodes[i], float(n - r), "random order") for r, i in enumerate(order)], "random")
 

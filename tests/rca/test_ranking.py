@@ -98,6 +98,15 @@ def test_random_is_a_seeded_permutation_of_all_services():
     assert len(orders) > 1
 
 
+def test_random_differs_between_cases_with_the_same_services():
+    g, ev = _evidence(FAN, {})
+    orders = set()
+    for minute in range(10):
+        ev.train_until = pd.Timestamp("2026-01-01T00:00Z") + pd.Timedelta(minutes=minute)
+        orders.add(tuple(rca.rank(g, ev, "random", seed=3).services()))
+    assert len(orders) > 1
+
+
 @pytest.mark.parametrize("method", sorted(rca.METHODS))
 def test_every_method_ranks_every_node_once_with_a_why(method):
     g, ev = _evidence(FAN, {"slow": {"z": 10.0}})
