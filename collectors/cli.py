@@ -19,7 +19,8 @@ def parse_last(text: str) -> float:
     return float(match.group(1)) * _UNIT[match.group(2)]
 
 
-def _time(text):
+def time_arg(text):
+    """A command-line time: Unix seconds when numeric, else the text (read_spans parses ISO times)."""
     if text is None:
         return None
     try:
@@ -66,13 +67,13 @@ def _collect_jaeger(args) -> int:
     from collectors.jaeger_client import JaegerClient
     from collectors.timeutil import to_us
 
-    end = _time(args.end) if args.end else time.time()
+    end = time_arg(args.end) if args.end else time.time()
     if args.last:
         if args.start:
             raise CollectError("give either --start or --last, not both")
         start = to_us(end, "end") / 1e6 - parse_last(args.last)
     elif args.start:
-        start = _time(args.start)
+        start = time_arg(args.start)
     else:
         raise CollectError("give --start (and --end) or --last")
     client = JaegerClient(args.url, api=args.api, limit=args.limit, timeout=args.timeout)
@@ -89,7 +90,7 @@ def _collect_files(args) -> int:
 
     from collectors.files import _combine, read_spans, write_spans
 
-    frames = [read_spans(p, _time(args.start), _time(args.end), progress=True) for p in args.paths]
+    frames = [read_spans(p, time_arg(args.start), time_arg(args.end), progress=True) for p in args.paths]
     frame = frames[0] if len(frames) == 1 else _combine(frames, "; ".join(args.paths), Counter())
     write_spans(frame, args.output)
     _report(frame, args.output)

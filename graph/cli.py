@@ -19,17 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_graph)
 
 
-def _time(text):
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def _graph(args) -> int:
     from collectors import read_spans
+    from collectors.cli import time_arg
     from graph.calls import calls
     from graph.draw import draw_png, edge_table, to_dot
     from graph.errors import GraphError
@@ -41,7 +33,7 @@ def _graph(args) -> int:
             raise GraphError(f"--callee-map wants NAME=SERVICE, got {item!r}")
         key, value = item.split("=", 1)
         mapping[key.strip()] = value.strip()
-    spans = read_spans(args.spans, _time(args.start), _time(args.end), progress=True)
+    spans = read_spans(args.spans, time_arg(args.start), time_arg(args.end), progress=True)
     table = calls(spans, mapping)
     graph = build_service_graph(spans, call_table=table)
     print(edge_table(graph))
