@@ -103,7 +103,11 @@ def read_spans(case_dir: str | Path) -> pd.DataFrame:
     path = Path(case_dir) / SPANS_FILE
     if not path.exists():
         raise ScenarioError(f"{case_dir}: no {SPANS_FILE}")
-    return make_spanframe(pd.read_parquet(path), source=str(path))
+    try:
+        table = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"{path}: not a readable Parquet span file ({exc})") from exc
+    return make_spanframe(table, source=str(path))
 
 
 def read_manifests(case_dir: str | Path) -> list[dict]:

@@ -3,10 +3,13 @@
 Read through :mod:`chaos_scenarios.case_folder`: ``label.json`` gives the root cause,
 fault type and the recorded ``injected_at`` / ``recovered_at``; ``spans.parquet`` the
 spans of the recorded window, kept whole. The usability rule of
-:func:`evaluation.cases.load_cases` applies.
+:func:`evaluation.cases.load_cases` applies. Only the span start times are read up front;
+a case's spans are read when it is ranked (``Case.load_spans``), so memory does not grow
+with the number of cases.
 """
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +22,7 @@ from evaluation.errors import EvaluationError
 def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
                       ) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of a run directory (or of one case folder)."""
-    from chaos_scenarios.case_folder import RUN_FILE, list_cases, read_label, read_spans
+    from chaos_scenarios.case_folder import RUN_FILE, list_cases, read_label
 
     path = Path(path)
     if not path.is_dir():
@@ -40,19 +43,40 @@ def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, 
     for folder in folders:
         with foreign_errors(f"cases:{folder}"):
             label = read_label(folder)
-            spans = read_spans(folder)
+            starts = _span_starts(folder)
         inject = pd.Timestamp(label.injected_at, unit="s", tz="UTC")
-        reason = usability(np.sort(spans["start_us"].to_numpy()), inject, before, after, min_spans)
+        reason = usability(np.sort(starts), inject, before, after, min_spans)
         if reason is not None:
             skipped.append((label.case_id, reason))
             continue
         end = None if label.recovered_at is None else pd.Timestamp(label.recovered_at, unit="s", tz="UTC")
         cases.append(Case(
             case_id=label.case_id, root_causes=list(label.root_cause), fault_type=label.fault_type,
-            inject_time=inject, end_time=end, spans=spans,
+            inject_time=inject, end_time=end, spans_loader=partial(_read_case_spans, folder),
             metadata={"folder": str(folder), "backend": label.backend, "suite": label.suite,
                       "seed": label.seed, "chaos_kind": label.chaos_kind, "action": label.action,
                       "parameters": label.parameters, "target_pods": label.target_pods,
-                      "window": [label.window_start, label.window_end], "spans": len(spans)},
+                      "window": [label.window_start, label.window_end], "spans": len(starts)},
         ))
     return cases, skipped
+
+
+def _span_starts(folder: Path) -> np.ndarray:
+    """The start times (µs) of a case folder's spans, without reading the spans themselves."""
+    from chaos_scenarios.case_folder import SPANS_FILE
+    from chaos_scenarios.errors import ScenarioError
+
+    path = folder / SPANS_FILE
+    if not path.is_file():
+        raise ScenarioError(f"{folder}: no {SPANS_FILE}")
+    try:
+        return pd.read_parquet(path, columns=["start_us"])["start_us"].to_numpy(dtype=np.int64)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ScenarioError(f"{path}: cannot read span start times ({exc})") from exc
+
+
+def _read_case_spans(folder: Path) -> pd.DataFrame:
+    from chaos_scenarios.case_folder import read_spans
+
+    with foreign_errors(f"cases:{folder}"):
+        return read_spans(folder)

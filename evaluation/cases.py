@@ -14,6 +14,7 @@ raises :class:`EvaluationError` naming the file and the problem.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,7 @@ class Case:
     spans: pd.DataFrame | None = None
     edge_series: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    spans_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.case_id, str) or not self.case_id:
@@ -98,13 +100,22 @@ class Case:
             if self.end_time < self.inject_time:
                 raise EvaluationError(
                     f"case {self.case_id}: end_time {self.end_time} is before inject_time {self.inject_time}")
-        if self.spans is None and self.edge_series is None:
+        if self.spans is None and self.spans_loader is None and self.edge_series is None:
             raise EvaluationError(f"case {self.case_id}: holds neither spans nor edge series")
 
     @property
     def source(self) -> str:
         """``"spans"`` or ``"edge_series"``: what the case's data is."""
-        return "spans" if self.spans is not None else "edge_series"
+        return "spans" if self.spans is not None or self.spans_loader is not None else "edge_series"
+
+    def load_spans(self) -> pd.DataFrame | None:
+        """The case's spans: the ones held in memory, else read now through ``spans_loader``.
+
+        Read spans are not kept, so a run over many stored cases holds one case's spans at a time.
+        """
+        if self.spans is not None or self.spans_loader is None:
+            return self.spans
+        return self.spans_loader()
 
 
 def parse_spec(spec: str | Path) -> tuple[str | None, Path]:

@@ -140,13 +140,14 @@ def series_frames(case: Case, evidence: Any) -> tuple[pd.DataFrame | None, pd.Da
     bucket = _bucket_of(evidence, case)
     try:
         edge, service = case.edge_series, None
-        if edge is None and case.spans is not None and len(case.spans):
+        spans = case.load_spans() if edge is None else None
+        if spans is not None and len(spans):
             import graph as graph_pkg
 
-            first = pd.Timestamp(int(case.spans["start_us"].min()), unit="us", tz="UTC")
+            first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = case.inject_time - bucket * int(-(-(case.inject_time - first) // bucket))
-            edge = graph_pkg.edge_series(case.spans, bucket=bucket, start=start)
-            service = graph_pkg.service_series(case.spans, bucket=bucket, start=start)
+            edge = graph_pkg.edge_series(spans, bucket=bucket, start=start)
+            service = graph_pkg.service_series(spans, bucket=bucket, start=start)
         if edge is None:
             return None, None
         return derived_edge_frame(edge, service), service
@@ -276,8 +277,8 @@ def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tup
     facts = [("root cause", ", ".join(case.root_causes)), ("fault type", case.fault_type),
              ("injected", str(case.inject_time)), ("ends", str(case.end_time) if case.end_time is not None else
                                                     "not recorded (scored to the end of the data)"),
-             ("data", f"{len(case.spans)} spans" if case.spans is not None else
-              f"edge series, {len(case.edge_series)} rows")]
+             ("data", f"edge series, {len(case.edge_series)} rows" if case.source == "edge_series" else
+              f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans")]
     for m, o in section["outcomes"].items():
         if o is None:
             continue

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 from tqdm.auto import tqdm
 
 from evaluation.cases import Case
@@ -73,11 +74,15 @@ def default_method_name(methods: dict[str, Callable] | None = None) -> str:
     return next(iter(table))
 
 
-def candidate_services(case: Case, result: Any = None) -> set[str]:
-    """Every service the case's data names, plus the nodes and candidates ``result`` holds."""
+def candidate_services(case: Case, result: Any = None, spans: pd.DataFrame | None = None) -> set[str]:
+    """Every service the case's data names, plus the nodes and candidates ``result`` holds.
+
+    ``spans``: the case's spans when the caller has already loaded them (default: ``case.load_spans()``).
+    """
     services: set[str] = set()
-    if case.spans is not None and len(case.spans):
-        services.update(str(s) for s in case.spans["service"].dropna().unique())
+    spans = case.load_spans() if spans is None else spans
+    if spans is not None and len(spans):
+        services.update(str(s) for s in spans["service"].dropna().unique())
     if case.edge_series is not None and len(case.edge_series):
         index = case.edge_series.index
         for level in ("caller", "callee"):
@@ -190,6 +195,7 @@ def evaluate(
     bar = tqdm(total=len(cases) * len(names), desc="evaluate", unit="run", disable=not progress)
     try:
         for case in cases:
+            spans = case.load_spans()
             shared, shared_seconds, shared_error = None, 0.0, None
             for method in order:
                 bar.set_postfix_str(f"{case.case_id} {method}", refresh=False)
@@ -202,7 +208,7 @@ def evaluate(
                             raise _SharedFailure(shared_error)
                         result = _with_ranking(shared, rank(shared.graph, shared.evidence, method=keys[method]))
                     else:
-                        result = localize(spans=case.spans, edge_series=case.edge_series,
+                        result = localize(spans=spans, edge_series=case.edge_series,
                                           inject_time=case.inject_time, end_time=case.end_time,
                                           method=keys[method])
                 except _SharedFailure as exc:
@@ -220,7 +226,7 @@ def evaluate(
                 outcomes[method].append(Outcome(
                     case_id=case.case_id, method=method, fault_type=case.fault_type,
                     root_causes=list(case.root_causes), ranking=ranked,
-                    n_candidates=len(candidate_services(case, result)), seconds=seconds, error=error,
+                    n_candidates=len(candidate_services(case, result, spans)), seconds=seconds, error=error,
                     scores=_ranked_scores(result) if result is not None else [],
                 ))
                 if method == keep_method and result is not None:

@@ -42,3 +42,9 @@ def test_bad_label(tmp_path):
     (tmp_path / "label.json").write_text("{nope")
     with pytest.raises(ScenarioError, match="not valid JSON"):
         read_label(tmp_path)
+
+
+def test_unreadable_spans(tmp_path):
+    (tmp_path / "spans.parquet").write_bytes(b"PAR1 truncated")
+    with pytest.raises(ScenarioError, match=r"spans.parquet: not a readable Parquet"):
+        read_spans(tmp_path)

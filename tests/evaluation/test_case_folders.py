@@ -38,11 +38,21 @@ def test_run_directory(tmp_path):
     assert case.root_causes == ["cart"] and case.fault_type == "network-delay"
     assert case.inject_time == pd.Timestamp(T0, unit="s", tz="UTC")
     assert case.end_time == pd.Timestamp(T0 + 120, unit="s", tz="UTC")
-    assert len(case.spans) == 4 and case.metadata["layout"] == "cases" and case.metadata["seed"] == 3
+    assert case.spans is None and case.source == "spans"          # read on demand, not held
+    assert len(case.load_spans()) == 4 and case.metadata["spans"] == 4
+    assert case.metadata["layout"] == "cases" and case.metadata["seed"] == 3
     assert dict(skipped) == {
         "c2": "0 spans in the 3 minutes after injection",
         "c3": f"listed in run.json but no case folder {tmp_path / 'c3'}",
     }
+
+
+def test_spans_read_on_demand_report_a_broken_file(tmp_path):
+    _write(tmp_path, "c1", [T0 - 300, T0 - 10, T0 + 10, T0 + 100])
+    cases, _ = load_cases(str(tmp_path))
+    (tmp_path / "c1" / "spans.parquet").write_bytes(b"not parquet")
+    with pytest.raises(EvaluationError, match="spans.parquet"):
+        cases[0].load_spans()
 
 
 def test_window_parameters_change_the_rule(tmp_path):
