@@ -41,7 +41,11 @@ size of a change is measured against the training data instead, in one noise uni
 - baseline = median of the last ``baseline_points`` (5) training points: the level just
   before the injection, as FluxEV's own EWMA predictor uses the last s points, because
   older history may still hold the previous incident;
-- ``shift`` = (median(test) - baseline) / noise: how far the test window's level moved;
+- ``shift`` = (level(test) - baseline) / noise: how far the test window's level moved. The
+  level is the median of the test buckets, except for series of events
+  (``event_metrics``, default the error rate), whose level is their worst bucket: a
+  restarting pod fails the calls of a few seconds and nothing after, which the median of a
+  3-minute window hides, while a single heavy-tailed latency bucket is noise;
 - onset = FluxEV's peak score (FSE: how much the newest error widened the error spread, in
   the series' units) over the test part / noise: how abrupt the change was;
 - ``strength`` = mean of the shift and the onset, counted only when the level moved in the
@@ -108,8 +112,12 @@ def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: 
 
 
 def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: float,
-                 baseline_points: int | None = None, spread: str = "diff") -> tuple[float, float, float]:
-    """(shift, spread, baseline): robust z of median(test) against the recent training level.
+                 baseline_points: int | None = None, spread: str = "diff",
+                 level: str = "median") -> tuple[float, float, float]:
+    """(shift, spread, baseline): robust z of the test level against the recent training level.
+
+    The test level is ``median(test)`` (``level="median"``) or its largest value
+    (``level="max"``, for series of events such as error rates, see :data:`EVENT_METRICS`).
 
     baseline = median of the last ``baseline_points`` training points (all when None).
     ``spread="diff"``: noise scale from successive differences, 1.4826 median|x_i - x_(i-1)| / sqrt(2),
@@ -123,7 +131,8 @@ def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: f
     else:
         noise = float(np.median(np.abs(train - np.median(train)))) * 1.4826
     scale = max(noise, rel_floor * abs(center), floor, 1e-12)
-    return (float(np.median(test)) - center) / scale, scale, center
+    observed = float(np.max(test)) if level == "max" else float(np.median(test))
+    return (observed - center) / scale, scale, center
 
 
 def _to_timestamp(value, name: str) -> pd.Timestamp:
@@ -192,6 +201,7 @@ def detect_evidence(
     spread: str = "diff",
     strength_source: str = "both",
     unconfirmed_weight: float = 1.0,
+    event_metrics: Sequence[str] = ("error_rate",),
     keep_scores: bool = True,
 ) -> EdgeEvidence:
     """Fit a detector on every series before ``train_until`` and score it after.
@@ -273,13 +283,14 @@ def detect_evidence(
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
         shift, scale, center = robust_shift(train, test, rel_floor,
-                                        METRIC_FLOORS.get(metric, 0.0), baseline_points, spread)
+                                        METRIC_FLOORS.get(metric, 0.0), baseline_points, spread,
+                                        "max" if metric in event_metrics else "median")
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
         index = test_times[valid]
         first = index[alarm][0] if alarm.any() else pd.NaT
-        delta = float(np.median(test)) - center
+        delta = shift * scale
         onset = float(np.nanmax(score)) / scale if np.isfinite(score).any() else None
         value = strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight, onset, strength_source)
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
@@ -299,5 +310,5 @@ def detect_evidence(
         params={"detector": getattr(factory, "__name__", repr(factory)), **params,
                 "min_train": min_train, "rel_floor": rel_floor,
                 "baseline_points": baseline_points, "spread": spread, "strength_source": strength_source,
-                "unconfirmed_weight": unconfirmed_weight},
+                "unconfirmed_weight": unconfirmed_weight, "event_metrics": list(event_metrics)},
     )

@@ -140,3 +140,26 @@ def test_unix_seconds_and_timestamps_agree():
     a = rca.detect_evidence(es, ss, INJECT, detector=ZDetector).table
     b = rca.detect_evidence(es, ss, INJECT.timestamp(), detector=ZDetector).table
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_event_level_is_the_worst_test_bucket():
+    train, burst = np.zeros(10), np.array([0.12, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # noise: |diffs| all 0 -> the metric floor 0.01; baseline 0
+    assert robust_shift(train, burst, 0.05, 0.01, 5, level="max")[0] == pytest.approx(12.0)
+    assert robust_shift(train, burst, 0.05, 0.01, 5, level="median")[0] == 0.0
+
+
+def test_error_burst_shorter_than_the_test_window_blames_the_failing_callee():
+    # a -> b -> c; c fails 12 % of calls in the first test bucket only (a restarting pod),
+    # and the failures propagate to b and a; the median test bucket has no error at all
+    es, ss = build_series([("a", "b"), ("b", "c")])
+    for frame in (es, ss):
+        first = frame.index.get_level_values("time") == INJECT
+        frame.loc[first, "error_rate"] = 0.12
+    graph = rca.graph_from_edge_series(es)
+    burst = rca.detect_evidence(es, ss, INJECT, detector=ZDetector)
+    assert rca.rank(graph, burst).services()[0] == "c"
+    t = burst.table.set_index(["kind", "caller", "callee", "metric"])
+    assert t.loc[("edge", "b", "c", "error_rate")]["delta"] == pytest.approx(0.12)
+    hidden = rca.detect_evidence(es, ss, INJECT, detector=ZDetector, event_metrics=())
+    assert hidden.table.loc[hidden.table["metric"] == "error_rate", "strength"].max() == 0.0
