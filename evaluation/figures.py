@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from graph.draw import layered_positions  # noqa: E402
 
 DPI = 90
 
@@ -65,27 +66,6 @@ def fault_type_bars(by_type: dict[str, dict[str, dict]], metric: str = "AC@1") -
     return png(fig)
 
 
-def layered_positions(graph: nx.DiGraph) -> dict:
-    """Callers above callees (layer = longest path from a root); spring layout when cyclic."""
-    if graph.number_of_nodes() == 0:
-        return {}
-    if nx.is_directed_acyclic_graph(graph):
-        layer = {}
-        for node in nx.topological_sort(graph):
-            preds = list(graph.predecessors(node))
-            layer[node] = 1 + max(layer[p] for p in preds) if preds else 0
-        groups: dict[int, list] = {}
-        for node, depth in layer.items():
-            groups.setdefault(depth, []).append(node)
-        pos = {}
-        for depth, nodes in groups.items():
-            nodes = sorted(nodes, key=str)
-            for i, node in enumerate(nodes):
-                pos[node] = (i - (len(nodes) - 1) / 2, -depth)
-        return pos
-    return nx.spring_layout(graph, seed=0)
-
-
 def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Sequence[str],
                    edge_strength: dict[tuple[str, str], float], title: str = "") -> bytes:
     """The service graph, nodes coloured by the method's score, edges by their strongest anomaly.
@@ -93,7 +73,7 @@ def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Seq
     True root causes get a thick black outline; edge width and colour grow with the edge's
     strongest evidence (0 = grey, thin).
     """
-    pos = layered_positions(graph)
+    pos = layered_positions(graph, orientation="top-down")
     widest = max((sum(1 for q in pos.values() if q[1] == p[1]) for p in pos.values()), default=1)
     fig, ax = plt.subplots(figsize=(max(7.5, 1.55 * widest), 4.8))
     nodes = list(graph.nodes)

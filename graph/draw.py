@@ -36,8 +36,14 @@ def to_dot(graph: nx.DiGraph, name: str = "services") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _layers(graph: nx.DiGraph) -> dict:
-    """Left-to-right position by longest call depth from the entry services (cycles broken)."""
+def layered_positions(graph: nx.DiGraph, orientation: str = "left-right") -> dict:
+    """Node positions by longest call depth from the entry services (cycles broken).
+
+    ``orientation="left-right"``: callers left of their callees; ``"top-down"``: callers
+    above them. Within a layer, nodes follow the mean position of their callers.
+    """
+    if orientation not in ("left-right", "top-down"):
+        raise GraphError(f"orientation must be 'left-right' or 'top-down', got {orientation!r}")
     dag = nx.DiGraph(graph)
     while not nx.is_directed_acyclic_graph(dag):
         cycle = nx.find_cycle(dag)
@@ -59,6 +65,8 @@ def _layers(graph: nx.DiGraph) -> dict:
 
         for i, node in enumerate(sorted(nodes, key=barycenter)):
             pos[node] = (d, -(i - (len(nodes) - 1) / 2))
+    if orientation == "top-down":
+        return {node: (-y, -x) for node, (x, y) in pos.items()}
     return pos
 
 
@@ -71,7 +79,7 @@ def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
     path = Path(path)
     if graph.number_of_nodes() == 0:
         raise GraphError("the graph is empty: nothing to draw")
-    pos = _layers(graph)
+    pos = layered_positions(graph)
     width = max(1, max(x for x, _ in pos.values()) + 1)
     height = max(1, max(sum(1 for p in pos.values() if p[0] == x) for x in range(width)))
     fig, ax = plt.subplots(figsize=(3 + 3 * width, 1.5 + 1.0 * height))

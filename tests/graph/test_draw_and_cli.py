@@ -5,7 +5,7 @@ import pytest
 
 from collectors.jaeger_format import to_jaeger_traces
 from graph import GraphError, build_service_graph
-from graph.draw import draw_png, edge_table, to_dot
+from graph.draw import draw_png, edge_table, layered_positions, to_dot
 from rca.cli import main
 
 
@@ -47,3 +47,15 @@ def test_rca_graph_command(tmp_path, capsys, make_spans):
     assert "services seen only through their callers' client spans: mysql" in out
     assert png.exists()
     assert main(["graph", str(tmp_path / "missing")]) == 1
+
+
+def test_layered_positions_put_callers_before_callees_in_both_orientations():
+    g = nx.DiGraph([("front", "cart"), ("front", "catalog"), ("cart", "redis"), ("redis", "front")])
+    across = layered_positions(g)                       # the cycle redis -> front is broken
+    down = layered_positions(g, orientation="top-down")
+    assert set(across) == set(down) == set(g.nodes)
+    assert across["front"][0] < across["cart"][0] < across["redis"][0]
+    assert down["front"][1] > down["cart"][1] > down["redis"][1]
+    assert all(down[n] == (-across[n][1], -across[n][0]) for n in g.nodes)
+    with pytest.raises(GraphError, match="orientation"):
+        layered_positions(g, orientation="diagonal")
