@@ -88,13 +88,16 @@ def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Seq
         edge_color=[plt.get_cmap("Reds")(0.25 + 0.75 * s / edge_top) if s > 0 else "#bbbbbb" for s in strengths],
         arrows=True, arrowsize=12, node_size=1400, connectionstyle="arc3,rad=0.06")
     truth = set(root_causes)
+    shade = dict(zip(nodes, 0.1 + 0.85 * np.clip(values, 0, None) / top))
     nx.draw_networkx_nodes(
         graph, pos, ax=ax, nodelist=nodes, node_size=1400,
-        node_color=[cmap(0.1 + 0.85 * max(v, 0) / top) for v in values],
+        node_color=[cmap(shade[n]) for n in nodes],
         edgecolors=["black" if n in truth else "#666666" for n in nodes],
         linewidths=[3.0 if n in truth else 0.8 for n in nodes])
-    nx.draw_networkx_labels(graph, pos, ax=ax, font_size=6.5,
-                            labels={n: f"{n}\n{scores.get(n, 0.0):.2g}" for n in nodes})
+    for dark in (False, True):
+        chosen = [n for n in nodes if (shade[n] > 0.6) == dark]
+        nx.draw_networkx_labels(graph, pos, ax=ax, font_size=6.5, font_color="white" if dark else "black",
+                                labels={n: f"{n}\n{scores.get(n, 0.0):.2g}" for n in chosen})
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, top))
     fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label="score")
     ax.set_title(title or "service graph coloured by score (black outline: true root cause)", fontsize=9)
