@@ -11,8 +11,6 @@ from collectors.errors import CollectError
 from collectors.spanframe import empty_spanframe, make_spanframe
 from collectors.timeutil import to_us
 
-SPAN_SUFFIXES = (".csv", ".csv.gz", ".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".parquet")
-
 
 def _head(path: Path, size: int = 64 * 1024) -> bytes:
     try:

@@ -45,9 +45,6 @@ def lookup(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return np.where(found, order[clipped], -1).astype(np.int64)
 
 
-parent_positions_from_keys = lookup
-
-
 def duplicated_keys(*columns: np.ndarray) -> np.ndarray:
     """True for each row whose combination of integer ``columns`` was seen in an earlier row."""
     if len(columns) == 1:

@@ -43,12 +43,6 @@ class Outcome:
         """1-based rank of the best-placed root cause; ``None`` when none is ranked."""
         return rank_of(self.ranking, self.root_causes)
 
-    @property
-    def effective_rank(self) -> int:
-        """The rank, with a miss counted as ``n_candidates + 1``."""
-        rank = self.rank
-        return self.n_candidates + 1 if rank is None else rank
-
 
 def rank_of(ranking: Sequence[str], root_causes: Iterable[str]) -> int | None:
     """1-based position of the first element of ``ranking`` that is a root cause."""

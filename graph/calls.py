@@ -30,7 +30,6 @@ from collectors.spanframe import make_spanframe
 from graph.callees import ATTRIBUTE_COLUMNS, CalleeResolver
 from graph.errors import GraphError
 
-CALL_COLUMNS = ("start_us", "caller", "callee", "operation", "latency_us", "server_us", "error", "callee_from")
 CALLER_KINDS = ("client", "producer")
 
 
