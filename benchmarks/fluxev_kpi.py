@@ -21,10 +21,9 @@ import numpy as np
 import pyarrow.csv as pv_csv
 from tqdm import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evaluation.point_adjust import point_adjusted_scores  # noqa: E402
-from fluxev import FluxEV, fill_missing, points_per_day, regular_grid  # noqa: E402
+from evaluation.point_adjust import point_adjusted_scores
+from fluxev import FluxEV, fill_missing, points_per_day, regular_grid
 
 SETTINGS = dict(s=10, p=5, h=2, q=0.003, level=0.98, smoothing=2)
 DELAY = 7

@@ -13,16 +13,16 @@ per case (reading excluded: it is printed separately).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import rca  # noqa: E402
+import detectors
+import rca
+from evaluation.datasets import load_cases
 
 
 def accuracy(ranks: list[int | None]) -> dict[str, float]:
@@ -36,18 +36,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a Nezha-layout day (label.json + trace/)")
     parser.add_argument("--bucket", default="30s", help="time bucket of the edge series (default 30s)")
-    parser.add_argument("--methods", nargs="*", default=sorted(set(rca.METHODS) - {"default"}),
+    parser.add_argument("--methods", nargs="*", default=sorted(rca.METHODS), choices=sorted(rca.METHODS),
                         help="ranking methods (default: all; the default method is rca.DEFAULT_METHOD)")
-    parser.add_argument("--detect-options", default="{}",
-                        help="JSON dict of rca.detect_evidence options, for sensitivity runs")
+    parser.add_argument("--detector", default="fluxev", choices=detectors.available(),
+                        help="detector run on every series (default: fluxev with rca's short-window settings)")
+    parser.add_argument("--detection", default="{}",
+                        help="JSON dict of rca.DetectionConfig fields, for sensitivity runs (e.g. '{\"rel_floor\": 0.1}')")
     parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
     args = parser.parse_args(argv)
 
-    import json
-
-    from evaluation.cases import load_cases
-
-    detect_options = json.loads(args.detect_options)
+    detection = rca.DetectionConfig(detector=args.detector, bucket=args.bucket, **json.loads(args.detection))
 
     t0 = time.perf_counter()
     cases, skipped = load_cases(f"nezha:{args.path}")
@@ -57,16 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}")
 
-    named = [rca.DEFAULT_METHOD if m == "default" else m for m in args.methods]
-    methods = [rca.DEFAULT_METHOD] + [m for m in dict.fromkeys(named) if m != rca.DEFAULT_METHOD]
+    methods = [rca.DEFAULT_METHOD] + [m for m in dict.fromkeys(args.methods) if m != rca.DEFAULT_METHOD]
     ranks: dict[str, list] = defaultdict(list)
     by_type: dict[tuple[str, str], list] = defaultdict(list)
     seconds = []
     print(f"\n{'case':52s} {'truth':22s} " + " ".join(f"{m:>16s}" for m in methods) + "  default top-3")
     for case in cases:
         start = time.perf_counter()
-        result = rca.localize(spans=case.spans, inject_time=case.inject_time, end_time=case.end_time,
-                              method=rca.DEFAULT_METHOD, bucket=args.bucket, detect_options=detect_options)
+        result = rca.localize(case.spans, case.inject_time, case.end_time, detection=detection)
         rankings = {m: rca.rank(result.graph, result.evidence, m) for m in methods[1:]}
         rankings[rca.DEFAULT_METHOD] = result.ranking
         seconds.append(time.perf_counter() - start)

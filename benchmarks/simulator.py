@@ -9,15 +9,13 @@ suite's time (measured with ``--full``, otherwise estimated from the smoke suite
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from chaos_scenarios.simulator import SimBackend  # noqa: E402
+from chaos_scenarios.runner import plan_cases, run_suite
+from chaos_scenarios.simulator import SimBackend
+from chaos_scenarios.suite import load_suite
 
 
 def spans_per_second(repeats: int, window_s: float) -> tuple[float, int, float]:
@@ -35,10 +33,7 @@ def spans_per_second(repeats: int, window_s: float) -> tuple[float, int, float]:
     return best, spans, traces
 
 
-def run_suite_timed(path: Path, seed: int) -> tuple[float, int]:
-    from chaos_scenarios.runner import run_suite
-    from chaos_scenarios.suite import load_suite
-
+def run_suite_timed(path: str, seed: int) -> tuple[float, int]:
     suite = load_suite(path)
     with tempfile.TemporaryDirectory() as out:
         t = time.perf_counter()
@@ -57,24 +52,16 @@ def main() -> None:
     print(f"collect_spans over {args.window:.0f} s simulated: {spans:,} spans, "
           f"{traces:,.0f} page traces/min, {rate:,.0f} spans/s (best of {args.repeats})")
 
-    smoke = ROOT / "suites" / "online-boutique-smoke.yaml"
-    full = ROOT / "suites" / "online-boutique-full.yaml"
-    if smoke.exists():
-        seconds, n = run_suite_timed(smoke, seed=7)
-        print(f"smoke suite: {n} cases in {seconds:.1f} s ({seconds / n:.2f} s/case, incl. Parquet writing)")
-        if full.exists():
-            from chaos_scenarios.runner import plan_cases
-            from chaos_scenarios.suite import load_suite
-
-            n_full = len(plan_cases(load_suite(full), "estimate"))
-            if args.full:
-                seconds_full, n_full = run_suite_timed(full, seed=7)
-                print(f"full suite: {n_full} cases in {seconds_full / 60:.1f} min (measured)")
-            else:
-                print(f"full suite: {n_full} cases, estimated {n_full * seconds / n / 60:.1f} min "
-                      f"from the smoke suite's per-case time (run with --full to measure)")
+    smoke, full = "online-boutique-smoke", "online-boutique-full"
+    seconds, n = run_suite_timed(smoke, seed=7)
+    print(f"smoke suite: {n} cases in {seconds:.1f} s ({seconds / n:.2f} s/case, incl. Parquet writing)")
+    n_full = len(plan_cases(load_suite(full), "estimate"))
+    if args.full:
+        seconds_full, n_full = run_suite_timed(full, seed=7)
+        print(f"full suite: {n_full} cases in {seconds_full / 60:.1f} min (measured)")
     else:
-        print("no suites/ found: suite timings skipped")
+        print(f"full suite: {n_full} cases, estimated {n_full * seconds / n / 60:.1f} min "
+              f"from the smoke suite's per-case time (run with --full to measure)")
 
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from chaos_scenarios.simulator import SimBackend
 
-from chaos_scenarios.simulator import SimBackend  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 QUIET_AFTER_S = 300.0
 QUIET_BEFORE_S = 10.0

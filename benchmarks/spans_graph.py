@@ -18,10 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors import read_spans  # noqa: E402
-from graph import build_service_graph, calls, edge_series, service_series  # noqa: E402
+from collectors import read_spans
+from graph import build_service_graph, calls, edge_series, service_series
 
 
 class Clock:

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from chaos_scenarios.errors import ScenarioError
+from collectors.spanframe import make_spanframe
 
 CASE_FORMAT = "rca-case/1"
 RUN_FORMAT = "rca-run/1"
@@ -98,8 +99,6 @@ def read_label(case_dir: str | Path) -> CaseLabel:
 
 def read_spans(case_dir: str | Path) -> pd.DataFrame:
     """The case's spans as a validated SpanFrame."""
-    from collectors.spanframe import make_spanframe
-
     path = Path(case_dir) / SPANS_FILE
     if not path.exists():
         raise ScenarioError(f"{case_dir}: no {SPANS_FILE}")

@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from chaos_scenarios.backend import Injection
+from collectors import JaegerClient
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.manifests import GROUP, MANAGED_BY, MANAGED_BY_KEY, OWNED_SELECTOR, PLURALS, VERSION, manifest_target
 
@@ -265,10 +266,6 @@ class KubernetesBackend:
         return recovered_at
 
     def collect_spans(self, start: float, end: float):
-        try:
-            from collectors import JaegerClient
-        except ImportError as exc:
-            raise ScenarioError(f"collectors.JaegerClient is not available ({exc}); cannot collect spans") from exc
         if not self.jaeger_url:
             raise ScenarioError("no Jaeger URL: set defaults.jaeger_url in the suite or --jaeger-url")
         return JaegerClient(self.jaeger_url).collect(start, end)

@@ -1,9 +1,12 @@
-"""``rca lab up|status|down``: runs ``deploy/lab.sh``, which prints every command before running it."""
+"""``rca lab up|status|down``: runs the ``deploy`` package's ``lab.sh``, which prints every command
+before running it."""
+
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 from chaos_scenarios.errors import ScenarioError
@@ -12,10 +15,13 @@ ACTIONS = ("up", "status", "down")
 
 
 def deploy_dir() -> Path:
-    """``$RCA_DEPLOY_DIR``, else the ``deploy/`` folder of this checkout."""
-    path = Path(os.environ.get("RCA_DEPLOY_DIR") or Path(__file__).resolve().parents[1] / "deploy")
+    """``$RCA_DEPLOY_DIR``, else the installed ``deploy`` package's folder (package data)."""
+    override = os.environ.get("RCA_DEPLOY_DIR")
+    path = Path(override) if override else Path(str(resources.files("deploy")))
     if not (path / "lab.sh").is_file():
-        raise ScenarioError(f"{path}: no lab.sh here; run from a clone of the repository or set RCA_DEPLOY_DIR")
+        where = "RCA_DEPLOY_DIR" if override else "the installed deploy package"
+        raise ScenarioError(f"{path}: no lab.sh in {where}; reinstall rca-fluxev or point RCA_DEPLOY_DIR at a "
+                            "folder with lab.sh and the kustomize overlays")
     return path
 
 

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chaos_scenarios.errors import ScenarioError
-from chaos_scenarios.suite import Fault, format_duration
+from chaos_scenarios.spec import Fault, format_duration
 
 API_VERSION = "chaos-mesh.org/v1alpha1"
 GROUP, VERSION = "chaos-mesh.org", "v1alpha1"

@@ -22,7 +22,7 @@ from chaos_scenarios.backend import Backend, Injection
 from chaos_scenarios.case_folder import CaseLabel, write_case, write_run
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.manifests import build_manifest, check_fault, fault_type
-from chaos_scenarios.suite import Fault, Suite
+from chaos_scenarios.spec import Fault, Suite
 
 
 @dataclass(frozen=True)

@@ -30,19 +30,29 @@ Every fault may override ``namespace``, ``warmup``, ``duration``, ``cooldown`` a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from chaos_scenarios.errors import ScenarioError
+from chaos_scenarios.manifests import check_fault
+from chaos_scenarios.spec import (
+    DIRECTIONS,
+    DNS_LABEL,
+    MODES,
+    Fault,
+    Peer,
+    Suite,
+    format_duration,
+    parse_duration,
+)
 
-MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
-DIRECTIONS = ("to", "from", "both")
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+SUITES_FOLDER = "suites"
+
+__all__ = ["Fault", "Peer", "Suite", "builtin_suites", "format_duration", "load_suite", "parse_duration",
+           "parse_suite", "suite_path"]
 
 DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -60,80 +70,29 @@ _FAULT_KEYS = {"name", "target", "kind", "action", "parameters", "mode", "value"
 _PEER_KEYS = {"service", "mode", "value", "namespace"}
 
 
-@dataclass(frozen=True)
-class Peer:
-    """The other end of a NetworkChaos (ChaosMesh ``spec.target``)."""
-
-    service: str
-    mode: str = "all"
-    value: str = ""
-    namespace: str | None = None
+def builtin_suites() -> list[str]:
+    """Names of the suites shipped with the package (``chaos_scenarios/suites/<name>.yaml``)."""
+    folder = resources.files("chaos_scenarios") / SUITES_FOLDER
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-@dataclass(frozen=True)
-class Fault:
-    """One fault of a suite, with the suite defaults already applied."""
-
-    name: str
-    target: str
-    kind: str
-    action: str
-    parameters: dict[str, Any]
-    mode: str
-    value: str
-    namespace: str
-    warmup: float
-    duration: float
-    cooldown: float
-    repetitions: int
-    direction: str | None = None
-    peer: Peer | None = None
-
-
-@dataclass(frozen=True)
-class Suite:
-    name: str
-    faults: tuple[Fault, ...]
-    jaeger_url: str
-    concurrency: int = 1
-    path: str = ""
-
-    @property
-    def namespaces(self) -> list[str]:
-        names = {f.namespace for f in self.faults}
-        names |= {f.peer.namespace for f in self.faults if f.peer and f.peer.namespace}
-        return sorted(names)
-
-
-def parse_duration(value: Any, where: str) -> float:
-    """Seconds from a number or a Go-style duration string (``90s``, ``5m``, ``1h30m``, ``250ms``)."""
-    if isinstance(value, bool):
-        raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str) and value.strip():
-        text = value.strip()
-        parts = _DURATION_PART.findall(text)
-        if "".join(n + u for n, u in parts) != text:
-            raise ScenarioError(f"{where}: {value!r} is not a duration (use e.g. 90s, 5m, 1h30m)")
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
-    else:
-        raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
-    if seconds < 0:
-        raise ScenarioError(f"{where}: duration must be >= 0, got {value!r}")
-    return seconds
-
-
-def format_duration(seconds: float) -> str:
-    """A ChaosMesh duration string for ``seconds`` (whole seconds, or milliseconds)."""
-    if float(seconds).is_integer():
-        return f"{int(seconds)}s"
-    return f"{int(round(seconds * 1000))}ms"
+def suite_path(spec: str | Path) -> Path:
+    """A suite file: an existing path, else the shipped suite of that name (``online-boutique-smoke``)."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    if str(spec) == path.name:
+        name = path.name[: -len(".yaml")] if path.name.endswith(".yaml") else path.name
+        shipped = resources.files("chaos_scenarios") / SUITES_FOLDER / f"{name}.yaml"
+        if shipped.is_file():
+            return Path(str(shipped))
+    raise ScenarioError(f"{spec}: suite file not found; give a path or a shipped suite: {', '.join(builtin_suites())}")
 
 
 def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file; every error names the file and the field."""
-    path = Path(path)
+    """Read and validate a suite file (a path, or the name of a shipped suite); every error names
+    the file and the field."""
+    path = suite_path(path)
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError as exc:
@@ -145,8 +104,6 @@ def load_suite(path: str | Path) -> Suite:
 
 def parse_suite(data: Any, *, where: str = "suite", default_name: str = "suite") -> Suite:
     """Validate a suite given as a mapping (what ``load_suite`` reads from YAML)."""
-    from chaos_scenarios.manifests import check_fault
-
     if not isinstance(data, dict):
         raise ScenarioError(f"{where}: a suite must be a mapping with 'defaults' and 'faults'")
     unknown = set(data) - {"name", "description", "defaults", "faults"}

@@ -1,52 +1,19 @@
 """``read_spans``: one call for a span file or a directory of span files, format detected by content."""
 from __future__ import annotations
 
-import gzip
 from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from collectors.errors import CollectError
+from collectors.formats import detect_format
+from collectors.jsonfiles import read_json_spans
+from collectors.nezha import read_nezha_csv
+from collectors.rcaeval import read_rcaeval_csv
 from collectors.spanframe import empty_spanframe, make_spanframe
-from collectors.timeutil import to_us
-
-
-def _head(path: Path, size: int = 64 * 1024) -> bytes:
-    try:
-        if path.name.endswith(".gz"):
-            with gzip.open(path, "rb") as handle:
-                return handle.read(size)
-        with open(path, "rb") as handle:
-            return handle.read(size)
-    except (OSError, EOFError) as exc:
-        raise CollectError(f"{path}: cannot read: {exc}") from exc
-
-
-def detect_format(path) -> str:
-    """``nezha_csv``, ``rcaeval_csv``, ``parquet``, ``jaeger_json``, ``otlp_json`` or ``json_lines``."""
-    path = Path(path)
-    head = _head(path)
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    text = head.decode("utf-8", "replace").lstrip("\ufeff").lstrip()
-    if not text:
-        raise CollectError(f"{path}: empty file")
-    if text[0] in "[{":
-        from collectors.jsonfiles import sniff_json
-        return sniff_json(text, path)
-    first_line = text.splitlines()[0]
-    fields = [f.strip().strip('"') for f in first_line.split(",")]
-    from collectors.nezha import is_nezha_header
-    if is_nezha_header(fields):
-        return "nezha_csv"
-    from collectors.rcaeval import is_rcaeval_header
-    if is_rcaeval_header(fields):
-        return "rcaeval_csv"
-    raise CollectError(
-        f"{path}: not a span file this package knows (header {first_line[:120]!r}); expected Jaeger/OTLP JSON, "
-        "JSON lines, Nezha or RCAEval span CSV, or SpanFrame Parquet"
-    )
+from core.times import to_us
 
 
 def read_spans(path, start=None, end=None, *, progress: bool = False) -> pd.DataFrame:
@@ -57,7 +24,7 @@ def read_spans(path, start=None, end=None, *, progress: bool = False) -> pd.Data
     span files are skipped and counted as ``not_span_file`` on the result.
     """
     path = Path(path)
-    start_us, end_us = to_us(start, "start"), to_us(end, "end")
+    start_us, end_us = to_us(start, "start", error=CollectError), to_us(end, "end", error=CollectError)
     if not path.exists():
         raise CollectError(f"{path}: no such file or directory")
     skipped: Counter[str] = Counter()
@@ -74,34 +41,31 @@ def read_spans(path, start=None, end=None, *, progress: bool = False) -> pd.Data
         if not by_format:
             raise CollectError(f"{path}: none of the {len(files)} files is a span file this package knows")
         frames = [_read_group(fmt, group, start_us, end_us, progress) for fmt, group in sorted(by_format.items())]
-        return _combine(frames, str(path), skipped)
+        return combine(frames, str(path), skipped)
     return _read_group(detect_format(path), [path], start_us, end_us, progress)
 
 
 def _read_group(fmt: str, files: list[Path], start_us, end_us, progress: bool) -> pd.DataFrame:
     if fmt == "nezha_csv":
-        from collectors.nezha import read_nezha_csv
         return read_nezha_csv(files, start_us, end_us, progress=progress)
     frames = []
     for file in files:
         if fmt == "parquet":
             frame = _read_parquet(file)
         elif fmt == "rcaeval_csv":
-            from collectors.rcaeval import read_rcaeval_csv
             frame = read_rcaeval_csv(file)
         else:
-            from collectors.jsonfiles import read_json_spans
             frame = read_json_spans(file, fmt)
         frames.append(_select(frame, start_us, end_us))
     if len(frames) == 1:
         return frames[0]
-    return _combine(frames, f"{len(files)} {fmt} files", Counter())
+    return combine(frames, f"{len(files)} {fmt} files", Counter())
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
     try:
         data = pd.read_parquet(path)
-    except Exception as exc:
+    except (OSError, ValueError, pa.ArrowException) as exc:
         raise CollectError(f"{path}: cannot read Parquet: {exc}") from exc
     frame = make_spanframe(data, source=str(path))
     skipped = Counter(frame.attrs.get("skipped", {}))
@@ -125,7 +89,7 @@ def _select(frame: pd.DataFrame, start_us, end_us) -> pd.DataFrame:
     return out
 
 
-def _combine(frames: list[pd.DataFrame], source: str, skipped: Counter) -> pd.DataFrame:
+def combine(frames: list[pd.DataFrame], source: str, skipped: Counter) -> pd.DataFrame:
     frames = [f for f in frames if f is not None]
     for frame in frames:
         skipped.update(frame.attrs.get("skipped", {}))
@@ -148,6 +112,6 @@ def write_spans(frame: pd.DataFrame, path) -> Path:
     path = Path(path)
     try:
         frame.to_parquet(path, index=False)
-    except Exception as exc:
+    except (OSError, ValueError, TypeError, pa.ArrowException) as exc:
         raise CollectError(f"{path}: cannot write Parquet: {exc}") from exc
     return path

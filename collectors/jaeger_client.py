@@ -24,7 +24,7 @@ import pandas as pd
 from collectors.errors import CollectError
 from collectors.jaeger_format import jaeger_rows, rows_to_spanframe
 from collectors.otlp import otlp_rows
-from collectors.timeutil import to_us
+from core.times import to_us
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -194,7 +194,7 @@ class JaegerClient:
         ``refetched_spans`` (spans that came back more than once and were kept once) and
         ``truncated_windows`` (windows still full at the shortest width).
         """
-        start_us, end_us = to_us(start, "start"), to_us(end, "end")
+        start_us, end_us = to_us(start, "start", error=CollectError), to_us(end, "end", error=CollectError)
         if start_us is None or end_us is None or end_us <= start_us:
             raise CollectError(f"collect needs start < end, got {start!r}, {end!r}")
         api = self._resolve_api()

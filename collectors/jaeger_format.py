@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from collectors.kinds import infer_kinds
 from collectors.spanframe import KINDS, make_spanframe
 from collectors.status import grpc_status, http_status, status_from_tags
 
@@ -105,7 +106,6 @@ def rows_to_spanframe(rows: dict[str, list], source: str, skipped: Counter) -> p
     frame["duration_us"] = frame["duration_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
     frame = make_spanframe(frame, source=source, skipped=skipped)
     if len(frame) and (frame["kind"] == "unknown").any():
-        from collectors.kinds import infer_kinds
         frame["kind"] = infer_kinds(frame, only_unknown=True)
     return frame
 

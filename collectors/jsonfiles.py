@@ -10,30 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from collectors.errors import CollectError
+from collectors.formats import detect_format
 from collectors.jaeger_format import read_jaeger_traces
 from collectors.otlp import read_otlp
-
-
-def sniff_json(text: str, path) -> str:
-    """``jaeger_json``, ``otlp_json`` or ``json_lines`` from the first 64 KiB of a JSON file."""
-    lines = [line for line in text.splitlines() if line.strip()]
-    if len(lines) > 1:
-        try:
-            json.loads(lines[0])
-            return "json_lines"
-        except json.JSONDecodeError:
-            pass
-    head = text[:4096]
-    if '"resourceSpans"' in head or '"instrumentationLibrarySpans"' in head:
-        return "otlp_json"
-    if any(key in head for key in ('"traceID"', '"spans"', '"data"')) or text.lstrip().startswith("["):
-        return "jaeger_json"
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        if len(text) < 60 * 1024:
-            raise CollectError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    raise CollectError(f"{path}: JSON, but neither a Jaeger trace export nor OTLP JSON")
 
 
 def _text(path: Path) -> str:
@@ -73,7 +52,6 @@ def read_json_spans(path, fmt: str | None = None) -> pd.DataFrame:
     path = Path(path)
     text = _text(path)
     if fmt is None:
-        from collectors.files import detect_format
         fmt = detect_format(path)
     skipped: Counter[str] = Counter()
     if fmt == "json_lines":

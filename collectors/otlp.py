@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from collectors.jaeger_format import ATTRIBUTE_TAGS, rows_to_spanframe
+from collectors.jaeger_format import ATTRIBUTE_TAGS, rows_to_spanframe, tags_dict
 from collectors.status import grpc_status, http_status, status_from_tags
 
 OTEL_KINDS = {0: "unknown", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -163,9 +163,6 @@ def _any_value(value) -> dict:
 
 def jaeger_to_otlp(traces) -> dict:
     """OTLP JSON ``TracesData`` for Jaeger trace objects (one resource per process)."""
-    from collectors.jaeger_format import tags_dict
-    from collectors.status import status_from_tags
-
     resource_spans = []
     for trace in traces:
         processes = trace.get("processes") or {}

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from collectors.errors import CollectError
+from collectors.keys import duplicate_spans
 
 KINDS = ("server", "client", "internal", "producer", "consumer", "unknown")
 STATUSES = ("ok", "error", "unset")
@@ -147,8 +148,6 @@ def skipped_counts(frame: pd.DataFrame) -> dict[str, int]:
 
 
 def _duplicated_ids(frame: pd.DataFrame) -> np.ndarray:
-    from collectors.keys import duplicate_spans
-
     return duplicate_spans(frame)
 
 

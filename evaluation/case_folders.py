@@ -15,23 +15,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.cases import Case, foreign_errors, usability
+from chaos_scenarios.case_folder import RUN_FILE, SPANS_FILE, list_cases, read_label
+from chaos_scenarios.case_folder import read_spans as read_case_spans
+from chaos_scenarios.errors import ScenarioError
+from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
 
 def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
                       ) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of a run directory (or of one case folder)."""
-    from chaos_scenarios.case_folder import RUN_FILE, list_cases, read_label
-
     path = Path(path)
     if not path.is_dir():
         raise EvaluationError(f"cases:{path}: not a directory")
     folders = list_cases(path)
     listed: list[str] = []
     if (path / RUN_FILE).is_file():
-        from evaluation.cases import read_json
-
         run = read_json(path / RUN_FILE)
         listed = list(run.get("cases", [])) if isinstance(run, dict) else []
     if not folders and not listed:
@@ -41,18 +40,18 @@ def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, 
                if cid not in found]
     cases = []
     for folder in folders:
-        with foreign_errors(f"cases:{folder}"):
-            label = read_label(folder)
-            starts = _span_starts(folder)
-        inject = pd.Timestamp(label.injected_at, unit="s", tz="UTC")
+        label = read_label(folder)
+        starts = _span_starts(folder)
+        inject = to_timestamp(label.injected_at, f"{folder / 'label.json'}: injected_at")
         reason = usability(np.sort(starts), inject, before, after, min_spans)
         if reason is not None:
             skipped.append((label.case_id, reason))
             continue
-        end = None if label.recovered_at is None else pd.Timestamp(label.recovered_at, unit="s", tz="UTC")
+        end = None if label.recovered_at is None else to_timestamp(
+            label.recovered_at, f"{folder / 'label.json'}: recovered_at")
         cases.append(Case(
             case_id=label.case_id, root_causes=list(label.root_cause), fault_type=label.fault_type,
-            inject_time=inject, end_time=end, spans_loader=partial(_read_case_spans, folder),
+            inject_time=inject, end_time=end, spans_loader=partial(read_case_spans, folder),
             metadata={"folder": str(folder), "backend": label.backend, "suite": label.suite,
                       "seed": label.seed, "chaos_kind": label.chaos_kind, "action": label.action,
                       "parameters": label.parameters, "target_pods": label.target_pods,
@@ -63,9 +62,6 @@ def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, 
 
 def _span_starts(folder: Path) -> np.ndarray:
     """The start times (µs) of a case folder's spans, without reading the spans themselves."""
-    from chaos_scenarios.case_folder import SPANS_FILE
-    from chaos_scenarios.errors import ScenarioError
-
     path = folder / SPANS_FILE
     if not path.is_file():
         raise ScenarioError(f"{folder}: no {SPANS_FILE}")
@@ -74,9 +70,3 @@ def _span_starts(folder: Path) -> np.ndarray:
     except (OSError, ValueError, KeyError) as exc:
         raise ScenarioError(f"{path}: cannot read span start times ({exc})") from exc
 
-
-def _read_case_spans(folder: Path) -> pd.DataFrame:
-    from chaos_scenarios.case_folder import read_spans
-
-    with foreign_errors(f"cases:{folder}"):
-        return read_spans(folder)

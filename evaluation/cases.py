@@ -1,21 +1,17 @@
-"""Fault cases: input data plus ground truth, and :func:`load_cases` for every supported layout.
+"""Fault cases: input data plus ground truth (:class:`Case`), and the helpers the data-set adapters share.
 
 A :class:`Case` holds either spans (a SpanFrame) or ready-made per-edge series
 (an EdgeSeries, see ``docs/interfaces.md``), the root-cause service(s), the fault
 type, the injection start and, when known, its end.
 
-``load_cases(spec)`` accepts ``nezha:PATH``, ``changerca:PATH``, ``rcaeval:PATH``,
-``cases:PATH`` (case folders written by ``chaos_scenarios``) or a bare ``PATH``
-whose layout is detected by content. It returns ``(cases, skipped)`` where
-``skipped`` lists ``(case_id, reason)`` for every case that exists in the data but
-cannot be used. A malformed case (unreadable label, missing field, bad column)
-raises :class:`EvaluationError` naming the file and the problem.
+The adapters (:mod:`evaluation.nezha`, :mod:`evaluation.changerca`,
+:mod:`evaluation.rcaeval`, :mod:`evaluation.case_folders`) build cases from each layout;
+:func:`evaluation.datasets.load_cases` picks the adapter.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,45 +19,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.times import to_timedelta as core_timedelta
+from core.times import to_timestamp as core_timestamp
 from evaluation.errors import EvaluationError
 
-LAYOUTS = ("nezha", "changerca", "rcaeval", "cases")
 DEFAULT_BEFORE = pd.Timedelta(minutes=10)
 DEFAULT_AFTER = pd.Timedelta(minutes=3)
 
 
 def to_timestamp(value: Any, what: str = "time") -> pd.Timestamp:
-    """Unix seconds (int/float/str) or a datetime -> tz-aware UTC :class:`pandas.Timestamp`."""
-    if isinstance(value, pd.Timestamp):
-        return value.tz_localize("UTC") if value.tzinfo is None else value.tz_convert("UTC")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError as exc:
-            raise EvaluationError(f"{what}: {value!r} is not a Unix time in seconds") from exc
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        if not np.isfinite(value):
-            raise EvaluationError(f"{what}: {value!r} is not a finite Unix time")
-        return pd.Timestamp(float(value), unit="s", tz="UTC")
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise EvaluationError(f"{what}: cannot read {value!r} as a time") from exc
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    """:func:`core.to_timestamp` raising :class:`EvaluationError`."""
+    return core_timestamp(value, what, error=EvaluationError)
 
 
 def to_timedelta(value: Any, what: str = "duration") -> pd.Timedelta:
-    """Seconds (number) or anything :class:`pandas.Timedelta` reads ("10min")."""
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        delta = pd.Timedelta(seconds=float(value))
-    else:
-        try:
-            delta = pd.Timedelta(value)
-        except (TypeError, ValueError) as exc:
-            raise EvaluationError(f"{what}: cannot read {value!r} as a duration") from exc
-    if delta < pd.Timedelta(0):
-        raise EvaluationError(f"{what}: must not be negative, got {value!r}")
-    return delta
+    """:func:`core.to_timedelta` (seconds or text such as ``10min``) raising :class:`EvaluationError`."""
+    return core_timedelta(value, what, error=EvaluationError)
 
 
 @dataclass
@@ -118,78 +91,6 @@ class Case:
         return self.spans_loader()
 
 
-def parse_spec(spec: str | Path) -> tuple[str | None, Path]:
-    """``"nezha:PATH"`` -> ``("nezha", PATH)``; a bare path -> ``(None, PATH)``."""
-    text = str(spec)
-    prefix, sep, rest = text.partition(":")
-    if sep and prefix in LAYOUTS:
-        return prefix, Path(rest)
-    return None, Path(text)
-
-
-def detect_layout(path: Path) -> str:
-    """Tell a data set's layout from its content (see :func:`load_cases`)."""
-    from chaos_scenarios.case_folder import RUN_FILE, list_cases
-
-    if not path.exists():
-        raise EvaluationError(f"{path}: no such file or directory")
-    if not path.is_dir():
-        raise EvaluationError(f"{path}: expected a directory of cases")
-    if (path / RUN_FILE).is_file() or list_cases(path):
-        return "cases"
-    from evaluation import changerca, nezha, rcaeval
-
-    if nezha.looks_like(path):
-        return "nezha"
-    if changerca.looks_like(path):
-        return "changerca"
-    if rcaeval.looks_like(path):
-        return "rcaeval"
-    raise EvaluationError(
-        f"{path}: cannot tell the data set's layout (no run.json/case folders, no Nezha label.json "
-        f"with trace/, no ChangeRCA <case>.json, no RCAEval inject_time.txt); "
-        f"name it explicitly as one of {', '.join(p + ':PATH' for p in LAYOUTS)}")
-
-
-def load_cases(
-    spec: str | Path,
-    *,
-    before: Any = DEFAULT_BEFORE,
-    after: Any = DEFAULT_AFTER,
-    min_spans: int = 1,
-) -> tuple[list[Case], list[tuple[str, str]]]:
-    """Load every case of a data set; returns ``(cases, skipped)``.
-
-    A span-based case is usable iff the data holds at least ``min_spans`` spans in
-    ``[inject - before, inject)`` and at least ``min_spans`` in
-    ``[inject, inject + after)``; a series-based case likewise needs series
-    buckets on both sides. Every other case is listed in ``skipped`` with its
-    reason. ``before``/``after`` are seconds or a Timedelta (default 10 and 3 minutes).
-    """
-    layout, path = parse_spec(spec)
-    before = to_timedelta(before, "before")
-    after = to_timedelta(after, "after")
-    if min_spans < 1:
-        raise EvaluationError(f"min_spans must be at least 1, got {min_spans}")
-    if layout is None:
-        layout = detect_layout(path)
-    elif not path.exists():
-        raise EvaluationError(f"{layout}:{path}: no such file or directory")
-    if layout == "nezha":
-        from evaluation.nezha import load_nezha as loader
-    elif layout == "changerca":
-        from evaluation.changerca import load_changerca as loader
-    elif layout == "rcaeval":
-        from evaluation.rcaeval import load_rcaeval as loader
-    else:
-        from evaluation.case_folders import load_case_folders as loader
-    cases, skipped = loader(path, before=before, after=after, min_spans=min_spans)
-    for case in cases:
-        case.metadata.setdefault("layout", layout)
-        case.metadata.setdefault("dataset", str(path))
-    return cases, skipped
-
-
 def usability(times_us: np.ndarray, inject: pd.Timestamp, before: pd.Timedelta, after: pd.Timedelta,
               min_count: int, what: str = "spans") -> str | None:
     """Why a case is not usable (``None`` when it is): counts in the windows around ``inject``.
@@ -208,18 +109,6 @@ def usability(times_us: np.ndarray, inject: pd.Timestamp, before: pd.Timedelta, 
         return None
     need = "" if min_count == 1 else f" (need at least {min_count})"
     return "; ".join(problems) + need
-
-
-@contextmanager
-def foreign_errors(where: str):
-    """Re-raise another package's input error (CollectError, ScenarioError) as an EvaluationError."""
-    from chaos_scenarios.errors import ScenarioError
-    from collectors.errors import CollectError
-
-    try:
-        yield
-    except (CollectError, ScenarioError) as exc:
-        raise EvaluationError(f"{where}: {exc}") from exc
 
 
 def read_json(path: Path) -> Any:

@@ -37,6 +37,8 @@ class Outcome:
     seconds: float
     error: str | None = None
     scores: list[float] = field(default_factory=list)
+    detect_seconds: float = float("nan")
+    rank_seconds: float = float("nan")
 
     @property
     def rank(self) -> int | None:
@@ -98,6 +100,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict:
     out["mean_candidates"] = _mean(sizes)
     out["failed"] = sum(o.error is not None for o in outcomes)
     out["seconds_per_case"] = _mean([o.seconds for o in outcomes])
+    out["detect_seconds_per_case"] = _nanmean([o.detect_seconds for o in outcomes])
+    out["rank_seconds_per_case"] = _nanmean([o.rank_seconds for o in outcomes])
     out["seconds_total"] = float(sum(o.seconds for o in outcomes))
     return out
 
@@ -112,3 +116,8 @@ def by_fault_type(outcomes: Sequence[Outcome]) -> dict[str, dict]:
 
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values)) if len(values) else float("nan")
+
+
+def _nanmean(values: Sequence[float]) -> float:
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("nan")

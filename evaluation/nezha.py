@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.cases import Case, foreign_errors, read_json, to_timestamp, usability
+from collectors import read_spans as read_span_files
+from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
 LABEL_FILE = "label.json"
@@ -80,7 +81,7 @@ def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spa
                read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of one Nezha day; see the module docstring."""
     if read_spans is None:
-        from collectors import read_spans
+        read_spans = read_span_files
     path = Path(path)
     if not (path / LABEL_FILE).is_file():
         raise EvaluationError(f"nezha:{path}: no {LABEL_FILE}")
@@ -98,8 +99,7 @@ def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spa
 
     start = min(f["inject"] for f in faults) - before
     end = max(f["inject"] for f in faults) + after
-    with foreign_errors(f"nezha:{trace_dir}"):
-        spans = read_spans(trace_dir, start=start, end=end)
+    spans = read_spans(trace_dir, start=start, end=end)
     start_us = spans["start_us"].to_numpy()
     if len(start_us) > 1 and (np.diff(start_us) < 0).any():
         order = np.argsort(start_us, kind="stable")

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluation.cases import Case, foreign_errors, to_timestamp, usability
+from collectors import read_spans as read_span_files
+from evaluation.cases import Case, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
 INJECT_FILE = "inject_time.txt"
@@ -48,7 +49,7 @@ def load_rcaeval(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_s
                  read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of an RCAEval folder; see the module docstring."""
     if read_spans is None:
-        from collectors import read_spans
+        read_spans = read_span_files
     path = Path(path)
     inject_files = [path / INJECT_FILE] if (path / INJECT_FILE).is_file() else sorted(
         path.glob(f"**/{INJECT_FILE}"))
@@ -65,8 +66,7 @@ def load_rcaeval(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_s
         if not traces.is_file():
             skipped.append((case_id, f"no {TRACES_FILE} in {folder}"))
             continue
-        with foreign_errors(f"rcaeval:{traces}"):
-            spans = read_spans(traces)
+        spans = read_spans(traces)
         start_us = np.sort(spans["start_us"].to_numpy())
         reason = usability(start_us, inject, before, after, min_spans)
         if reason is not None:

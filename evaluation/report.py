@@ -26,11 +26,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import graph as graph_pkg
+from core.times import bucket_floor
 from evaluation import figures
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
 from evaluation.metrics import REPORTED_KS, by_fault_type
 from evaluation.runner import Evaluation
+from rca.detection import derived_edge_frame
 
 TOP_SERIES = 4
 TOP_CANDIDATES = 5
@@ -128,31 +131,19 @@ def _bucket_of(evidence: Any, case: Case) -> pd.Timedelta:
 
 
 def series_frames(case: Case, evidence: Any) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The case's full edge series (with rca's derived metrics) and service series, for plotting.
-
-    Rebuilt from the spans with the bucket the evidence used; ``(None, None)`` when that fails
-    (the panels then show the scored part only).
-    """
-    try:
-        from rca.detection import derived_edge_frame
-    except ImportError:
-        return None, None
+    """The case's full edge series (with rca's derived metrics) and service series, for plotting,
+    rebuilt from the spans with the bucket the evidence used and aligned on the injection."""
     bucket = _bucket_of(evidence, case)
-    try:
-        edge, service = case.edge_series, None
-        spans = case.load_spans() if edge is None else None
-        if spans is not None and len(spans):
-            import graph as graph_pkg
-
-            first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
-            start = case.inject_time - bucket * int(-(-(case.inject_time - first) // bucket))
-            edge = graph_pkg.edge_series(spans, bucket=bucket, start=start)
-            service = graph_pkg.service_series(spans, bucket=bucket, start=start)
-        if edge is None:
-            return None, None
-        return derived_edge_frame(edge, service), service
-    except Exception:  # the plot falls back to the scored part; the evaluation itself is unaffected
+    edge, service = case.edge_series, None
+    spans = case.load_spans() if edge is None else None
+    if spans is not None and len(spans):
+        first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
+        start = bucket_floor(first, bucket, origin=case.inject_time)
+        edge = graph_pkg.edge_series(spans, bucket=bucket, start=start, origin=case.inject_time)
+        service = graph_pkg.service_series(spans, bucket=bucket, start=start, origin=case.inject_time)
+    if edge is None:
         return None, None
+    return derived_edge_frame(edge, service), service
 
 
 def series_panels(case: Case, result: Any, limit: int = TOP_SERIES) -> list[dict]:
@@ -231,10 +222,7 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, *, dataset: str, p
             ("methods", ", ".join(evaluation.methods)), ("default method", evaluation.default_method),
             ("detailed per case", evaluation.kept_method or "")]
     info += [(str(k), str(v)) for k, v in (parameters or {}).items()]
-    first = next(iter(evaluation.kept.values()), None)
-    params = getattr(getattr(first, "evidence", None), "params", None)
-    if params:
-        info.append(("evidence parameters (as run)", ", ".join(f"{k}={v}" for k, v in params.items())))
+    info += [(str(k), str(v)) for k, v in evaluation.settings.items()]
 
     summaries = {m: evaluation.summary(m) for m in evaluation.methods}
     chance = summaries[evaluation.methods[0]]["chance"] if evaluation.methods else {}

@@ -1,11 +1,16 @@
 """Run ranking methods over cases and score them against the ground truth.
 
-:func:`evaluate` calls ``localize(spans=..., edge_series=..., inject_time=..., end_time=...,
-method=name)`` (by default :func:`rca.localize`) once per case and method, times it,
-and turns the rankings into :class:`~evaluation.metrics.Outcome` records. A method that
-raises on a case is recorded as failed for that case (its message kept) and the case
-counts as a miss: the denominator of every metric is the number of usable cases.
+:func:`evaluate` calls ``localize(spans, inject_time, end_time, edge_series=..., detection=...,
+method=name)`` (by default :func:`rca.localize`) and turns the rankings into
+:class:`~evaluation.metrics.Outcome` records, with the time spent building series and detecting
+kept apart from the time spent ranking. By default detection runs once per case and every method
+ranks that evidence (``share_evidence``): the rankings are the same as separate ``localize``
+calls, since ``localize`` is detection followed by ``rank``. A method that raises one of the
+framework's errors on a case is recorded as failed for that case (its message kept) and the case
+counts as a miss: the denominator of every metric is the number of usable cases. Any other
+exception is a bug and propagates.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,59 +24,23 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
+import rca
+from core.errors import FrameworkError
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
 from evaluation.metrics import Outcome, by_fault_type, summarize
 
-DEFAULT_ALIAS = "default"
+DEFAULT_KEY = "default"
+"""Key of ``results()`` that names the default method."""
 
 
-def available_methods() -> dict[str, Callable]:
-    """``rca.METHODS``: method name -> ranking function."""
-    try:
-        import rca
-        return dict(rca.METHODS)
-    except (ImportError, AttributeError) as exc:
-        raise EvaluationError(f"rca.METHODS is not available ({exc})") from exc
-
-
-def method_table(methods: dict[str, Callable]) -> dict[str, str]:
-    """Report name -> key of ``rca.METHODS``, every method once.
-
-    The ``"default"`` alias is dropped when it repeats another entry; when it is the
-    only entry of its function it is reported under the function's name
-    (``explain_upstream`` -> ``"explain-upstream"``), because the results JSON uses the
-    key ``"default"`` to *name* the default method.
-    """
-    alias = methods.get(DEFAULT_ALIAS)
-    table = {k: k for k in methods if k != DEFAULT_ALIAS}
-    if alias is not None and not any(methods[k] is alias for k in table):
-        name = getattr(alias, "__name__", "").replace("_", "-") or "default-method"
-        if name in table or name == DEFAULT_ALIAS:
-            name = "default-method"
-        table = {name: DEFAULT_ALIAS, **table}
-    return table
-
-
-def method_names(methods: dict[str, Callable]) -> list[str]:
-    """The report names of :func:`method_table`."""
-    return list(method_table(methods))
-
-
-def default_method_name(methods: dict[str, Callable] | None = None) -> str:
-    """Report name of rca's default method (``rca.DEFAULT_METHOD``, else what ``"default"`` runs)."""
-    import rca
-
-    methods = available_methods() if methods is None else methods
-    table = method_table(methods)
-    name = getattr(rca, "DEFAULT_METHOD", None)
-    if isinstance(name, str) and name in table:
-        return name
-    alias = methods.get(DEFAULT_ALIAS)
-    for report_name, key in table.items():
-        if key == DEFAULT_ALIAS or methods[key] is alias:
-            return report_name
-    return next(iter(table))
+def available_methods() -> list[str]:
+    """The registered ranking methods (:data:`rca.METHODS`), default first."""
+    names = sorted(rca.METHODS)
+    if rca.DEFAULT_METHOD in names:
+        names.remove(rca.DEFAULT_METHOD)
+        names.insert(0, rca.DEFAULT_METHOD)
+    return names
 
 
 def candidate_services(case: Case, result: Any = None, spans: pd.DataFrame | None = None) -> set[str]:
@@ -106,14 +75,19 @@ class Evaluation:
     outcomes: dict[str, list[Outcome]]
     kept: dict[str, Any] = field(default_factory=dict)
     kept_method: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
 
     def summary(self, method: str) -> dict:
         outcomes = self.outcomes[method]
         return {"cases": len(outcomes), "skipped": len(self.skipped), **summarize(outcomes)}
 
+    def misses(self, method: str, k: int = 1) -> list[Outcome]:
+        """The outcomes of ``method`` whose root cause is not in its top ``k`` (failures included)."""
+        return [o for o in self.outcomes[method] if o.rank is None or o.rank > k]
+
     def results(self) -> dict:
-        """``{"<method>": {"AC@1", "AC@3", "AC@5", "Avg@5", "cases", "skipped", ...}, "default": name}``."""
+        """``{"<method>": {"AC@1", "AC@3", "AC@5", "Avg@5", "cases", "skipped", ...}, "default": name,
+        "methods": [names], "settings": {name: value}}``."""
         out: dict[str, Any] = {}
         for method in self.methods:
             entry = self.summary(method)
@@ -122,11 +96,14 @@ class Evaluation:
             entry["per_case"] = [
                 {"case_id": o.case_id, "fault_type": o.fault_type, "root_causes": o.root_causes,
                  "rank": o.rank, "candidates": o.n_candidates, "top5": o.ranking[:5],
-                 "seconds": o.seconds, "error": o.error}
+                 "seconds": o.seconds, "detect_seconds": o.detect_seconds, "rank_seconds": o.rank_seconds,
+                 "error": o.error}
                 for o in self.outcomes[method]
             ]
             out[method] = entry
-        out["default"] = self.default_method
+        out[DEFAULT_KEY] = self.default_method
+        out["methods"] = list(self.methods)
+        out["settings"] = dict(self.settings)
         return json_safe(out)
 
 
@@ -134,61 +111,53 @@ def evaluate(
     cases: Sequence[Case],
     methods: Sequence[str] | None = None,
     *,
+    detection: rca.DetectionConfig | None = None,
     localize: Callable | None = None,
     skipped: Sequence[tuple[str, str]] = (),
     default_method: str | None = None,
     keep_method: str | None = None,
     strict: bool = False,
     progress: bool = True,
-    share_evidence: bool = False,
+    share_evidence: bool = True,
     rank: Callable | None = None,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
-    ``localize`` defaults to :func:`rca.localize`; ``methods`` to every entry of
-    ``rca.METHODS``. The full result (ranking, evidence, graph) of ``keep_method``
-    (default: the default method if evaluated, else the first) is kept per case for
-    the report. ``strict=True`` re-raises a method's exception instead of recording it.
-
-    ``share_evidence=True`` calls ``localize`` once per case (with ``keep_method``) and
-    ranks the other methods on that result's graph and evidence with ``rank(graph,
-    evidence, method=name)`` (default :func:`rca.rank`): the same rankings as separate
-    ``localize`` calls when ``localize`` is detection followed by ``rank``, at a fraction
-    of the cost. A method's time is then the shared ``localize`` time plus its own ranking.
+    ``localize`` defaults to :func:`rca.localize` and ``rank`` to :func:`rca.rank`; ``methods``
+    to every registered method (:data:`rca.METHODS`); ``detection`` to
+    :class:`rca.DetectionConfig()`. The full result (ranking, evidence, graph) of ``keep_method``
+    (default: the default method if evaluated, else the first) is kept per case for the report.
+    ``strict=True`` re-raises a method's error instead of recording it. With a custom
+    ``localize`` (a test double, another system), give ``methods`` and set ``share_evidence``
+    to False unless ``rank`` is given too.
     """
-    if localize is None:
-        import rca
-
-        localize = rca.localize
-        rank = rank or rca.rank
-        registry = available_methods()
-        table = method_table(registry)
-        default_method = default_method or default_method_name(registry)
-        if methods:
-            requested = [default_method if m == DEFAULT_ALIAS else m for m in methods]
-            unknown = [m for m in requested if m not in table]
-            if unknown:
-                raise EvaluationError(f"unknown method(s) {unknown}; choose from {sorted(table)}")
-            names = requested
-        else:
-            names = list(table)
-        keys = {name: table[name] for name in names}
-    else:
+    custom = localize is not None
+    localize = localize or rca.localize
+    rank = rank or (None if custom else rca.rank)
+    if custom:
         if not methods:
             raise EvaluationError("give the method names to run with a custom localize function")
         names = list(methods)
-        keys = {name: name for name in names}
         default_method = default_method or names[0]
+    else:
+        registered = available_methods()
+        names = list(methods) if methods else registered
+        unknown = [m for m in names if m not in registered]
+        if unknown:
+            raise EvaluationError(f"unknown method(s) {unknown}; registered: {', '.join(registered)}")
+        default_method = default_method or rca.DEFAULT_METHOD
     if len(set(names)) != len(names):
         raise EvaluationError(f"method listed twice in {names}")
-    if DEFAULT_ALIAS in names:
-        raise EvaluationError(f"{DEFAULT_ALIAS!r} names the default method in the results; "
-                              f"give the method another name")
-    if keep_method is None:
-        keep_method = default_method if default_method in names else names[0]
+    if DEFAULT_KEY in names:
+        raise EvaluationError(f"{DEFAULT_KEY!r} names the default method in the results; give the method another name")
     if share_evidence and rank is None:
         raise EvaluationError("share_evidence needs a rank function (rca.rank with the default localize)")
+    detection = rca.DetectionConfig() if detection is None and not custom else detection
+    if keep_method is None:
+        keep_method = default_method if default_method in names else names[0]
     order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
+    settings = {} if detection is None else detection.describe()
+    settings["share_evidence"] = str(share_evidence)
 
     outcomes: dict[str, list[Outcome]] = {m: [] for m in names}
     kept: dict[str, Any] = {}
@@ -196,38 +165,48 @@ def evaluate(
     try:
         for case in cases:
             spans = case.load_spans()
-            shared, shared_seconds, shared_error = None, 0.0, None
+            shared: Any = None
+            shared_error: str | None = None
+            shared_detect = 0.0
             for method in order:
                 bar.set_postfix_str(f"{case.case_id} {method}", refresh=False)
                 started = time.perf_counter()
-                error = None
-                result = None
+                error, result = None, None
+                detect_seconds = rank_seconds = math.nan
                 try:
                     if share_evidence and method != order[0]:
                         if shared is None:
                             raise _SharedFailure(shared_error)
-                        result = _with_ranking(shared, rank(shared.graph, shared.evidence, method=keys[method]))
+                        result = _with_ranking(shared, rank(shared.graph, shared.evidence, method=method))
+                        detect_seconds, rank_seconds = shared_detect, time.perf_counter() - started
                     else:
-                        result = localize(spans=spans, edge_series=case.edge_series,
-                                          inject_time=case.inject_time, end_time=case.end_time,
-                                          method=keys[method])
+                        kwargs = {"edge_series": case.edge_series, "method": method}
+                        if detection is not None:
+                            kwargs["detection"] = detection
+                        result = localize(spans, case.inject_time, case.end_time, **kwargs)
+                        timings = getattr(result, "timings", None) or {}
+                        if timings:
+                            detect_seconds = timings.get("series", 0.0) + timings.get("detect", 0.0)
+                            rank_seconds = timings.get("rank", math.nan)
                 except _SharedFailure as exc:
                     error = str(exc)
-                except Exception as exc:  # a method failing on one case is a result, not a crash
+                except FrameworkError as exc:
                     if strict:
                         raise
                     error = f"{type(exc).__name__}: {exc}"
                 seconds = time.perf_counter() - started
                 if share_evidence and method == order[0]:
-                    shared, shared_seconds, shared_error = result, seconds, error
+                    shared, shared_error = result, error
+                    shared_detect = detect_seconds if math.isfinite(detect_seconds) else seconds
                 elif share_evidence:
-                    seconds += shared_seconds
+                    seconds += shared_detect
                 ranked = _ranked_services(result) if result is not None else []
                 outcomes[method].append(Outcome(
                     case_id=case.case_id, method=method, fault_type=case.fault_type,
                     root_causes=list(case.root_causes), ranking=ranked,
                     n_candidates=len(candidate_services(case, result, spans)), seconds=seconds, error=error,
                     scores=_ranked_scores(result) if result is not None else [],
+                    detect_seconds=detect_seconds, rank_seconds=rank_seconds,
                 ))
                 if method == keep_method and result is not None:
                     kept[case.case_id] = result
@@ -236,7 +215,7 @@ def evaluate(
         bar.close()
     return Evaluation(cases=list(cases), skipped=list(skipped), methods=names,
                       default_method=default_method, outcomes=outcomes, kept=kept,
-                      kept_method=keep_method)
+                      kept_method=keep_method, settings=settings)
 
 
 class _SharedFailure(Exception):

@@ -1,10 +1,12 @@
 """FluxEV: fast unsupervised time-series anomaly detection (Li et al., WSDM 2021).
 
-Works on plain arrays and pandas objects; imports nothing else of this project.
+Works on plain arrays and pandas objects. Of this project it imports only :mod:`core` (the
+detector protocol, the error root and the time parser).
 """
-from fluxev.detector import DetectionResult, FluxEV
-from fluxev.errors import DetectorError
-from fluxev.preprocessing import RegularSeries, fill_missing, points_per_day, regular_grid
+
+from core.detector import DetectionResult, DetectorError, PointResult, UnmodelledSeries
+from fluxev.detector import FluxEV
+from core.preprocessing import RegularSeries, fill_missing, points_per_day, regular_grid
 from fluxev.series import detect_frame, detect_series
 from fluxev.spot import SPOT
 
@@ -12,8 +14,10 @@ __all__ = [
     "DetectionResult",
     "DetectorError",
     "FluxEV",
+    "PointResult",
     "RegularSeries",
     "SPOT",
+    "UnmodelledSeries",
     "detect_frame",
     "detect_series",
     "fill_missing",

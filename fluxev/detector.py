@@ -21,35 +21,15 @@ scores blocks of period - h points at once and applies alarms between blocks.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 
 from fluxev import features as ft
-from fluxev.errors import DetectorError
+from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
 from fluxev.holt_winters import HoltWinters
 from fluxev.spot import SPOT
-from fluxev.validation import as_finite_scalar, as_finite_values, non_negative_int, positive_int
+from core.values import as_finite_scalar, as_finite_values, non_negative_int, positive_int
 
 PREDICTORS = ("ewma", "holt-winters")
-
-
-@dataclass(frozen=True)
-class DetectionResult:
-    """Per-point score (SSE or FSE), SPOT threshold after the point, and alarm flag."""
-
-    score: np.ndarray
-    threshold: np.ndarray
-    alarm: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.score)
-
-    def to_frame(self, index=None) -> pd.DataFrame:
-        return pd.DataFrame(
-            {"score": self.score, "threshold": self.threshold, "alarm": self.alarm}, index=index
-        )
 
 
 def min_init_scores(level: float) -> int:
@@ -60,14 +40,17 @@ def min_init_scores(level: float) -> int:
     return n
 
 
-class FluxEV:
-    """FluxEV anomaly detector; scikit-learn style parameters, river style ``update``.
+class FluxEV(Detector):
+    """FluxEV anomaly detector; scikit-learn style parameters, river style ``update``
+    (the protocol of :mod:`core.detector`).
 
     Parameters: ``s`` sequential window, ``p`` periodic window (periods including the current
     one), ``h`` half drift window, ``period`` points per period (None: no periodic smoothing),
     ``q`` SPOT risk, ``level`` SPOT initial quantile, ``alpha`` EWMA factor, ``smoothing`` 1 or 2,
     ``estimator`` "mom" or "mle", ``predictor`` "ewma" or "holt-winters" (needs ``period``).
     """
+
+    name = "fluxev"
 
     def __init__(self, s=10, p=5, h=2, period=None, q=0.003, level=0.98, alpha=0.2,
                  smoothing=2, estimator="mom", predictor="ewma"):
@@ -133,7 +116,7 @@ class FluxEV:
             if self.periodic:
                 why += (f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self.period} "
                         "before the first periodic score")
-            raise DetectorError(
+            raise UnmodelledSeries(
                 f"train: {len(x)} points, FluxEV needs at least {needed} ({why}, plus 1 scored "
                 f"point to initialise SPOT; {self.warmup + min_init_scores(self.level)} give it "
                 f"the 2 peaks a tail estimate needs at level={self.level})"
@@ -231,8 +214,8 @@ class FluxEV:
         return score, threshold, alarm
 
     # ------------------------------------------------------------------ streaming
-    def update(self, x) -> tuple[float, float, bool]:
-        """Score one new point: (score, threshold, alarm). Same arithmetic as ``detect``."""
+    def update(self, x) -> PointResult:
+        """Score one new point: ``(score, threshold, alarm)``. Same arithmetic as ``detect``."""
         self._check_fitted()
         value = np.array([as_finite_scalar(x, "x")])
         if self.forecaster_ is None:
@@ -256,12 +239,9 @@ class FluxEV:
         self.values_ = np.concatenate((self.values_[1:], value))
         self.errors_ = errors[1:]
         self.n_seen_ += 1
-        return score, threshold, alarm
+        return PointResult(score, threshold, alarm)
 
     # ------------------------------------------------------------------ checkpoints
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in
-                ("s", "p", "h", "period", "q", "level", "alpha", "smoothing", "estimator", "predictor")}
 
     def state_dict(self) -> dict:
         """Parameters and learned state as plain Python values (JSON-able with NaN/inf)."""
@@ -289,8 +269,6 @@ class FluxEV:
                                     else HoltWinters.from_state(state["forecaster"]))
             detector.n_seen_ = int(state["n_seen"])
         except (KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, DetectorError):
-                raise
             raise DetectorError(f"state: not a FluxEV state_dict ({exc!r})") from exc
         s = detector.s
         if len(detector.values_) != s or len(detector.errors_) != s or (

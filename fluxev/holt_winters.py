@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from fluxev.errors import DetectorError
+from core.detector import UnmodelledSeries
 
 
 class HoltWinters:
@@ -29,7 +29,7 @@ class HoltWinters:
 
         m = self.period
         if len(values) < 2 * m:
-            raise DetectorError(
+            raise UnmodelledSeries(
                 f"train: Holt-Winters needs two full periods ({2 * m} points), got {len(values)}"
             )
         with warnings.catch_warnings():

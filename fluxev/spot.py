@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from fluxev import gpd
-from fluxev.errors import DetectorError
+from core.detector import DetectorError
 
 ESTIMATORS = ("mom", "mle")
 

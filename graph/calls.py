@@ -50,10 +50,7 @@ def calls(spans: pd.DataFrame, callee_map: Mapping[str, str] | None = None) -> p
         raise GraphError(f"calls: expected a SpanFrame (pandas DataFrame), got {type(spans).__name__}")
     if "kind" not in spans.columns or not isinstance(spans["kind"].dtype, pd.CategoricalDtype) \
             or not isinstance(spans["service"].dtype, pd.CategoricalDtype):
-        try:
-            spans = make_spanframe(spans, source="calls input")
-        except Exception as exc:
-            raise GraphError(f"calls: input is not a SpanFrame: {exc}") from exc
+        spans = make_spanframe(spans, source="calls input")
     n = len(spans)
     parent = parent_positions(spans) if n else np.zeros(0, dtype=np.int64)
     service = spans["service"]

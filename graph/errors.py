@@ -1,2 +1,5 @@
-class GraphError(ValueError):
+from core.errors import FrameworkError
+
+
+class GraphError(FrameworkError):
     """A graph or series could not be built from the given spans."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from collectors.timeutil import to_us
+from core.times import to_us, to_timedelta
 from graph.calls import calls as build_calls
 from graph.calls import is_calls_table
 from graph.errors import GraphError
@@ -22,13 +22,10 @@ SERVER_KINDS = ("server", "consumer")
 
 
 def _bucket_us(bucket) -> int:
-    try:
-        width = pd.Timedelta(bucket)
-    except (TypeError, ValueError) as exc:
-        raise GraphError(f"bucket {bucket!r} is not a time width like '30s': {exc}") from exc
+    width = to_timedelta(bucket, "bucket", error=GraphError, positive=True)
     us = int(width.value // 1000)
     if us <= 0:
-        raise GraphError(f"bucket must be positive, got {bucket!r}")
+        raise GraphError(f"bucket: must be at least 1 microsecond, got {bucket!r}")
     return us
 
 
@@ -52,10 +49,7 @@ def _grid(times_us: np.ndarray, width: int, start, end, origin_us: int = 0) -> t
 
 
 def _time_us(value, name):
-    try:
-        return to_us(value, name)
-    except Exception as exc:
-        raise GraphError(str(exc)) from exc
+    return to_us(value, name, error=GraphError)
 
 
 def group_quantiles(groups: np.ndarray, values: np.ndarray, n_groups: int, qs=QUANTILES) -> np.ndarray:

@@ -1,17 +1,61 @@
-"""Root-cause ranking from edge anomalies: EdgeEvidence in, Ranking out.
+"""Root-cause ranking from edge anomalies: EdgeEvidence in, Ranking out (a library; no files, no CLI).
 
-- :func:`detect_evidence`: a detector (FluxEV by default) on every edge's and service's series;
-- :func:`rank` / :data:`METHODS`: rank candidate services from the evidence over the graph;
+- :func:`detect_evidence` / :class:`DetectionConfig`: a registered detector (FluxEV by default)
+  on every edge's and service's series;
+- :func:`rank` / :data:`METHODS` / :func:`ranking_method`: rank candidate services from the
+  evidence over the graph; :data:`DEFAULT_METHOD` names the default;
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
-from rca.detection import EDGE_METRICS, SERVICE_METRICS, SHORT_WINDOW_FLUXEV, detect_evidence
+
+from core import __version__
+from rca.detection import (
+    DEFAULT_DETECTOR_PARAMS,
+    EDGE_METRICS,
+    SERVICE_METRICS,
+    SHORT_WINDOW_FLUXEV,
+    DetectionConfig,
+    detect_evidence,
+)
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
-from rca.ranking import DEFAULT_METHOD, METHODS, explain_upstream, max_score, pagerank, random_ranking, rank
-from rca.types import Candidate, EdgeEvidence, Ranking, Result
+from rca.ranking import (
+    DEFAULT_METHOD,
+    METHODS,
+    RankingConfig,
+    explain_upstream,
+    max_score,
+    method_parameters,
+    pagerank,
+    random_ranking,
+    rank,
+    ranking_method,
+)
+from rca.types import Candidate, EdgeEvidence, Ranking, Result, explain
 
 __all__ = [
-    "Candidate", "DEFAULT_METHOD", "EDGE_METRICS", "EdgeEvidence", "METHODS", "RCAError", "Ranking", "Result",
-    "SERVICE_METRICS", "SHORT_WINDOW_FLUXEV", "detect_evidence", "explain_upstream",
-    "graph_from_edge_series", "localize", "max_score", "pagerank", "random_ranking", "rank",
+    "DEFAULT_DETECTOR_PARAMS",
+    "DEFAULT_METHOD",
+    "EDGE_METRICS",
+    "METHODS",
+    "SERVICE_METRICS",
+    "SHORT_WINDOW_FLUXEV",
+    "Candidate",
+    "DetectionConfig",
+    "EdgeEvidence",
+    "RCAError",
+    "Ranking",
+    "RankingConfig",
+    "Result",
+    "__version__",
+    "detect_evidence",
+    "explain",
+    "explain_upstream",
+    "graph_from_edge_series",
+    "localize",
+    "max_score",
+    "method_parameters",
+    "pagerank",
+    "random_ranking",
+    "rank",
+    "ranking_method",
 ]

@@ -20,13 +20,17 @@ A bucket in which the whole system recorded no call at all is a gap in the colle
 not an outage: it is treated as missing, and missing points are left out of the series
 given to the detector (FluxEV needs a gap-free series).
 
-Detector: anything with FluxEV's batch interface, ``make(**params).fit(train).detect(test)``
-returning arrays ``score``, ``threshold``, ``alarm``. The default is :class:`fluxev.FluxEV`
-with settings for short windows (:data:`SHORT_WINDOW_FLUXEV`): a fault case gives ~20
-training buckets, not the days FluxEV's periodic smoothing needs, so only the first
-(local) smoothing is used (``smoothing=1``) with a short window (``s=3``: the first FSE comes
-after 2s = 6 points) and a SPOT initialisation that ~10 scores can support (``level=0.7``,
-``q=0.05``).
+Detector: any detector of the registry (:mod:`detectors`), by name, class or instance, with
+the protocol of :mod:`core.detector`; :class:`DetectionConfig` holds it with the other
+settings. It is built and validated once (a mistyped parameter is an error before any series
+is touched) and cloned for every series. A series the detector cannot model
+(:class:`core.UnmodelledSeries`, e.g. shorter than its warm-up) keeps its level shift as
+strength, with the reason in the ``note`` column and in ``evidence.unmodelled``; any other
+error propagates. The default is :class:`fluxev.FluxEV` with settings for short windows
+(:data:`SHORT_WINDOW_FLUXEV`): a fault case gives ~20 training buckets, not the days FluxEV's
+periodic smoothing needs, so only the first (local) smoothing is used (``smoothing=1``) with a
+short window (``s=3``: the first FSE comes after 2s = 6 points) and a SPOT initialisation that
+~10 scores can support (``level=0.7``, ``q=0.05``).
 
 Anomaly strength. With ~10-20 training points SPOT's tail fit rests on one or two peaks,
 so its threshold is a weak scale and its alarm a noisy yes/no (measured on the shared
@@ -56,12 +60,16 @@ size of a change is measured against the training data instead, in one noise uni
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from core.detector import Detector, UnmodelledSeries
+from core.times import format_duration, optional_timestamp, to_timedelta, to_timestamp
+from detectors import make_detector, name_of
 from rca.errors import RCAError
 from rca.types import EVIDENCE_COLUMNS, UNMODELLED_COLUMNS, EdgeEvidence
 
@@ -72,16 +80,130 @@ EDGE_METRICS = (
 SERVICE_METRICS = ("latency_mean_ms", "latency_p90_ms", "error_rate")
 TWO_SIDED_METRICS = frozenset({"call_ratio"})
 METRIC_FLOORS = {"error_rate": 0.01, "call_ratio": 0.01}
+SPREADS = ("diff", "mad")
+STRENGTH_SOURCES = ("both", "shift", "score")
 
 SHORT_WINDOW_FLUXEV: dict[str, Any] = {"s": 3, "smoothing": 1, "level": 0.7, "q": 0.05}
+DEFAULT_DETECTOR_PARAMS: dict[str, dict[str, Any]] = {"fluxev": SHORT_WINDOW_FLUXEV}
+"""Parameters a registered detector gets by default in root-cause work (short training windows)."""
 
 
-def _fluxev_factory(**params):
-    try:
-        from fluxev import FluxEV
-    except ImportError as exc:  # pragma: no cover - fluxev is part of this project
-        raise RCAError("the default detector needs fluxev.FluxEV, which could not be imported") from exc
-    return FluxEV(**params)
+@dataclass(frozen=True)
+class DetectionConfig:
+    """How :func:`detect_evidence` and :func:`rca.localize` run detection (module docstring).
+
+    ``detector``: a registered name, a :class:`core.Detector` class or instance; ``params`` its
+    parameters (None: :data:`DEFAULT_DETECTOR_PARAMS` for a name listed there, else the
+    detector's own defaults; for an instance, its parameters). ``bucket``: series bucket width
+    (used when series are built from spans); ``train_window``: history before the split used
+    for training (None: all of it). The other fields are the strength settings of the module
+    docstring. Every field is checked when the object is made.
+    """
+
+    detector: str | type[Detector] | Detector = "fluxev"
+    params: Mapping[str, Any] | None = None
+    bucket: str | pd.Timedelta = "30s"
+    train_window: str | pd.Timedelta | None = "10min"
+    edge_metrics: Sequence[str] = EDGE_METRICS
+    service_metrics: Sequence[str] = SERVICE_METRICS
+    event_metrics: Sequence[str] = ("error_rate",)
+    min_train: int = 3
+    rel_floor: float = 0.05
+    baseline_points: int | None = 5
+    spread: str = "diff"
+    strength_source: str = "both"
+    unconfirmed_weight: float = 1.0
+    keep_scores: bool = True
+    _prototype: Detector = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for name in ("edge_metrics", "service_metrics", "event_metrics"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(m, str) for m in value):
+                raise RCAError(f"DetectionConfig.{name}: expected a list of metric names, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        object.__setattr__(self, "bucket", to_timedelta(self.bucket, "DetectionConfig.bucket", error=RCAError,
+                                                        positive=True))
+        if self.train_window is not None:
+            object.__setattr__(self, "train_window", to_timedelta(
+                self.train_window, "DetectionConfig.train_window", error=RCAError, positive=True))
+        _integer(self.min_train, "min_train", 1)
+        if self.baseline_points is not None:
+            _integer(self.baseline_points, "baseline_points", 1)
+        _number(self.rel_floor, "rel_floor", 0.0)
+        _number(self.unconfirmed_weight, "unconfirmed_weight", 0.0)
+        if self.spread not in SPREADS:
+            raise RCAError(f"DetectionConfig.spread: must be one of {SPREADS}, got {self.spread!r}")
+        if self.strength_source not in STRENGTH_SOURCES:
+            raise RCAError(f"DetectionConfig.strength_source: must be one of {STRENGTH_SOURCES}, "
+                           f"got {self.strength_source!r}")
+        if not isinstance(self.keep_scores, bool):
+            raise RCAError(f"DetectionConfig.keep_scores: must be True or False, got {self.keep_scores!r}")
+        if self.params is not None and not isinstance(self.params, Mapping):
+            raise RCAError(f"DetectionConfig.params: expected a mapping of parameter names, got {self.params!r}")
+        params = dict(self.params) if self.params is not None else (
+            dict(DEFAULT_DETECTOR_PARAMS.get(self.detector, {})) if isinstance(self.detector, str) else {})
+        object.__setattr__(self, "_prototype", make_detector(self.detector, **params))
+
+    def build_detector(self) -> Detector:
+        """A new, unfitted, validated detector with the configured parameters."""
+        return self._prototype.clone()
+
+    @property
+    def detector_name(self) -> str:
+        return self.detector if isinstance(self.detector, str) else name_of(self._prototype)
+
+    @property
+    def detector_params(self) -> dict[str, Any]:
+        """The parameters the detector runs with (defaults included)."""
+        return self._prototype.get_params()
+
+    def replace(self, **changes: Any) -> DetectionConfig:
+        """A copy with some fields changed (``params`` reset to the new detector's unless given)."""
+        if "detector" in changes and "params" not in changes:
+            changes["params"] = None
+        return replace(self, **changes)
+
+    def describe(self) -> dict[str, str]:
+        """Readable settings for reports: the detector as it runs and every other field."""
+        out = {"detector": repr(self._prototype)}
+        for f in fields(self):
+            if f.name in ("detector", "params", "_prototype"):
+                continue
+            out[f.name] = _readable(getattr(self, f.name))
+        return out
+
+    def __repr__(self) -> str:
+        shown = [f"detector={self._prototype!r}"]
+        for f in fields(self):
+            if f.name in ("detector", "params", "_prototype"):
+                continue
+            value = getattr(self, f.name)
+            default = f.default
+            if f.name in ("bucket", "train_window") and default is not None:
+                default = to_timedelta(default)
+            if value != default:
+                shown.append(f"{f.name}={_readable(value)}")
+        return f"DetectionConfig({', '.join(shown)})"
+
+
+def _readable(value: Any) -> str:
+    if isinstance(value, pd.Timedelta):
+        return format_duration(value)
+    if isinstance(value, tuple):
+        return ", ".join(value) or "none"
+    return str(value)
+
+
+def _integer(value, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise RCAError(f"DetectionConfig.{name}: must be an integer >= {low}, got {value!r}")
+
+
+def _number(value, name: str, low: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
+            or value < low:
+        raise RCAError(f"DetectionConfig.{name}: must be a finite number >= {low:g}, got {value!r}")
 
 
 def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: float = 1.0,
@@ -135,18 +257,6 @@ def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: f
     return (observed - center) / scale, scale, center
 
 
-def _to_timestamp(value, name: str) -> pd.Timestamp:
-    if value is None:
-        raise RCAError(f"{name} is required")
-    try:
-        if isinstance(value, (int, float, np.integer, np.floating)):
-            return pd.Timestamp(float(value), unit="s", tz="UTC")
-        ts = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise RCAError(f"{name}: cannot read {value!r} as a time ({exc})") from exc
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def derived_edge_frame(edge_series: pd.DataFrame, service_series: pd.DataFrame | None = None) -> pd.DataFrame:
     """Edge series with ``gap_mean_ms`` and ``call_ratio`` added and collection gaps set missing."""
     _check_frame(edge_series, "edge_series", ("time", "caller", "callee"), ("calls",))
@@ -191,39 +301,36 @@ def detect_evidence(
     *,
     end_time=None,
     train_start=None,
-    detector: Callable[..., Any] | None = None,
-    detector_params: dict[str, Any] | None = None,
-    edge_metrics: Sequence[str] = EDGE_METRICS,
-    service_metrics: Sequence[str] = SERVICE_METRICS,
-    min_train: int = 3,
-    rel_floor: float = 0.05,
-    baseline_points: int | None = 5,
-    spread: str = "diff",
-    strength_source: str = "both",
-    unconfirmed_weight: float = 1.0,
-    event_metrics: Sequence[str] = ("error_rate",),
-    keep_scores: bool = True,
+    config: DetectionConfig | None = None,
+    detector: str | type[Detector] | Detector | None = None,
 ) -> EdgeEvidence:
     """Fit a detector on every series before ``train_until`` and score it after.
 
-    ``detector``: a factory ``detector(**detector_params)`` returning an object with
-    ``fit(train).detect(test)`` (FluxEV's interface); default :class:`fluxev.FluxEV` with
-    :data:`SHORT_WINDOW_FLUXEV`. Train = buckets starting in [``train_start``,
-    ``train_until``), test = buckets starting in [``train_until``, ``end_time``). A series
-    with no data, fewer than ``min_train`` valid training points, no valid test point, or a
-    constant value throughout is listed in ``evidence.unmodelled`` with the reason. A series
-    the detector rejects (e.g. shorter than FluxEV's warm-up) keeps its level shift as
-    strength and says so in the table's ``note`` column. See the module docstring for
-    ``shift`` and ``strength``; ``keep_scores=False`` skips the per-bucket score frames.
+    ``config`` (default :class:`DetectionConfig()`: FluxEV with :data:`SHORT_WINDOW_FLUXEV`)
+    says which detector and how strengths are computed. Train = buckets starting in
+    [``train_start``, ``train_until``), test = buckets starting in [``train_until``,
+    ``end_time``). A series with no data, fewer than ``min_train`` valid training points, no
+    valid test point, or a constant value throughout is listed in ``evidence.unmodelled`` with
+    the reason. A series the detector cannot model (:class:`core.UnmodelledSeries`) keeps its
+    level shift as strength; its ``note`` and its ``unmodelled`` entry say why. See the module
+    docstring for ``shift`` and ``strength``; ``keep_scores=False`` skips the per-bucket frames.
+    ``detector`` is shorthand for ``config=DetectionConfig(detector=...)``.
     """
-    t0 = _to_timestamp(train_until, "train_until")
-    t1 = None if end_time is None else _to_timestamp(end_time, "end_time")
-    ts = None if train_start is None else _to_timestamp(train_start, "train_start")
+    if config is not None and detector is not None:
+        raise RCAError("detect_evidence: give the detector inside config=DetectionConfig(detector=...), or "
+                       "detector= alone, not both")
+    if config is None:
+        config = DetectionConfig() if detector is None else DetectionConfig(detector=detector)
+    if not isinstance(config, DetectionConfig):
+        raise RCAError(f"config: expected rca.DetectionConfig, got {type(config).__name__}")
+    t0 = to_timestamp(train_until, "train_until", error=RCAError)
+    t1 = optional_timestamp(end_time, "end_time", error=RCAError)
+    ts = optional_timestamp(train_start, "train_start", error=RCAError)
     if t1 is not None and t1 <= t0:
         raise RCAError(f"end_time {t1} is not after train_until {t0}")
-    factory = detector or _fluxev_factory
-    params = dict(SHORT_WINDOW_FLUXEV if detector is None else {})
-    params.update(detector_params or {})
+    edge_metrics, service_metrics = config.edge_metrics, config.service_metrics
+    min_train, event_metrics = config.min_train, config.event_metrics
+    prototype = config.build_detector()
 
     edges = derived_edge_frame(edge_series, service_series)
     columns = [m for m in edge_metrics if m in edges.columns]
@@ -273,18 +380,19 @@ def detect_evidence(
             continue
         note = ""
         try:
-            result = factory(**params).fit(train).detect(test)
+            result = prototype.clone().fit(train).detect(test)
             score = np.asarray(result.score, dtype=float)
             threshold = np.asarray(result.threshold, dtype=float)
             alarm = np.asarray(result.alarm, dtype=bool)
-        except Exception as exc:  # the detector's own error says why; the shift still counts
+        except UnmodelledSeries as exc:
             note = f"detector not run ({exc}); strength from the level shift alone"
+            unmodelled.append((*key, f"detector not run: {exc}; counted by its level shift alone"))
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        shift, scale, center = robust_shift(train, test, rel_floor,
-                                        METRIC_FLOORS.get(metric, 0.0), baseline_points, spread,
-                                        "max" if metric in event_metrics else "median")
+        shift, scale, center = robust_shift(train, test, config.rel_floor,
+                                            METRIC_FLOORS.get(metric, 0.0), config.baseline_points, config.spread,
+                                            "max" if metric in event_metrics else "median")
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
@@ -292,11 +400,12 @@ def detect_evidence(
         first = index[alarm][0] if alarm.any() else pd.NaT
         delta = shift * scale
         onset = float(np.nanmax(score)) / scale if np.isfinite(score).any() else None
-        value = strength_from(shift, bool(alarm.any()), metric, unconfirmed_weight, onset, strength_source)
+        value = strength_from(shift, bool(alarm.any()), metric, config.unconfirmed_weight, onset,
+                              config.strength_source)
         rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
                      int(alarm.sum()), first, peak, value, shift, delta,
                      center, note))
-        if keep_scores:
+        if config.keep_scores:
             scores[key] = pd.DataFrame(
                 {"value": test, "score": score, "threshold": threshold, "alarm": alarm}, index=index,
             )
@@ -307,8 +416,5 @@ def detect_evidence(
         unmodelled=pd.DataFrame(unmodelled, columns=list(UNMODELLED_COLUMNS)),
         train_until=t0,
         end_time=t1,
-        params={"detector": getattr(factory, "__name__", repr(factory)), **params,
-                "min_train": min_train, "rel_floor": rel_floor,
-                "baseline_points": baseline_points, "spread": spread, "strength_source": strength_source,
-                "unconfirmed_weight": unconfirmed_weight, "event_metrics": list(event_metrics)},
+        config=config,
     )

@@ -1,18 +1,19 @@
 """``rca.localize``: spans or edge series in, ranked root causes out."""
+
 from __future__ import annotations
 
-from typing import Any
+import time
 
 import networkx as nx
 import pandas as pd
 
-from rca.detection import _to_timestamp, detect_evidence
+import graph as graph_pkg
+from core.detector import Detector
+from core.times import bucket_floor, optional_timestamp, to_timestamp
+from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
-from rca.ranking import rank
+from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
 from rca.types import Result
-
-DEFAULT_BUCKET = "30s"
-DEFAULT_TRAIN_WINDOW = "10min"
 
 
 def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
@@ -40,58 +41,65 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
 
 def localize(
     spans: pd.DataFrame | None = None,
+    inject_time=None,
+    end_time=None,
+    *,
     edge_series: pd.DataFrame | None = None,
     service_series: pd.DataFrame | None = None,
     graph: nx.DiGraph | None = None,
-    inject_time=None,
-    end_time=None,
-    method: str = "default",
-    *,
-    bucket: str = DEFAULT_BUCKET,
-    train_window: str | pd.Timedelta | None = DEFAULT_TRAIN_WINDOW,
-    detector=None,
-    detector_params: dict[str, Any] | None = None,
-    detect_options: dict[str, Any] | None = None,
-    **params,
+    detection: DetectionConfig | None = None,
+    detector: str | type[Detector] | Detector | None = None,
+    method: str | RankingConfig = DEFAULT_METHOD,
 ) -> Result:
     """Localize the root cause of a fault that started at ``inject_time``.
 
-    Give ``spans`` (a SpanFrame; graph and series are built from it with ``bucket``-wide
-    buckets aligned on ``inject_time`` (graph's ``origin``), so that no bucket mixes data from
-    before and after it), or ready-made ``edge_series`` (plus optionally
+    Give ``spans`` (a SpanFrame; graph and series are built from it with
+    ``detection.bucket``-wide buckets aligned on ``inject_time``, so that no bucket mixes data
+    from before and after it), or ready-made ``edge_series`` (plus optionally
     ``service_series`` and ``graph``; without a graph it is built from the edge series'
-    caller/callee pairs). The detector is trained on [inject_time - ``train_window``,
-    inject_time) (all earlier data when ``train_window`` is None) and scores
-    [inject_time, ``end_time``) (all later data when ``end_time`` is None).
-    ``detector``/``detector_params``/``detect_options`` go to :func:`rca.detect_evidence`;
-    remaining ``params`` go to the ranking ``method``.
+    caller/callee pairs). The detector is trained on [inject_time - ``detection.train_window``,
+    inject_time) (all earlier data when it is None) and scores [inject_time, ``end_time``)
+    (all later data when ``end_time`` is None).
+
+    ``detection``: a :class:`rca.DetectionConfig` (default: FluxEV with short-window settings);
+    ``detector``: shorthand for ``DetectionConfig(detector=...)`` (a registered name, class or
+    instance). ``method``: a ranking method name or a :class:`rca.RankingConfig` with parameters.
     """
-    t0 = _to_timestamp(inject_time, "inject_time")
-    t1 = None if end_time is None else _to_timestamp(end_time, "end_time")
-    start = None if train_window is None else t0 - pd.Timedelta(train_window)
+    t0 = to_timestamp(inject_time, "inject_time", error=RCAError)
+    t1 = optional_timestamp(end_time, "end_time", error=RCAError)
+    if detection is not None and detector is not None:
+        raise RCAError("localize: give the detector inside detection=DetectionConfig(detector=...), or detector= "
+                       "alone, not both")
+    if detection is None:
+        detection = DetectionConfig() if detector is None else DetectionConfig(detector=detector)
+    elif not isinstance(detection, DetectionConfig):
+        raise RCAError(f"detection: expected rca.DetectionConfig, got {type(detection).__name__}")
+    ranking_config = method if isinstance(method, RankingConfig) else RankingConfig(method)
     if spans is None and edge_series is None:
         raise RCAError("localize needs spans or edge_series")
+    start = None if detection.train_window is None else t0 - detection.train_window
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
     if spans is not None:
         if len(spans) == 0:
             raise RCAError("spans: empty SpanFrame, nothing to localize")
-        import graph as graph_pkg
-
-        width = pd.Timedelta(bucket)
         if start is None:
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
-            start = t0 - width * int(-(-(t0 - first) // width))
+            start = bucket_floor(first, detection.bucket, origin=t0)
         table = graph_pkg.calls(spans) if edge_series is None or graph is None else None
         if edge_series is None:
-            edge_series = graph_pkg.edge_series(table, bucket=bucket, start=start, end=t1, origin=t0)
+            edge_series = graph_pkg.edge_series(table, bucket=detection.bucket, start=start, end=t1, origin=t0)
         if service_series is None:
-            service_series = graph_pkg.service_series(spans, bucket=bucket, start=start, end=t1, origin=t0)
+            service_series = graph_pkg.service_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
         if graph is None:
             graph = graph_pkg.build_service_graph(spans, call_table=table)
     if graph is None:
         graph = graph_from_edge_series(edge_series)
-    evidence = detect_evidence(
-        edge_series, service_series, t0, end_time=t1, train_start=start,
-        detector=detector, detector_params=detector_params, **(detect_options or {}),
-    )
-    ranking = rank(graph, evidence, method=method, **params)
-    return Result(ranking=ranking, evidence=evidence, graph=graph)
+    timings["series"] = time.perf_counter() - started
+    started = time.perf_counter()
+    evidence = detect_evidence(edge_series, service_series, t0, end_time=t1, train_start=start, config=detection)
+    timings["detect"] = time.perf_counter() - started
+    started = time.perf_counter()
+    ranking = rank(graph, evidence, ranking_config)
+    timings["rank"] = time.perf_counter() - started
+    return Result(ranking=ranking, evidence=evidence, graph=graph, ranking_config=ranking_config, timings=timings)

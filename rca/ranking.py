@@ -1,13 +1,20 @@
 """Rank candidate root-cause services from EdgeEvidence over the service graph.
 
-Every method has the signature ``method(graph, evidence, **params) -> Ranking`` and ranks
-every node of ``graph`` (services that appear only in the evidence are added).
-:data:`METHODS` maps the public names to them; :func:`rank` dispatches.
+Every method has the signature ``method(graph, evidence, *, <keyword parameters>) -> Ranking``
+and ranks every node of ``graph`` (services that appear only in the evidence are added). The
+decorator :func:`ranking_method` registers a function under a name in :data:`METHODS`; methods
+registered from user code are first-class (``rca evaluate --method NAME``, the report).
+:func:`rank` dispatches by name and checks the parameters against the method's signature;
+:data:`DEFAULT_METHOD` names the default.
 """
 from __future__ import annotations
 
+import difflib
+import inspect
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import networkx as nx
 import numpy as np
@@ -15,6 +22,81 @@ import pandas as pd
 
 from rca.errors import RCAError
 from rca.types import Candidate, EdgeEvidence, Ranking
+
+DEFAULT_METHOD = "explain-upstream"
+
+METHODS: dict[str, Callable[..., Ranking]] = {}
+"""Method name -> ranking function; filled by :func:`ranking_method`."""
+
+F = TypeVar("F", bound=Callable[..., Ranking])
+
+
+def ranking_method(name: str, *, replace: bool = False) -> Callable[[F], F]:
+    """Decorator: register ``fn(graph, evidence, *, **params) -> Ranking`` as method ``name``."""
+    if not isinstance(name, str) or not name.strip() or name != name.strip():
+        raise RCAError(f"ranking method name must be non-empty text without surrounding spaces, got {name!r}")
+
+    def decorate(fn: F) -> F:
+        if not callable(fn):
+            raise RCAError(f"ranking_method({name!r}): {fn!r} is not callable")
+        parameters = list(inspect.signature(fn).parameters.values())
+        if len(parameters) < 2 or any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
+            raise RCAError(f"ranking_method({name!r}): {fn.__qualname__} must take (graph, evidence, *, "
+                           "named parameters), without *args/**kwargs")
+        if name in METHODS and METHODS[name] is not fn and not replace:
+            raise RCAError(f"ranking method {name!r} is already registered ({METHODS[name].__qualname__})")
+        METHODS[name] = fn
+        return fn
+
+    return decorate
+
+
+def method_parameters(method: str) -> dict[str, Any]:
+    """The keyword parameters of a registered method with their defaults."""
+    fn = method_function(method)
+    params = list(inspect.signature(fn).parameters.values())[2:]
+    return {p.name: (None if p.default is p.empty else p.default) for p in params}
+
+
+def method_function(method: str) -> Callable[..., Ranking]:
+    try:
+        return METHODS[method]
+    except (KeyError, TypeError):
+        close = difflib.get_close_matches(str(method), list(METHODS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise RCAError(f"unknown ranking method {method!r}{hint}; registered: {', '.join(sorted(METHODS))}") from None
+
+
+def check_method_params(method: str, params: Mapping[str, Any]) -> None:
+    """Raise RCAError naming unknown parameters of ``method`` and the valid ones."""
+    valid = list(method_parameters(method))
+    unknown = [k for k in params if k not in valid]
+    if unknown:
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, valid, n=1)
+            hints.append(repr(k) + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise RCAError(f"ranking method {method!r}: unknown parameter(s) {', '.join(hints)}; "
+                       f"valid parameters: {', '.join(valid) or 'none'}")
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    """A ranking method by name and its parameters, checked when made."""
+
+    method: str = DEFAULT_METHOD
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.params, Mapping):
+            raise RCAError(f"RankingConfig.params: expected a mapping, got {self.params!r}")
+        check_method_params(self.method, self.params)
+        object.__setattr__(self, "params", dict(self.params))
+
+    def describe(self) -> dict[str, str]:
+        shown = {**method_parameters(self.method), **self.params}
+        return {"method": self.method, **{f"method {k}": str(v) for k, v in shown.items()}}
+
 
 WAITED = ("latency_mean_ms", "latency_p90_ms")
 SPENT = ("server_mean_ms", "server_p90_ms")
@@ -84,6 +166,7 @@ def _fmt(parts: list[tuple[float, str]], limit: int = 4) -> str:
     return "; ".join(f"{label} {value:.1f}" for value, label in parts) or "no anomalous evidence"
 
 
+@ranking_method(DEFAULT_METHOD)
 def explain_upstream(
     graph: nx.DiGraph,
     evidence: EdgeEvidence,
@@ -179,7 +262,7 @@ def explain_upstream(
             parts.append((float(np.mean(ratios)), f"call pattern to its {len(ratios)} callee(s) changed"))
         scores[x] = float(sum(p[0] for p in parts if p[0] > 0))
         why[x] = _fmt(parts)
-    return _ranking(scores, why, "default")
+    return _ranking(scores, why, DEFAULT_METHOD)
 
 
 def _largest(values: list[float]) -> float:
@@ -217,6 +300,7 @@ def service_anomaly(evidence: EdgeEvidence, nodes: list[str]) -> dict[str, tuple
     return best
 
 
+@ranking_method("max-score")
 def max_score(graph: nx.DiGraph, evidence: EdgeEvidence) -> Ranking:
     """Baseline: the service with the largest single anomaly strength first."""
     _check(graph, evidence)
@@ -225,6 +309,7 @@ def max_score(graph: nx.DiGraph, evidence: EdgeEvidence) -> Ranking:
                     {n: f"largest: {v[1]} {v[0]:.1f}" for n, v in best.items()}, "max-score")
 
 
+@ranking_method("random")
 def random_ranking(graph: nx.DiGraph, evidence: EdgeEvidence, *, seed: int = 0) -> Ranking:
     """Baseline: a uniformly random order of the services (chance level).
 
@@ -240,6 +325,7 @@ def random_ranking(graph: nx.DiGraph, evidence: EdgeEvidence, *, seed: int = 0) 
     return Ranking([Candidate(nodes[i], float(n - r), "random order") for r, i in enumerate(order)], "random")
 
 
+@ranking_method("pagerank")
 def pagerank(
     graph: nx.DiGraph,
     evidence: EdgeEvidence,
@@ -298,23 +384,18 @@ def pagerank(
     return _ranking(scores, why, "pagerank")
 
 
-DEFAULT_METHOD = "explain-upstream"
-
-METHODS: dict[str, Callable[..., Ranking]] = {
-    "default": explain_upstream,
-    DEFAULT_METHOD: explain_upstream,
-    "pagerank": pagerank,
-    "max-score": max_score,
-    "random": random_ranking,
-}
-
-
-def rank(graph: nx.DiGraph, evidence: EdgeEvidence, method: str = "default", **params) -> Ranking:
-    """Rank the services of ``graph`` as root causes with one of :data:`METHODS`."""
-    try:
-        fn = METHODS[method]
-    except KeyError:
-        raise RCAError(f"unknown ranking method {method!r}; choose one of {sorted(METHODS)}") from None
+def rank(graph: nx.DiGraph, evidence: EdgeEvidence, method: str | RankingConfig = DEFAULT_METHOD,
+         **params: Any) -> Ranking:
+    """Rank the services of ``graph`` as root causes with a method of :data:`METHODS`
+    (a name, or a :class:`RankingConfig`; ``params`` are the method's keyword parameters)."""
+    if isinstance(method, RankingConfig):
+        if params:
+            raise RCAError("rank: give the parameters inside the RankingConfig, not beside it")
+        method, params = method.method, dict(method.params)
+    fn = method_function(method)
+    check_method_params(method, params)
     ranking = fn(graph, evidence, **params)
+    if not isinstance(ranking, Ranking):
+        raise RCAError(f"ranking method {method!r} returned {type(ranking).__name__}, not rca.Ranking")
     ranking.method = method
     return ranking

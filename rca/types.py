@@ -1,11 +1,19 @@
 """The values rca/ hands to its callers: EdgeEvidence, Candidate, Ranking, Result."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
+import numpy as np
 import pandas as pd
+
+from core.times import format_time
+
+if TYPE_CHECKING:
+    from rca.detection import DetectionConfig
+    from rca.ranking import RankingConfig
 
 EVIDENCE_COLUMNS = (
     "kind", "caller", "callee", "metric", "n_train", "n_test", "threshold", "alarms",
@@ -34,7 +42,8 @@ class EdgeEvidence:
 
     ``scores``: per series key ``(kind, caller, callee, metric)`` a DataFrame indexed by
     time with columns ``value, score, threshold, alarm`` over the test part.
-    ``unmodelled``: series that could not be modelled, with the reason.
+    ``unmodelled``: series that could not be modelled, or not by the detector, with the reason.
+    ``config``: the :class:`rca.DetectionConfig` it was made with.
     """
 
     table: pd.DataFrame
@@ -42,7 +51,7 @@ class EdgeEvidence:
     unmodelled: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(UNMODELLED_COLUMNS)))
     train_until: pd.Timestamp | None = None
     end_time: pd.Timestamp | None = None
-    params: dict[str, Any] = field(default_factory=dict)
+    config: DetectionConfig | None = None
 
     def edges(self) -> pd.DataFrame:
         return self.table[self.table["kind"] == "edge"]
@@ -62,6 +71,39 @@ class EdgeEvidence:
 
     def __len__(self) -> int:
         return len(self.table)
+
+    def strongest(self, n: int = 10) -> pd.DataFrame:
+        """The ``n`` series with the largest strength (strength > 0), strongest first."""
+        t = self.table
+        return t[t["strength"] > 0].sort_values("strength", ascending=False, kind="stable").head(n)
+
+    def __repr__(self) -> str:
+        alarmed = int((self.table["alarms"] > 0).sum()) if len(self.table) else 0
+        detector = "" if self.config is None else f", detector {self.config.detector_name}"
+        return (f"EdgeEvidence({len(self.table)} series, {alarmed} with alarms, {len(self.unmodelled)} unmodelled, "
+                f"scored from {_when(self.train_until)}{detector})")
+
+    def _repr_html_(self) -> str:
+        top = self.strongest(10)
+        rows = [[series_label(r.kind, r.caller, r.callee), r.metric, f"{r.strength:.1f}", f"{r.shift:+.1f}",
+                 f"{r.baseline:.3g} → {r.baseline + r.delta:.3g}", str(int(r.alarms))] for r in top.itertuples()]
+        return (f"<p>{html.escape(repr(self))}</p>"
+                + html_table(["series", "metric", "strength", "shift", "level before → after", "alarms"], rows))
+
+
+def series_label(kind: str, caller: str, callee: str | None) -> str:
+    """``a → b`` for an edge, ``service a`` for a service series."""
+    return f"{caller} → {callee}" if kind == "edge" else f"service {caller}"
+
+
+def html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _when(value) -> str:
+    return "?" if value is None or pd.isna(value) else format_time(value)
 
 
 @dataclass(frozen=True)
@@ -110,11 +152,70 @@ class Ranking:
              "why": [c.why for c in self.candidates]}
         )
 
+    def __repr__(self) -> str:
+        top = ", ".join(f"{c.service} {c.score:.3g}" for c in self.candidates[:3])
+        more = f", ... ({len(self.candidates)} in all)" if len(self.candidates) > 3 else ""
+        return f"Ranking({self.method or 'unnamed'}: {top}{more})"
+
+    def _repr_html_(self) -> str:
+        rows = [[str(i), c.service, f"{c.score:.3g}", c.why] for i, c in enumerate(self.candidates[:10], 1)]
+        return html_table(["rank", "service", "score", "why"], rows)
+
 
 @dataclass
 class Result:
-    """What :func:`rca.localize` returns."""
+    """What :func:`rca.localize` returns: the ranking, the evidence behind it, the graph, the
+    settings it ran with and how long each stage took (``timings``: seconds for ``series``,
+    ``detect`` and ``rank``)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
     graph: nx.DiGraph
+    ranking_config: RankingConfig | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (f"Result({self.ranking!r}; {len(self.evidence)} series, "
+                f"{self.graph.number_of_nodes()} services, {self.graph.number_of_edges()} edges)")
+
+    def explain(self, top: int = 5, truth: list[str] | None = None) -> str:
+        """Terminal text: the top candidates, why, and the strongest series behind each."""
+        return explain(self, top=top, truth=truth)
+
+    def _repr_html_(self) -> str:
+        ev = self.evidence
+        parts = [f"<p><b>{html.escape(self.ranking.method or 'ranking')}</b>: {len(self.ranking)} candidate "
+                 f"services, {len(ev)} series scored from {html.escape(_when(ev.train_until))}"
+                 f"{' to ' + html.escape(_when(ev.end_time)) if ev.end_time is not None else ''}.</p>",
+                 "<p>Top candidates</p>", self.ranking._repr_html_(),
+                 "<p>Most anomalous series (strength: robust z of the change, in training-noise units)</p>",
+                 ev._repr_html_()]
+        return "".join(parts)
+
+
+def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str:
+    """See :meth:`Result.explain`."""
+    ev = result.evidence
+    end = f" to {_when(ev.end_time)}" if ev.end_time is not None else ""
+    lines = [f"method {result.ranking.method}: {len(result.ranking)} candidate services, "
+             f"{len(ev.table)} series scored, {len(ev.unmodelled)} not (or not by the detector); "
+             f"scored from {_when(ev.train_until)}{end}"]
+    if truth:
+        ranks = [result.ranking.rank_of(t) for t in truth]
+        lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")
+    table = ev.table
+    for i, cand in enumerate(result.ranking.top(top), 1):
+        lines.append(f"{i:2d}. {cand.service:30s} score {cand.score:10.2f}  {cand.why}")
+        mine = table[((table["kind"] == "service") & (table["caller"] == cand.service))
+                     | ((table["kind"] == "edge") & ((table["callee"] == cand.service)
+                                                     | (table["caller"] == cand.service)))]
+        mine = mine[mine["strength"] > 0].sort_values("strength", ascending=False).head(3)
+        for row in mine.itertuples():
+            name = row.caller if row.kind == "service" else f"{row.caller}->{row.callee}"
+            first = "" if pd.isna(row.first_alarm) else f", first alarm {_when(row.first_alarm)}"
+            lines.append(f"      {name} {row.metric}: {row.baseline:.3g} -> {row.baseline + row.delta:.3g} "
+                         f"(shift {row.shift:+.1f}, {row.alarms} alarm(s){first})")
+    if len(ev.unmodelled):
+        reasons = ev.unmodelled["reason"].str.split(":").str[0].value_counts()
+        lines.append("not modelled: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))
+    return "\n".join(lines)

@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 
 from chaos_scenarios.backend import Injection
+from chaos_scenarios.manifests import build_manifest
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.simulator import engine, model
 from chaos_scenarios.simulator.faults import FaultSpec, Selection, parse_manifest, parse_size_mb
 from chaos_scenarios.simulator.model import SERVICES
 from chaos_scenarios.simulator.spans import build_spanframe
+from collectors import to_jaeger_traces
+from collectors.spanframe import empty_spanframe
 
 EPOCH = 1767600000.0            # 2026-01-05 08:00:00 UTC, a Monday morning with load rising
 _POD_ALPHABET = np.array(list("bcdfghjklmnpqrstvwxz2456789"))
@@ -143,10 +146,6 @@ class SimBackend:
     # --- faults ------------------------------------------------------------------------------
     def preflight(self, suite: Any) -> None:
         """Check every fault of ``suite`` can be simulated (targets exist, kinds are modelled)."""
-        try:
-            from chaos_scenarios.manifests import build_manifest
-        except ImportError as exc:
-            raise ScenarioError(f"SimBackend.preflight: cannot build manifests ({exc})") from exc
         for fault in getattr(suite, "faults", ()):
             manifest = build_manifest(fault, name=f"preflight-{fault.name}", run_id="preflight")
             spec = parse_manifest(manifest)
@@ -226,7 +225,6 @@ class SimBackend:
         cols, names = engine.simulate(cluster, fx, start, end, self.seed, self.users, self.day_amplitude,
                                       think_s=sum(model.THINK_TIME_S) / 2)
         if not cols:
-            from collectors.spanframe import empty_spanframe
             return empty_spanframe(source=f"sim(seed={self.seed})")
         return build_spanframe(cols, names, source=f"sim(seed={self.seed}) {start:.0f}-{end:.0f}")
 
@@ -293,10 +291,6 @@ class SimBackend:
 
     def jaeger_traces(self, start: float, end: float) -> list[dict]:
         """The simulated traces of [start, end] in Jaeger's JSON model (``collectors.to_jaeger_traces``)."""
-        try:
-            from collectors import to_jaeger_traces
-        except ImportError as exc:
-            raise ScenarioError("jaeger_traces: collectors.to_jaeger_traces is not available") from exc
         return to_jaeger_traces(self.collect_spans(start, end))
 
 

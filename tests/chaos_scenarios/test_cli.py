@@ -5,9 +5,9 @@ import pytest
 import yaml
 
 from chaos_scenarios.errors import ScenarioError
-from rca.cli import main
+from application.cli import main
 
-SMOKE = "suites/online-boutique-smoke.yaml"
+SMOKE = "online-boutique-smoke"
 
 
 @pytest.fixture(autouse=True)
@@ -35,14 +35,6 @@ def test_dry_run_prints_manifests_and_contacts_nothing(monkeypatch, capsys, tmp_
 def test_run_needs_out(capsys):
     assert main(["suite", "run", SMOKE, "--backend", "k8s"]) == 1
     assert "--out DIR is required" in capsys.readouterr().err
-
-
-def test_sim_backend_missing_is_a_clear_error(monkeypatch, tmp_path):
-    from chaos_scenarios.cli import make_sim_backend
-
-    monkeypatch.setitem(sys.modules, "chaos_scenarios.simulator", None)
-    with pytest.raises(ScenarioError, match="simulator backend is not available"):
-        make_sim_backend(0)
 
 
 def test_suite_check(capsys):

@@ -1,5 +1,5 @@
 """The Kubernetes backend, with the real ``kubernetes`` client talking to a TEST DOUBLE of the
-Kubernetes API on 127.0.0.1 (tests/chaos_scenarios/k8s_double.py). No real cluster is involved:
+Kubernetes API on 127.0.0.1 (tests/doubles/k8s_double.py). No real cluster is involved:
 the double checks the paths, bodies and label selectors the client sends and plays ChaosMesh's
 status transitions."""
 import json
@@ -210,7 +210,7 @@ def test_cleanup_owned_removes_only_ours(cluster, backend):
 
 
 def test_chaos_cleanup_command_uses_kubeconfig(cluster, tmp_path, monkeypatch, capsys):
-    from rca.cli import main
+    from application.cli import main
 
     ours = plan_cases(_suite(), "old")[1].manifests[0]
     cluster.add_object(ours)
@@ -229,7 +229,7 @@ def test_chaos_cleanup_command_uses_kubeconfig(cluster, tmp_path, monkeypatch, c
 
 
 def test_collect_spans_uses_the_jaeger_client(monkeypatch):
-    import collectors
+    from chaos_scenarios import k8s
 
     seen = {}
 
@@ -241,7 +241,7 @@ def test_collect_spans_uses_the_jaeger_client(monkeypatch):
             seen["window"] = (start, end)
             return "spans"
 
-    monkeypatch.setattr(collectors, "JaegerClient", FakeJaegerClient, raising=False)
+    monkeypatch.setattr(k8s, "JaegerClient", FakeJaegerClient)
     backend = KubernetesBackend(api_client=object(), jaeger_url="http://jaeger:16686")
     assert backend.collect_spans(10.0, 20.0) == "spans"
     assert seen == {"url": "http://jaeger:16686", "window": (10.0, 20.0)}
@@ -257,7 +257,7 @@ def test_refuses_objects_not_labelled_as_ours(backend):
 def test_end_to_end_with_the_jaeger_client(cluster, api_client, clock, tmp_path):
     """Kubernetes double + collectors' Jaeger query-API double (both test doubles, not servers):
     the case folder holds exactly the spans that started inside the case window."""
-    from collectors.jaeger_double import JaegerDouble
+    from jaeger_double import JaegerDouble
     from collectors.jaeger_format import to_jaeger_traces
 
     t0 = clock()

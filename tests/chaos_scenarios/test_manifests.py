@@ -14,7 +14,9 @@ from chaos_scenarios.manifests import (
     OWNED_SELECTOR, PARAMETERS, build_manifest, fault_type, label_value, manifest_target, object_name,
 )
 from chaos_scenarios.runner import plan_cases
-from chaos_scenarios.suite import load_suite, parse_suite
+from chaos_scenarios.suite import builtin_suites, load_suite, parse_suite
+
+SHIPPED_DEMO_CASES = 8
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -72,8 +74,8 @@ def _variants():
 def _all_manifests():
     suite = parse_suite({"defaults": {"namespace": "shop"}, "faults": _variants()})
     manifests = [m for case in plan_cases(suite, "run-1") for m in case.manifests]
-    for path in sorted((REPO / "suites").glob("*.yaml")):
-        manifests += [m for case in plan_cases(load_suite(path), "run-2") for m in case.manifests]
+    for name in builtin_suites():
+        manifests += [m for case in plan_cases(load_suite(name), "run-2") for m in case.manifests]
     return manifests
 
 
@@ -94,7 +96,9 @@ def test_every_manifest_is_valid_against_chaos_mesh_crds(schemas):
             for m in manifests} >= set(PARAMETERS)
     bad = {m["metadata"]["name"]: validation_errors(m, schemas) for m in manifests}
     assert {k: v for k, v in bad.items() if v} == {}
-    assert len(manifests) == 16 * 8 + 6 * 3 + 8 + 237  # variants + network peers + smoke + full
+    shipped = {"online-boutique-smoke": 8, "online-boutique-full": 237, "online-boutique-demo": SHIPPED_DEMO_CASES}
+    assert builtin_suites() == sorted(shipped)
+    assert len(manifests) == 16 * 8 + 6 * 3 + sum(shipped.values())  # variants + network peers + shipped suites
 
 
 @needs_crds

@@ -235,12 +235,12 @@ def test_duration_percent_and_size_parsers():
         parse_duration("5 seconds", "x")
 
 
-@pytest.mark.skipif(not (ROOT / "suites" / "online-boutique-full.yaml").exists(), reason="no shipped suites")
 def test_preflight_accepts_every_fault_of_the_shipped_suites():
-    from chaos_scenarios.suite import load_suite
+    from chaos_scenarios.suite import builtin_suites, load_suite
 
-    for name in ("online-boutique-smoke.yaml", "online-boutique-full.yaml"):
-        SimBackend().preflight(load_suite(ROOT / "suites" / name))
+    assert builtin_suites()
+    for name in builtin_suites():
+        SimBackend().preflight(load_suite(name))
 
 
 def test_frontend_down_means_no_traces_at_all():

@@ -1,5 +1,5 @@
 """End-to-end collector path: simulated traces served by the Jaeger Query API *test double*
-(collectors/jaeger_double.py, not a Jaeger server) and read back with collectors.JaegerClient."""
+(tests/doubles/jaeger_double.py, not a Jaeger server) and read back with collectors.JaegerClient."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,7 +8,7 @@ import pytest
 from chaos_scenarios.simulator import SimBackend
 
 collectors = pytest.importorskip("collectors")
-JaegerDouble = pytest.importorskip("collectors.jaeger_double").JaegerDouble
+JaegerDouble = pytest.importorskip("jaeger_double").JaegerDouble
 
 
 @pytest.mark.parametrize("api", ["v1", "v3"])

@@ -119,7 +119,7 @@ def test_missing_file(tmp_path):
 
 
 def test_smoke_suite():
-    suite = load_suite(REPO / "suites" / "online-boutique-smoke.yaml")
+    suite = load_suite("online-boutique-smoke")
     assert 6 <= len(suite.faults) <= 8
     assert {f.kind for f in suite.faults} == {"PodChaos", "NetworkChaos", "StressChaos", "HTTPChaos"}
     assert {(f.kind, f.action) for f in suite.faults} <= SIMULATOR_FAULTS
@@ -128,7 +128,7 @@ def test_smoke_suite():
 
 
 def test_full_suite_covers_every_kind_on_every_service():
-    suite = load_suite(REPO / "suites" / "online-boutique-full.yaml")
+    suite = load_suite("online-boutique-full")
     assert {(f.kind, f.action) for f in suite.faults} <= SIMULATOR_FAULTS
     assert all(f.repetitions == 3 for f in suite.faults)
     per_service = {}

@@ -1,20 +1,21 @@
-"""`rca collect` end to end; Jaeger is collectors.jaeger_double.JaegerDouble, a test double on 127.0.0.1."""
+"""`rca collect` end to end; Jaeger is tests/doubles/jaeger_double.py (JaegerDouble), a test double on 127.0.0.1."""
 import json
 
 import pandas as pd
 import pytest
 
 from collectors import read_spans
-from collectors.cli import parse_last
+from application.commands.collect import parse_last
+from application.errors import UsageError
 from collectors.errors import CollectError
-from collectors.jaeger_double import JaegerDouble
+from jaeger_double import JaegerDouble
 from collectors.jaeger_format import to_jaeger_traces
-from rca.cli import main
+from application.cli import main
 
 
 def test_parse_last():
     assert parse_last("15m") == 900 and parse_last("2h") == 7200 and parse_last("90s") == 90
-    with pytest.raises(CollectError, match="--last"):
+    with pytest.raises(UsageError, match="--last"):
         parse_last("soon")
 
 

@@ -1,11 +1,11 @@
-"""JaegerClient against collectors.jaeger_double.JaegerDouble: a test double on 127.0.0.1 that
+"""JaegerClient against tests/doubles/jaeger_double.py (JaegerDouble): a test double on 127.0.0.1 that
 speaks Jaeger's query API wire formats (classic JSON and api_v3/OTLP). It is not Jaeger."""
 import pandas as pd
 import pytest
 
 from collectors import CollectError
 from collectors.jaeger_client import JaegerClient, rfc3339
-from collectors.jaeger_double import JaegerDouble, _parse_rfc3339
+from jaeger_double import JaegerDouble, _parse_rfc3339
 from collectors.jaeger_format import to_jaeger_traces
 
 S = 1_000_000

@@ -5,8 +5,10 @@ import pytest
 
 from chaos_scenarios.case_folder import CaseLabel, write_case, write_run
 from collectors import make_spanframe
+from chaos_scenarios.errors import ScenarioError
 from evaluation import EvaluationError
-from evaluation.cases import Case, load_cases
+from evaluation.cases import Case
+from evaluation.datasets import load_cases
 
 T0 = 1_700_000_000.0
 
@@ -51,7 +53,7 @@ def test_spans_read_on_demand_report_a_broken_file(tmp_path):
     _write(tmp_path, "c1", [T0 - 300, T0 - 10, T0 + 10, T0 + 100])
     cases, _ = load_cases(str(tmp_path))
     (tmp_path / "c1" / "spans.parquet").write_bytes(b"not parquet")
-    with pytest.raises(EvaluationError, match="spans.parquet"):
+    with pytest.raises(ScenarioError, match="spans.parquet: not a readable Parquet span file"):
         cases[0].load_spans()
 
 
@@ -68,7 +70,7 @@ def test_bad_label_is_an_evaluation_error(tmp_path):
     data = json.loads((tmp_path / "c1" / "label.json").read_text())
     del data["injected_at"]
     (tmp_path / "c1" / "label.json").write_text(json.dumps(data))
-    with pytest.raises(EvaluationError, match="missing field"):
+    with pytest.raises(ScenarioError, match=r"label.json: missing field"):
         load_cases(f"cases:{tmp_path}")
 
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from evaluation import EvaluationError
-from evaluation.cases import load_cases
+from evaluation.datasets import load_cases
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "changerca-sample"
 T0 = 1_700_000_000 - 1_700_000_000 % 60  # a whole minute

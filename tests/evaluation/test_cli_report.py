@@ -5,11 +5,12 @@ from dataclasses import dataclass
 
 import networkx as nx
 import pandas as pd
+import pytest
 
 from evaluation.cases import Case
 from evaluation.report import write_report
 from evaluation.runner import evaluate
-from rca.cli import main
+from application.cli import main
 
 T0 = 1_700_000_000 - 1_700_000_000 % 60
 
@@ -43,7 +44,7 @@ def test_rca_evaluate_command(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "AC@1" in printed and f"report: {out / 'report.html'}" in printed
     results = json.loads((tmp_path / "results.json").read_text())
-    methods = [k for k in results if k != "default"]
+    methods = results["methods"]
     assert results["default"] in methods and "random" in methods
     for method in methods:
         entry = results[method]
@@ -83,7 +84,7 @@ class _Result:
     graph: nx.DiGraph
 
 
-def _fake(*, spans=None, edge_series=None, inject_time=None, end_time=None, method="m"):
+def _fake(spans=None, inject_time=None, end_time=None, *, edge_series=None, method="m"):
     return _Result([_Cand("db", 2.0, "errors into db 2.0"), _Cand("api", 1.0, "latency api->db")], None,
                    nx.DiGraph([("api", "db")]))
 
@@ -94,7 +95,7 @@ def test_report_explains_each_case(tmp_path):
     cases = [Case("case-1", ["db"], "exception", T0, edge_series=pd.DataFrame({"calls": [1]}, index=index),
                   metadata={"inject_pod": "db-7f-x"})]
     evaluation = evaluate(cases, ["m"], localize=_fake, skipped=[("case-0", "0 spans in the 3 minutes after")],
-                          progress=False)
+                          progress=False, share_evidence=False)
     md_path, html_path = write_report(evaluation, tmp_path, dataset="hand-made", parameters={"before": "10min"})
     md = md_path.read_text()
     assert "| case-0 | 0 spans in the 3 minutes after |" in md
@@ -108,20 +109,23 @@ def test_report_explains_each_case(tmp_path):
 
 def test_rca_evaluate_unknown_method(tmp_path, capsys):
     data = _changerca(tmp_path / "data")
-    assert main(["evaluate", f"changerca:{data}", "-m", "no-such-method", "--out", str(tmp_path / "r")]) == 1
-    assert "unknown method(s) ['no-such-method']" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", f"changerca:{data}", "-m", "no-such-method", "--out", str(tmp_path / "r")])
+    assert stop.value.code == 2
+    assert "invalid choice: 'no-such-method'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
 def test_shared_evidence_gives_the_same_rankings(tmp_path):
-    from evaluation.cases import load_cases
+    from evaluation.datasets import load_cases
 
     cases, _ = load_cases(f"changerca:{_changerca(tmp_path / 'data')}")
-    separate = evaluate(cases, progress=False).results()
+    separate = evaluate(cases, progress=False, share_evidence=False).results()
     shared_run = evaluate(cases, progress=False, share_evidence=True)
     shared = shared_run.results()
-    assert shared["default"] == separate["default"]
-    for method in (k for k in separate if k != "default"):
-        strip = [{k: v for k, v in c.items() if k != "seconds"} for c in separate[method]["per_case"]]
-        assert strip == [{k: v for k, v in c.items() if k != "seconds"} for c in shared[method]["per_case"]]
+    assert shared["default"] == separate["default"] and shared["methods"] == separate["methods"]
+    timings = ("seconds", "detect_seconds", "rank_seconds")
+    for method in separate["methods"]:
+        strip = [{k: v for k, v in c.items() if k not in timings} for c in separate[method]["per_case"]]
+        assert strip == [{k: v for k, v in c.items() if k not in timings} for c in shared[method]["per_case"]]
     assert set(shared_run.kept) == {"c1"}

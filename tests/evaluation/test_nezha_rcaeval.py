@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from evaluation import EvaluationError
-from evaluation.cases import load_cases
+from evaluation.datasets import load_cases
 from evaluation.nezha import service_of_pod
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "online-boutique-2022-08-22"
@@ -68,7 +68,7 @@ def test_nezha_bare_path_and_label_errors(tmp_path):
     assert cases[0].metadata["layout"] == "nezha"
     (day / "label.json").write_text(json.dumps({"03": [{"inject_timestamp": "x", "inject_pod": "a-b-c",
                                                         "inject_type": "cpu"}]}))
-    with pytest.raises(EvaluationError, match=r"label.json: entry '03'\[0\]: inject_timestamp: 'x'"):
+    with pytest.raises(EvaluationError, match=r"label.json: entry '03'\[0\]: inject_timestamp: cannot read 'x' as a time"):
         load_cases(f"nezha:{day}")
     (day / "label.json").write_text(json.dumps({"03": [{"inject_timestamp": T0}]}))
     with pytest.raises(EvaluationError, match=r"missing field\(s\) \['inject_pod', 'inject_type'\]"):
@@ -116,7 +116,7 @@ def test_rcaeval_layout(tmp_path):
 def test_rcaeval_bad_inject_time(tmp_path):
     folder = _rcaeval_case(tmp_path, "cart_cpu", 1, T0, [T0])
     (folder / "inject_time.txt").write_text("soon\n")
-    with pytest.raises(EvaluationError, match="inject_time.txt: 'soon' is not a Unix time"):
+    with pytest.raises(EvaluationError, match="inject_time.txt: cannot read 'soon' as a time"):
         load_cases(f"rcaeval:{tmp_path}")
 
 

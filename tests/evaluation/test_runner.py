@@ -7,7 +7,8 @@ import pytest
 
 from evaluation import EvaluationError
 from evaluation.cases import Case
-from evaluation.runner import evaluate, method_names, method_table
+from evaluation.runner import evaluate
+from rca import RCAError
 
 T0 = 1_700_000_000.0
 
@@ -41,19 +42,21 @@ def _cases():
     ]
 
 
-def fake_localize(*, spans=None, edge_series=None, inject_time=None, end_time=None, method="alpha"):
-    """alpha: ranks services alphabetically; broken: fails on every case but c1."""
+def fake_localize(spans=None, inject_time=None, end_time=None, *, edge_series=None, method="alpha"):
+    """alpha: ranks services alphabetically; broken: fails with a framework error; buggy: crashes."""
     assert spans is None and inject_time == pd.Timestamp(T0, unit="s", tz="UTC")
     services = sorted(set(edge_series.index.get_level_values("callee")))
-    if method == "broken" and "b" in services and len(edge_series) and services != ["x"]:
-        raise RuntimeError("no evidence")
+    if method == "broken":
+        raise RCAError("no evidence")
+    if method == "buggy":
+        raise KeyError("a bug")
     graph = nx.DiGraph([("front", s) for s in services])
     return _Result([_Cand(s, 1.0 / i) for i, s in enumerate(services, 1)], None, graph)
 
 
 def test_evaluate_with_fake_localize():
     ev = evaluate(_cases(), ["alpha", "broken"], localize=fake_localize, skipped=[("c0", "no spans")],
-                  progress=False)
+                  progress=False, share_evidence=False)
     results = ev.results()
     json.dumps(results, allow_nan=False)
     alpha = results["alpha"]
@@ -68,28 +71,27 @@ def test_evaluate_with_fake_localize():
     assert alpha["by_fault_type"]["delay"]["cases"] == 2
     broken = results["broken"]
     assert broken["failed"] == 3 and broken["AC@5"] == 0.0 and broken["mean_rank"] == pytest.approx(5.0)
-    assert broken["per_case"][0]["error"] == "RuntimeError: no evidence"
+    assert broken["per_case"][0]["error"] == "RCAError: no evidence"
     assert results["default"] == "alpha"
     assert set(ev.kept) == {"c1", "c2", "c3"} and ev.kept_method == "alpha"
 
 
 def test_strict_reraises():
-    with pytest.raises(RuntimeError):
-        evaluate(_cases(), ["broken"], localize=fake_localize, strict=True, progress=False)
+    with pytest.raises(RCAError):
+        evaluate(_cases(), ["broken"], localize=fake_localize, strict=True, progress=False, share_evidence=False)
+
+
+def test_a_bug_in_a_method_is_not_recorded_as_a_result():
+    with pytest.raises(KeyError, match="a bug"):
+        evaluate(_cases(), ["buggy"], localize=fake_localize, progress=False, share_evidence=False)
 
 
 def test_custom_localize_needs_method_names():
     with pytest.raises(EvaluationError, match="method names"):
-        evaluate(_cases(), None, localize=fake_localize, progress=False)
+        evaluate(_cases(), None, localize=fake_localize, progress=False, share_evidence=False)
     with pytest.raises(EvaluationError, match="twice"):
-        evaluate(_cases(), ["alpha", "alpha"], localize=fake_localize, progress=False)
+        evaluate(_cases(), ["alpha", "alpha"], localize=fake_localize, progress=False, share_evidence=False)
+    with pytest.raises(EvaluationError, match="share_evidence needs a rank function"):
+        evaluate(_cases(), ["alpha"], localize=fake_localize, progress=False)
 
 
-def test_method_table_names_the_default_alias():
-    def explain_upstream(): ...
-    def g(): ...
-    assert method_table({"default": explain_upstream, "graph": explain_upstream, "random": g}) == {
-        "graph": "graph", "random": "random"}
-    assert method_table({"default": explain_upstream, "random": g}) == {
-        "explain-upstream": "default", "random": "random"}
-    assert method_names({"default": g, "g": explain_upstream}) == ["default-method", "g"]

@@ -90,9 +90,9 @@ def test_streaming_equals_batch_exactly(params, seed, n_chunks):
     threshold = np.concatenate([p.threshold for p in parts])
     alarm = np.concatenate([p.alarm for p in parts])
     steps = [stream.update(v) for v in test]
-    assert np.array_equal(score, [s for s, _, _ in steps], equal_nan=True)
-    assert np.array_equal(threshold, [t for _, t, _ in steps])
-    assert np.array_equal(alarm, [a for _, _, a in steps])
+    assert np.array_equal(score, [p.score for p in steps], equal_nan=True)
+    assert np.array_equal(threshold, [p.threshold for p in steps])
+    assert np.array_equal(alarm, [p.alarm for p in steps])
     assert json.dumps(batch.state_dict()) == json.dumps(stream.state_dict())
 
 
@@ -151,8 +151,8 @@ def test_holt_winters_predictor():
     b = FluxEV.from_state(json.loads(json.dumps(a.state_dict())))
     batch = a.detect(x[240:])
     steps = [b.update(v) for v in x[240:]]
-    assert np.array_equal(batch.alarm, [al for _, _, al in steps]) and batch.alarm.any()
-    assert np.array_equal(batch.score, [s for s, _, _ in steps], equal_nan=True)
+    assert np.array_equal(batch.alarm, [p.alarm for p in steps]) and batch.alarm.any()
+    assert np.array_equal(batch.score, [p.score for p in steps], equal_nan=True)
 
 
 def test_too_short_training_names_the_need():

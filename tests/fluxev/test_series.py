@@ -54,10 +54,13 @@ def test_split_errors():
         detect_series(pd.concat([series.iloc[:5], series.iloc[4:]]), train_len=100, **PARAMS)
     with pytest.raises(DetectorError, match="sorted"):
         detect_series(pd.Series(series.to_numpy(), index=np.arange(300)[::-1]), train_until=100, **PARAMS)
-    with pytest.raises(DetectorError, match="unknown FluxEV parameter"):
+    with pytest.raises(DetectorError, match="FluxEV: unknown parameter 'window'; valid parameters: s, p, h"):
         detect_series(series, train_len=200, window=3)
-    with pytest.raises(DetectorError, match="naive"):
-        detect_series(series, train_until=pd.Timestamp("2026-03-01 01:00"), **PARAMS)
+    naive, aware = pd.Timestamp("2026-03-01 01:00"), pd.Timestamp("2026-03-01 01:00", tz="UTC")
+    pd.testing.assert_frame_equal(detect_series(series, train_until=naive, **PARAMS),
+                                  detect_series(series, train_until=aware, **PARAMS))  # naive times are UTC
+    with pytest.raises(DetectorError, match="train_until: True is a boolean"):
+        detect_series(series, train_until=True, **PARAMS)
 
 
 def test_missing_values_fail_unless_filled_and_filled_points_never_alarm():
@@ -87,13 +90,13 @@ def test_detect_frame_skips_what_it_cannot_model():
 
 
 def test_rca_detect_command(tmp_path, capsys):
-    from rca.cli import main
+    from application.cli import main
 
     series = make_series()
     path = tmp_path / "edge.csv"
     pd.DataFrame({"timestamp": series.index.as_unit("s").asi8, "value": series.to_numpy()}).to_csv(path, index=False)
-    code = main(["detect", str(path), "--time-column", "timestamp", "--train-len", "200", "--s", "4",
-                 "--smoothing", "1", "--q", "0.01", "--level", "0.9"])
+    code = main(["detect", str(path), "--time-column", "timestamp", "--train-len", "200", "--set", "s=4",
+                 "--set", "smoothing=1", "--set", "q=0.01", "--set", "level=0.9"])
     captured = capsys.readouterr()
     assert code == 0
     assert series.index[250].strftime("%Y-%m-%d %H:%M:%S") in captured.out
@@ -102,10 +105,12 @@ def test_rca_detect_command(tmp_path, capsys):
     assert "no column 'nope'" in capsys.readouterr().err
     assert main(["detect", str(path), "--train-len", "20"]) == 1
     assert "needs at least" in capsys.readouterr().err
+    assert main(["detect", str(path), "--train-len", "200", "--set", "smoothin=1"]) == 1
+    assert "unknown parameter 'smoothin' (did you mean 'smoothing'?)" in capsys.readouterr().err
 
 
 def test_example_finds_every_injected_anomaly(capsys):
-    from fluxev.example import run_example
+    from application.detector_example import run_example
 
     assert run_example() == 0
     assert "4 of 4 anomalies detected" in capsys.readouterr().out

@@ -6,7 +6,7 @@ import pytest
 from collectors.jaeger_format import to_jaeger_traces
 from graph import GraphError, build_service_graph
 from graph.draw import draw_png, edge_table, layered_positions, to_dot
-from rca.cli import main
+from application.cli import main
 
 
 def rows():

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 import rca
+from core.detector import Detector, DetectorError, UnmodelledSeries
 from rca.detection import derived_edge_frame, robust_shift, strength_from
 from tests_rca_helpers import BUCKET, INJECT, N_TEST, N_TRAIN, START, ZDetector, build_series
 
@@ -87,20 +88,43 @@ def test_flat_and_short_series_are_reported_not_dropped():
     assert flat.loc[("edge", "a", "call_ratio"), "reason"].startswith("flat: constant 1")
 
 
-def test_detector_failure_keeps_shift_with_a_note():
-    class Failing:
-        def __init__(self, **params):
-            pass
+class TooShort(Detector):
+    def fit(self, train):
+        raise UnmodelledSeries("needs 40 points")
 
-        def fit(self, train):
-            raise ValueError("needs 40 points")
 
+def test_unmodelled_series_keeps_shift_with_a_note():
     es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
-    ev = rca.detect_evidence(es, ss, INJECT, detector=Failing, unconfirmed_weight=0.5)
+    config = rca.DetectionConfig(detector=TooShort, unconfirmed_weight=0.5)
+    ev = rca.detect_evidence(es, ss, INJECT, config=config)
     row = ev.table.set_index(["kind", "caller", "callee", "metric"]).loc[("edge", "a", "b", "server_mean_ms")]
     assert "needs 40 points" in row["note"]
     assert row["alarms"] == 0
     assert row["strength"] == pytest.approx(0.5 * row["shift"])
+    listed = ev.unmodelled.set_index(["kind", "caller", "callee", "metric"]).loc[("edge", "a", "b", "server_mean_ms")]
+    assert "needs 40 points" in listed["reason"] and "level shift" in listed["reason"]
+
+
+def test_a_detector_bug_is_not_hidden():
+    class Broken(Detector):
+        def fit(self, train):
+            raise ValueError("a bug, not a property of the series")
+
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    with pytest.raises(ValueError, match="a bug"):
+        rca.detect_evidence(es, ss, INJECT, detector=Broken)
+
+
+def test_mistyped_detector_parameter_is_an_error_naming_the_valid_ones():
+    es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
+    with pytest.raises(DetectorError, match=r"unknown parameter 'smoothin' \(did you mean 'smoothing'\?\); "
+                                             r"valid parameters: s, p, h, period"):
+        rca.localize(edge_series=es, service_series=ss, inject_time=INJECT,
+                     detection=rca.DetectionConfig(params={"smoothin": 1}))
+    with pytest.raises(DetectorError, match="q: must be in"):
+        rca.DetectionConfig(params={"q": -5})
+    with pytest.raises(DetectorError, match="unknown detector 'fluxe'"):
+        rca.localize(edge_series=es, inject_time=INJECT, detector="fluxe")
 
 
 def test_collection_gap_buckets_are_missing_not_zero():
@@ -123,7 +147,7 @@ def test_test_window_ends_before_end_time():
 
 def test_bad_inputs_raise_rca_errors():
     es, ss = build_series([("a", "b")])
-    with pytest.raises(rca.RCAError, match="train_until is required"):
+    with pytest.raises(rca.RCAError, match="train_until: a time is required"):
         rca.detect_evidence(es, ss, None, detector=ZDetector)
     with pytest.raises(rca.RCAError, match="not after train_until"):
         rca.detect_evidence(es, ss, INJECT, end_time=INJECT, detector=ZDetector)
@@ -161,5 +185,5 @@ def test_error_burst_shorter_than_the_test_window_blames_the_failing_callee():
     assert rca.rank(graph, burst).services()[0] == "c"
     t = burst.table.set_index(["kind", "caller", "callee", "metric"])
     assert t.loc[("edge", "b", "c", "error_rate")]["delta"] == pytest.approx(0.12)
-    hidden = rca.detect_evidence(es, ss, INJECT, detector=ZDetector, event_metrics=())
+    hidden = rca.detect_evidence(es, ss, INJECT, config=rca.DetectionConfig(detector=ZDetector, event_metrics=()))
     assert hidden.table.loc[hidden.table["metric"] == "error_rate", "strength"].max() == 0.0

@@ -8,7 +8,7 @@ import pytest
 import rca
 from chaos_scenarios.case_folder import CaseLabel, write_case
 from collectors import make_spanframe
-from rca.cli import main
+from application.cli import main
 from tests_rca_helpers import INJECT, ZDetector, build_series
 
 T0 = 1_700_000_000.0  # unix seconds of the injection in the span fixtures
@@ -80,7 +80,7 @@ def test_localize_from_edge_series_only_builds_the_graph():
 def test_localize_errors():
     with pytest.raises(rca.RCAError, match="needs spans or edge_series"):
         rca.localize(inject_time=T0)
-    with pytest.raises(rca.RCAError, match="inject_time is required"):
+    with pytest.raises(rca.RCAError, match="inject_time: a time is required"):
         rca.localize(spans=synthetic_spans(), inject_time=None)
     with pytest.raises(rca.RCAError, match="empty SpanFrame"):
         rca.localize(spans=synthetic_spans().iloc[:0], inject_time=T0)

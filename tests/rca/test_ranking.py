@@ -25,7 +25,7 @@ def _evidence(edges, fault, **kw):
 FAN_CASE = _evidence(FAN, {"gap": {("front", "y"): 15.0, ("mid", "y"): 15.0}, "slow": {"x": 5.0}})
 
 
-@pytest.mark.parametrize("method", ["default", "pagerank"])
+@pytest.mark.parametrize("method", [rca.DEFAULT_METHOD, "pagerank"])
 def test_chain_slow_leaf_propagates_to_callers(method):
     g, ev = _evidence(CHAIN, {"slow": {"d": 20.0}})
     ranking = rca.rank(g, ev, method)
@@ -35,7 +35,7 @@ def test_chain_slow_leaf_propagates_to_callers(method):
 
 def test_chain_slow_middle_service_not_its_callee_or_caller():
     g, ev = _evidence(CHAIN, {"slow": {"b": 20.0}})
-    ranking = rca.rank(g, ev, "default")
+    ranking = rca.rank(g, ev)
     assert ranking.services()[0] == "b"
     # c and d are untouched and a's extra time is fully explained by b
     assert ranking.candidates[0].score > 10 * max(c.score for c in ranking.candidates[1:])
@@ -43,7 +43,7 @@ def test_chain_slow_middle_service_not_its_callee_or_caller():
 
 def test_callers_of_a_slow_callee_are_explained_away():
     g, ev = _evidence(CHAIN, {"slow": {"d": 20.0}})
-    ranking = rca.rank(g, ev, "default")
+    ranking = rca.rank(g, ev)
     scores = {c.service: c.score for c in ranking}
     assert scores["a"] == pytest.approx(0.0, abs=1.0)
     assert scores["b"] == pytest.approx(0.0, abs=1.0)
@@ -51,19 +51,19 @@ def test_callers_of_a_slow_callee_are_explained_away():
 
 def test_network_delay_into_a_callee_with_two_callers_blames_the_callee():
     g, ev = _evidence(FAN, {"gap": {("front", "y"): 15.0, ("mid", "y"): 15.0}})
-    assert rca.rank(g, ev, "default").services()[0] == "y"
+    assert rca.rank(g, ev).services()[0] == "y"
 
 
 def test_caller_side_slowness_on_every_outgoing_call_blames_the_caller():
     g, ev = _evidence(FAN, {"gap": {("front", "x"): 15.0, ("front", "y"): 15.0, ("front", "z"): 15.0}})
-    top = rca.rank(g, ev, "default").candidates[0]
+    top = rca.rank(g, ev).candidates[0]
     assert top.service == "front"
     assert "caller share" in top.why
 
 
 def test_changed_call_pattern_blames_the_caller():
     g, ev = _evidence(FAN, {"ratio": {("front", "x"): 0.2, ("front", "y"): 0.2, ("front", "z"): 0.2}})
-    top = rca.rank(g, ev, "default").candidates[0]
+    top = rca.rank(g, ev).candidates[0]
     assert top.service == "front"
     assert "call pattern" in top.why
 
@@ -71,7 +71,7 @@ def test_changed_call_pattern_blames_the_caller():
 @pytest.mark.parametrize("culprit", ["b", "d"])
 def test_errors_propagated_to_callers_blame_the_failing_callee(culprit):
     g, ev = _evidence(CHAIN, {"errors": {culprit: 0.3}})
-    ranking = rca.rank(g, ev, "default")
+    ranking = rca.rank(g, ev)
     assert ranking.services()[0] == culprit
     assert "error_rate" in ranking.candidates[0].why
     callers = {"b": ["a"], "d": ["a", "b", "c"]}[culprit]
@@ -120,13 +120,13 @@ def test_every_method_ranks_every_node_once_with_a_why(method):
 
 def test_no_anomaly_gives_no_strong_candidate():
     g, ev = _evidence(CHAIN, {})
-    ranking = rca.rank(g, ev, "default")
+    ranking = rca.rank(g, ev)
     assert ranking.candidates[0].score < 5
 
 
 def test_why_names_the_edge_and_metric():
     g, ev = _evidence(CHAIN, {"slow": {"d": 20.0}})
-    why = rca.rank(g, ev, "default").candidates[0].why
+    why = rca.rank(g, ev).candidates[0].why
     assert "c->d server_" in why or "d latency_" in why
 
 
@@ -160,7 +160,7 @@ def _renamed(ev: EdgeEvidence, mapping: dict) -> EdgeEvidence:
     return EdgeEvidence(table=table)
 
 
-@pytest.mark.parametrize("method", ["default", "pagerank", "max-score"])
+@pytest.mark.parametrize("method", [rca.DEFAULT_METHOD, "pagerank", "max-score"])
 @settings(max_examples=15, deadline=None)
 @given(names=st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12),
                       min_size=5, max_size=5, unique=True))

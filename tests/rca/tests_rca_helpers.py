@@ -1,11 +1,11 @@
 """Synthetic EdgeSeries/ServiceSeries with known faults, and a stand-in detector."""
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pandas as pd
 import pytest
+
+from core.detector import DetectionResult, Detector
 
 START = pd.Timestamp("2024-01-01 00:00:00", tz="UTC")
 BUCKET = pd.Timedelta("30s")
@@ -13,12 +13,9 @@ N_TRAIN, N_TEST = 20, 6
 INJECT = START + N_TRAIN * BUCKET
 
 
-class ZDetector:
-    """Stand-in with FluxEV's batch interface: score |x - median| in the series' units (as
-    FluxEV's FSE is), threshold 3 x 1.4826 MAD."""
-
-    def __init__(self, **params):
-        self.params = params
+class ZDetector(Detector):
+    """Stand-in detector of the protocol: score |x - median| in the series' units (as FluxEV's
+    FSE is), threshold 3 x 1.4826 MAD."""
 
     def fit(self, train):
         train = np.asarray(train, dtype=float)
@@ -29,7 +26,7 @@ class ZDetector:
     def detect(self, test):
         score = np.abs(np.asarray(test, dtype=float) - self.center_)
         threshold = np.full(len(score), 3.0 * self.spread_)
-        return SimpleNamespace(score=score, threshold=threshold, alarm=score > threshold)
+        return DetectionResult(score=score, threshold=threshold, alarm=score > threshold)
 
 
 def build_series(edges, *, calls=None, fault=None, seed=0, services=None):

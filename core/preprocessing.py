@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fluxev.errors import DetectorError
-from fluxev.validation import as_finite_values, as_timestamps
+from core.detector import DetectorError
+from core.values import as_finite_values, as_timestamps
 
 MIN_DAY_GAPS = 5
 SHORT_RUN = 5

@@ -1,4 +1,4 @@
-"""Checks of detector input; each failure is a DetectorError naming the input and the problem."""
+"""Checks of detector input (series and scalars); each failure is a DetectorError naming the input."""
 from __future__ import annotations
 
 import numbers
@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from fluxev.errors import DetectorError
+from core.detector import DetectorError
 
 
 def as_finite_values(values, name: str = "values") -> np.ndarray:
@@ -31,7 +31,7 @@ def as_finite_values(values, name: str = "values") -> np.ndarray:
         kind = "NaN" if np.isnan(out[i]) else "infinite"
         raise DetectorError(
             f"{name}: {int(bad.sum())} NaN/infinite value(s), first at position {i} ({kind}); "
-            "put the series on a regular grid and fill gaps first (fluxev.prepare_series)"
+            "put the series on a regular grid and fill the gaps first (fluxev.regular_grid, fluxev.fill_missing)"
         )
     return out
 

@@ -1,36 +1,28 @@
-"""Sub-commands of the ``rca`` CLI contributed by this package: ``rca collect jaeger|files``."""
+"""``rca collect jaeger|files``: spans into a SpanFrame Parquet file."""
+
 from __future__ import annotations
 
 import argparse
-import re
 import time
+from collections import Counter
 
-from collectors.errors import CollectError
-
-_LAST = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|min|h|d)\s*$")
-_UNIT = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+from application.errors import UsageError
+from collectors import JaegerClient, read_spans, write_spans
+from collectors.files import combine
+from core.times import optional_timestamp, to_timedelta, to_timestamp
 
 
 def parse_last(text: str) -> float:
-    """``15m`` -> 900.0 seconds (units s, m/min, h, d)."""
-    match = _LAST.match(text or "")
-    if not match:
-        raise CollectError(f"--last wants a duration like 15m, 2h or 90s, got {text!r}")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    """``15m`` -> 900.0 seconds (any duration :func:`core.to_timedelta` reads)."""
+    return to_timedelta(text, "--last", error=UsageError, positive=True).total_seconds()
 
 
-def time_arg(text):
-    """A command-line time: Unix seconds when numeric, else the text (read_spans parses ISO times)."""
-    if text is None:
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
+def time_arg(text, option: str):
+    """A command-line time (Unix seconds or ISO-8601) as a UTC Timestamp; None stays None."""
+    return optional_timestamp(text, option, error=UsageError)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's sub-commands to the ``rca`` parser."""
     collect = subparsers.add_parser("collect", help="collect spans into a SpanFrame Parquet file")
     sub = collect.add_subparsers(dest="collect_command", metavar="SOURCE", required=True)
 
@@ -63,19 +55,15 @@ def _report(frame, output) -> None:
 
 
 def _collect_jaeger(args) -> int:
-    from collectors.files import write_spans
-    from collectors.jaeger_client import JaegerClient
-    from collectors.timeutil import to_us
-
-    end = time_arg(args.end) if args.end else time.time()
+    end = time_arg(args.end, "--end") if args.end else to_timestamp(time.time())
     if args.last:
         if args.start:
-            raise CollectError("give either --start or --last, not both")
-        start = to_us(end, "end") / 1e6 - parse_last(args.last)
+            raise UsageError("give either --start or --last, not both")
+        start = end - to_timedelta(args.last, "--last", error=UsageError, positive=True)
     elif args.start:
-        start = time_arg(args.start)
+        start = time_arg(args.start, "--start")
     else:
-        raise CollectError("give --start (and --end) or --last")
+        raise UsageError("give --start (and --end) or --last")
     client = JaegerClient(args.url, api=args.api, limit=args.limit, timeout=args.timeout)
     frame = client.collect(start, end, services=args.service)
     write_spans(frame, args.output)
@@ -86,12 +74,9 @@ def _collect_jaeger(args) -> int:
 
 
 def _collect_files(args) -> int:
-    from collections import Counter
-
-    from collectors.files import _combine, read_spans, write_spans
-
-    frames = [read_spans(p, time_arg(args.start), time_arg(args.end), progress=True) for p in args.paths]
-    frame = frames[0] if len(frames) == 1 else _combine(frames, "; ".join(args.paths), Counter())
+    start, end = time_arg(args.start, "--start"), time_arg(args.end, "--end")
+    frames = [read_spans(p, start, end, progress=True) for p in args.paths]
+    frame = frames[0] if len(frames) == 1 else combine(frames, "; ".join(args.paths), Counter())
     write_spans(frame, args.output)
     _report(frame, args.output)
     return 0

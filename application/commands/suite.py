@@ -1,22 +1,28 @@
-"""Sub-commands of the ``rca`` CLI contributed by this package: ``suite``, ``chaos``, ``lab``."""
+"""``rca suite run|check``, ``rca chaos cleanup``, ``rca lab up|status|down``."""
+
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
 
 import yaml
 
-from chaos_scenarios.errors import ScenarioError
+from application.errors import UsageError
+from chaos_scenarios.crds import load_crd_schemas, validate_manifest
+from chaos_scenarios.k8s import DEFAULT_ALLOWED_NAMESPACES, KubernetesBackend, cleanup_owned
+from chaos_scenarios.lab import run_lab
+from chaos_scenarios.runner import default_run_id, plan_cases, run_suite
+from chaos_scenarios.simulator import SimBackend
+from chaos_scenarios.suite import builtin_suites, load_suite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's sub-commands to the ``rca`` parser."""
     suite = subparsers.add_parser("suite", help="run or check a fault suite (ChaosMesh on Kubernetes, or the simulator)")
     suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUITE_COMMAND", required=True)
 
     run = suite_sub.add_parser("run", help="inject every fault of a suite and write one case folder per fault")
-    run.add_argument("suite", help="suite YAML file, e.g. suites/online-boutique-smoke.yaml")
+    run.add_argument("suite", help=f"suite YAML file, or a shipped suite: {', '.join(builtin_suites())}")
     run.add_argument("--backend", choices=("k8s", "sim"), default="sim",
                      help="k8s: a real cluster with ChaosMesh and Jaeger; sim: the embedded simulator (default)")
     run.add_argument("--out", help="run directory to write (required unless --dry-run)")
@@ -31,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.set_defaults(func=_suite_run)
 
     check = suite_sub.add_parser("check", help="validate a suite and list its cases")
-    check.add_argument("suite")
+    check.add_argument("suite", help="suite YAML file or shipped suite name")
     check.add_argument("--crds", help="directory of ChaosMesh CRD YAML files to validate every manifest against")
     check.set_defaults(func=_suite_check)
 
@@ -56,15 +62,10 @@ def _print_manifests(manifests: list[dict]) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:  # e.g. piped into `head`
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _suite_run(args: argparse.Namespace) -> int:
-    from chaos_scenarios.runner import default_run_id, plan_cases, run_suite
-    from chaos_scenarios.suite import load_suite
-
     suite = load_suite(args.suite)
     if args.dry_run:
         run_id = default_run_id(suite, args.seed)
@@ -75,14 +76,12 @@ def _suite_run(args: argparse.Namespace) -> int:
               f"{args.backend}; nothing was created", file=sys.stderr)
         return 0
     if not args.out:
-        raise ScenarioError("suite run: --out DIR is required (or use --dry-run)")
+        raise UsageError("suite run: --out DIR is required (or use --dry-run)")
     seed = args.seed
     if args.backend == "sim":
         seed = 0 if seed is None else seed
-        backend = make_sim_backend(seed)
+        backend = SimBackend(seed=seed)
     else:
-        from chaos_scenarios.k8s import DEFAULT_ALLOWED_NAMESPACES, KubernetesBackend
-
         backend = KubernetesBackend(context=args.context, jaeger_url=args.jaeger_url,
                                     allowed_namespaces=args.allow_namespace or DEFAULT_ALLOWED_NAMESPACES)
     written = run_suite(suite, backend, args.out, progress=not args.no_progress, seed=seed)
@@ -90,25 +89,11 @@ def _suite_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_sim_backend(seed: int):
-    """The simulator backend, imported lazily (it lives in chaos_scenarios.simulator)."""
-    try:
-        from chaos_scenarios.simulator import SimBackend
-    except ImportError as exc:
-        raise ScenarioError(f"the simulator backend is not available ({exc}); use --backend k8s") from exc
-    return SimBackend(seed=seed)
-
-
 def _suite_check(args: argparse.Namespace) -> int:
-    from chaos_scenarios.runner import default_run_id, plan_cases
-    from chaos_scenarios.suite import load_suite
-
     suite = load_suite(args.suite)
     cases = plan_cases(suite, default_run_id(suite, 0))
     schemas = None
     if args.crds:
-        from chaos_scenarios.crds import load_crd_schemas, validate_manifest
-
         schemas = load_crd_schemas(args.crds)
     for case in cases:
         for manifest in case.manifests:
@@ -123,8 +108,6 @@ def _suite_check(args: argparse.Namespace) -> int:
 
 
 def _chaos_cleanup(args: argparse.Namespace) -> int:
-    from chaos_scenarios.k8s import KubernetesBackend, cleanup_owned
-
     backend = KubernetesBackend(context=args.context, allowed_namespaces=None)
     removed = cleanup_owned(backend, args.namespace, dry_run=args.dry_run)
     verb = "would delete" if args.dry_run else "deleted"
@@ -135,6 +118,4 @@ def _chaos_cleanup(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
-    from chaos_scenarios.lab import run_lab
-
     return run_lab(args.action, dry_run=args.dry_run)

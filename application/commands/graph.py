@@ -1,13 +1,19 @@
-"""Sub-commands of the ``rca`` CLI contributed by this package: ``rca graph``."""
+"""``rca graph``: the service graph of span files, printed, drawn or written as DOT."""
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
+from application.commands.collect import time_arg
+from application.errors import UsageError
+from collectors import read_spans
+from graph import build_service_graph, calls
+from graph.draw import draw_png, edge_table, to_dot
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this package's sub-commands to the ``rca`` parser."""
     p = subparsers.add_parser("graph", help="build the service graph of span files and print its edges")
     p.add_argument("spans", help="span file or directory (any format `rca collect files` reads)")
     p.add_argument("--start", help="keep spans starting at or after this time (Unix seconds or ISO)")
@@ -20,20 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _graph(args) -> int:
-    from collectors import read_spans
-    from collectors.cli import time_arg
-    from graph.calls import calls
-    from graph.draw import draw_png, edge_table, to_dot
-    from graph.errors import GraphError
-    from graph.service_graph import build_service_graph
-
     mapping = {}
     for item in args.callee_map:
         if "=" not in item:
-            raise GraphError(f"--callee-map wants NAME=SERVICE, got {item!r}")
+            raise UsageError(f"--callee-map wants NAME=SERVICE, got {item!r}")
         key, value = item.split("=", 1)
         mapping[key.strip()] = value.strip()
-    spans = read_spans(args.spans, time_arg(args.start), time_arg(args.end), progress=True)
+    spans = read_spans(args.spans, time_arg(args.start, "--start"), time_arg(args.end, "--end"), progress=True)
     table = calls(spans, mapping)
     graph = build_service_graph(spans, call_table=table)
     print(edge_table(graph))

@@ -1,0 +1,1 @@
+"""One module per ``rca`` sub-command group; each has ``register(subparsers)``."""

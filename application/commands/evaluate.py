@@ -1,0 +1,116 @@
+"""``rca evaluate``: every ranking method on every usable case of a data set; AC@k table and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from application.commands.rank import add_detection_options, detection_config
+from application.errors import UsageError
+from evaluation.datasets import load_cases, parse_spec
+from evaluation.report import write_report
+from evaluation.runner import available_methods, evaluate
+
+RUNS = Path("runs")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="rank the root cause of every case of a data set with every method; accuracy table and report",
+        description="Load the cases of DATASET (nezha:PATH, changerca:PATH, rcaeval:PATH, cases:PATH or a "
+                    "bare PATH detected by content), detect once per case, rank with each method, print AC@k "
+                    "per method and write a Markdown + HTML report.")
+    p.add_argument("dataset", metavar="DATASET")
+    p.add_argument("--method", "-m", action="append", dest="methods", metavar="M", choices=available_methods(),
+                   help=f"a registered ranking method (repeatable; default: all of {', '.join(available_methods())})")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="report folder (default: runs/evaluate-<data set name>)")
+    p.add_argument("--json", type=Path, default=None, metavar="FILE",
+                   help='also write {"<method>": {"AC@1", "AC@3", "AC@5", "Avg@5", "cases", "skipped", ...}, '
+                        '"default": <method>, ...} here (the report folder always gets results.json)')
+    p.add_argument("--before", default="10min", help="history a case needs before its injection (default 10min)")
+    p.add_argument("--after", default="3min", help="data a case needs after its injection (default 3min)")
+    p.add_argument("--min-spans", type=int, default=1,
+                   help="spans (or reporting buckets) needed in each of the two windows (default 1)")
+    add_detection_options(p)
+    p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
+    p.add_argument("--share-evidence", action=argparse.BooleanOptionalAction, default=True,
+                   help="detect once per case and rank every method on that evidence (the default; the same "
+                        "rankings as one rca.localize call per method, which --no-share-evidence makes)")
+    p.add_argument("--strict", action="store_true", help="stop at the first case a method fails on")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def format_table(results: dict, methods: list[str], default: str) -> str:
+    """The AC@k table printed by ``rca evaluate``."""
+    header = ["method", "AC@1", "AC@3", "AC@5", "Avg@5", "mean rank", "cases", "failed", "detect s/case",
+              "rank s/case"]
+    rows = []
+    for m in methods:
+        r = results[m]
+        rows.append([m + (" *" if m == default else ""), *(_num(r[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")),
+                     _num(r["mean_rank"]), str(r["cases"]), str(r["failed"]),
+                     _num(r.get("detect_seconds_per_case"), 3), _num(r.get("rank_seconds_per_case"), 4)])
+    if methods:
+        chance = results[methods[0]]["chance"]
+        rows.append(["chance", *(_num(chance[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")), "", "", "", "", ""])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _num(value, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def default_out(dataset: str) -> Path:
+    """``runs/evaluate-<name of the data set's folder>``."""
+    _, path = parse_spec(dataset)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", path.resolve().name or "run").strip("-") or "run"
+    return RUNS / f"evaluate-{name}"
+
+
+def run(args: argparse.Namespace) -> int:
+    config = detection_config(args)
+    cases, skipped = load_cases(args.dataset, before=args.before, after=args.after, min_spans=args.min_spans)
+    print(f"{args.dataset}: {len(cases)} usable case(s), {len(skipped)} skipped", file=sys.stderr)
+    for case_id, reason in skipped:
+        print(f"  skipped {case_id}: {reason}", file=sys.stderr)
+    if not cases:
+        raise UsageError(f"{args.dataset}: no usable case to evaluate (see the reasons above)")
+    evaluation = evaluate(cases, args.methods, detection=config, skipped=skipped, strict=args.strict,
+                          progress=not args.quiet, share_evidence=args.share_evidence)
+    results = evaluation.results()
+    print(format_table(results, evaluation.methods, evaluation.default_method))
+    print("(* default method; chance = expected accuracy of a random order of each case's candidates; detection "
+          "is shared by all methods)" if args.share_evidence else
+          "(* default method; chance = expected accuracy of a random order of each case's candidates)")
+    for method in evaluation.methods:
+        for failure in (c for c in results[method]["per_case"] if c["error"]):
+            print(f"  {method} failed on {failure['case_id']}: {failure['error']}", file=sys.stderr)
+    if args.json is not None:
+        _write_json(args.json, results)
+        print(f"results: {args.json}")
+    out = args.out if args.out is not None else default_out(args.dataset)
+    parameters = {"before": args.before, "after": args.after, "min_spans": str(args.min_spans),
+                  "command": getattr(args, "command_line", None) or "rca " + " ".join(sys.argv[1:])}
+    md_path, html_path = write_report(evaluation, out, dataset=args.dataset, parameters=parameters,
+                                      per_case_figures=not args.no_case_figures)
+    _write_json(out / "results.json", results)
+    print(f"report: {html_path} (and {md_path.name}, results.json)")
+    return 0
+
+
+def _write_json(path: Path, results: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2, allow_nan=False))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write the results ({exc})") from exc

@@ -1,0 +1,18 @@
+"""The one exception root of the framework.
+
+Every package raises a family of its own (``collectors.CollectError``, ``graph.GraphError``,
+``core.DetectorError``, ``rca.RCAError``, ``chaos_scenarios.ScenarioError``,
+``evaluation.EvaluationError``), and every family derives from :class:`FrameworkError`, so a
+caller can catch one thing and the command line prints one clean line. Messages name the input
+(file, line, field, parameter), the offending value and what was expected.
+"""
+
+from __future__ import annotations
+
+
+class FrameworkError(Exception):
+    """Root of every error this framework raises on purpose."""
+
+
+class InputError(FrameworkError):
+    """A value given to a shared helper of :mod:`core` (a time, a duration) is not usable."""

@@ -1,0 +1,52 @@
+"""Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
+
+Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`). Use :func:`make_detector` to build one:
+
+>>> from detectors import make_detector
+>>> make_detector("fluxev", s=3, smoothing=1)
+FluxEV(s=3, smoothing=1)
+"""
+
+from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from detectors.registry import (
+    DETECTORS,
+    available,
+    detector_class,
+    make_detector,
+    name_of,
+    register,
+)
+from core import series as _series
+from fluxev import FluxEV
+
+register("fluxev")(FluxEV)
+
+
+def detect_series(series, detector="fluxev", train_len=None, train_until=None, fill: bool = False, **params):
+    """A registered detector (name, class or instance; ``params`` its parameters) on one pandas
+    series; see :func:`core.series.detect_series`."""
+    return _series.detect_series(series, make_detector(detector, **params), train_len, train_until, fill=fill)
+
+
+def detect_frame(frame, detector="fluxev", train_len=None, train_until=None, errors: str = "skip",
+                 fill: bool = False, **params):
+    """A registered detector on every column of a DataFrame; see :func:`core.series.detect_frame`."""
+    return _series.detect_frame(frame, make_detector(detector, **params), train_len, train_until, errors=errors,
+                                fill=fill)
+
+__all__ = [
+    "DETECTORS",
+    "DetectionResult",
+    "Detector",
+    "DetectorError",
+    "FluxEV",
+    "PointResult",
+    "UnmodelledSeries",
+    "available",
+    "detect_frame",
+    "detect_series",
+    "detector_class",
+    "make_detector",
+    "name_of",
+    "register",
+]
