@@ -24,9 +24,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Anomaly detection and root-cause localization over microservice call graphs.",
     )
     parser.add_argument("--version", action="version", version=f"rca-fluxev {__version__}")
-    parser.add_argument("--plugin", action="append", default=[], metavar="MODULE",
-                        help="import MODULE first, so the detectors and ranking methods it registers can be used "
-                             f"(repeatable; also ${plugins.ENV_VAR}, comma-separated)")
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first, so the detectors and ranking methods it registers can be used "
+        f"(repeatable; also ${plugins.ENV_VAR}, comma-separated)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(subparsers)

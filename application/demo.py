@@ -27,8 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     demo.add_argument("--suite", default=DEMO_SUITE, help="suite file or shipped suite name (default: %(default)s)")
     demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default: runs/demo)")
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default: 0)")
-    demo.add_argument("--detector-example", action="store_true",
-                      help="instead, run FluxEV alone on a small built-in synthetic series")
+    demo.add_argument(
+        "--detector-example", action="store_true", help="instead, run FluxEV alone on a small built-in synthetic series"
+    )
     demo.set_defaults(func=run)
 
 

@@ -1,4 +1,5 @@
 """A small built-in demonstration: FluxEV on a synthetic daily-periodic series."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +30,9 @@ def synthetic_series(seed: int = 7) -> tuple[pd.Series, list[tuple[pd.Timestamp,
     for day, point, length, kind, size in ANOMALIES:
         start = day * PERIOD + point
         if kind == "jitter":
-            values[start:start + length] += size * noise_std * rng.choice([-1.0, 1.0], length)
+            values[start : start + length] += size * noise_std * rng.choice([-1.0, 1.0], length)
         else:
-            values[start:start + length] += size * noise_std
+            values[start : start + length] += size * noise_std
         injected.append((index[start], index[start + length - 1], kind))
     return pd.Series(values, index=index, name="synthetic"), injected
 
@@ -42,8 +43,10 @@ def run_example(seed: int = 7) -> int:
     train_until = series.index[TRAIN_DAYS * PERIOD - 1]
     result = detect_series(series, train_until=train_until, period=PERIOD)
     alarms = result.index[result["alarm"].to_numpy()]
-    print(f"FluxEV on a synthetic series: {DAYS} days of 5-minute points (period {PERIOD}), "
-          f"trained on the first {TRAIN_DAYS} days, seed {seed}.")
+    print(
+        f"FluxEV on a synthetic series: {DAYS} days of 5-minute points (period {PERIOD}), "
+        f"trained on the first {TRAIN_DAYS} days, seed {seed}."
+    )
     print("Injected anomalies:")
     found = 0
     for start, stop, kind in injected:
@@ -53,9 +56,10 @@ def run_example(seed: int = 7) -> int:
         print(f"  {kind:<12} {start:%Y-%m-%d %H:%M} .. {stop:%H:%M}   first alarm: {first}")
     windows = [(a, b + pd.Timedelta(minutes=35)) for a, b, _ in injected]
     false = [t for t in alarms if not any(a <= t <= b for a, b in windows)]
-    print(f"Alarms: {len(alarms)} in total; {found} of {len(injected)} anomalies detected; "
-          f"{len(false)} alarm(s) outside them" + (":" if false else "."))
+    print(
+        f"Alarms: {len(alarms)} in total; {found} of {len(injected)} anomalies detected; "
+        f"{len(false)} alarm(s) outside them" + (":" if false else ".")
+    )
     for t in false:
-        print(f"  {t:%Y-%m-%d %H:%M}  score {result.at[t, 'score']:.3g} > threshold "
-              f"{result.at[t, 'threshold']:.3g}")
+        print(f"  {t:%Y-%m-%d %H:%M}  score {result.at[t, 'score']:.3g} > threshold {result.at[t, 'threshold']:.3g}")
     return 0

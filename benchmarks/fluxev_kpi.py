@@ -9,6 +9,7 @@ Alarms on filled points are dropped, alarms are point-adjusted with delay 7, and
 recall and F1 are pooled over all KPIs. Each run's seconds cover reading, filling, detection
 and scoring. The last line is the MOM run's result.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,15 @@ def run_kpi(data: Path, name: str, estimator: str):
     detector = FluxEV(period=period, estimator=estimator, **SETTINGS).fit(train)
     result = detector.detect(test)
     detect_seconds = time.perf_counter() - t0
-    return (result.alarm & ~test_filled, test_label, len(train) + len(test), detect_seconds,
-            detector.spot_.estimation_seconds_, detector.spot_.estimations_, time.process_time() - cpu)
+    return (
+        result.alarm & ~test_filled,
+        test_label,
+        len(train) + len(test),
+        detect_seconds,
+        detector.spot_.estimation_seconds_,
+        detector.spot_.estimations_,
+        time.process_time() - cpu,
+    )
 
 
 def run(data: Path, estimator: str, jobs: int) -> dict:
@@ -65,44 +73,64 @@ def run(data: Path, estimator: str, jobs: int) -> dict:
     else:
         pool = None
         outputs = (run_kpi(data, name, estimator) for name in names)
-    results = list(tqdm(outputs, total=len(names), desc=f"FluxEV {estimator.upper()}", unit="KPI",
-                        file=sys.stderr))
+    results = list(tqdm(outputs, total=len(names), desc=f"FluxEV {estimator.upper()}", unit="KPI", file=sys.stderr))
     if pool is not None:
         pool.shutdown()
     alarms, labels, points, detect_s, estimation_s, estimations, worker_cpu = zip(*results)
     scores = point_adjusted_scores(alarms, labels, delay=DELAY)
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu + (sum(worker_cpu) if pool is not None else 0.0)
-    return dict(estimator=estimator.upper(), f1=scores.f1, precision=scores.precision,
-                recall=scores.recall, points=sum(points), seconds=seconds, cpu_seconds=cpu,
-                detect_seconds=sum(detect_s),
-                estimation_seconds=sum(estimation_s), estimations=sum(estimations), kpis=len(names))
+    return dict(
+        estimator=estimator.upper(),
+        f1=scores.f1,
+        precision=scores.precision,
+        recall=scores.recall,
+        points=sum(points),
+        seconds=seconds,
+        cpu_seconds=cpu,
+        detect_seconds=sum(detect_s),
+        estimation_seconds=sum(estimation_s),
+        estimations=sum(estimations),
+        kpis=len(names),
+    )
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="kpi-aiops2018 directory (with train/ and test/)")
     parser.add_argument("--estimators", default="mom,mle", help="comma-separated: mom, mle")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="worker processes, one KPI each at a time (default 1; 2 halves the MLE "
-                             "run's wall time on an idle 2-core machine)")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="worker processes, one KPI each at a time (default 1; 2 halves the MLE "
+        "run's wall time on an idle 2-core machine)",
+    )
     args = parser.parse_args(argv)
     estimators = [e.strip().lower() for e in args.estimators.split(",") if e.strip()]
     if "mom" not in estimators:
         estimators.insert(0, "mom")
     rows = [run(args.data, e, max(1, args.jobs)) for e in estimators]
-    header = (f"{'estimator':<9} {'F1':>7} {'precision':>9} {'recall':>7} {'points':>9} "
-              f"{'seconds':>8} {'cpu s':>7} {'points/s':>10} {'detect s':>8} {'estim. s':>8} {'estimations':>11}")
-    print(f"FluxEV on {rows[0]['kpis']} KPIs, settings {SETTINGS}, delay {DELAY}, {args.jobs} process(es); "
-          "cpu/detect/estim. s are summed over processes")
+    header = (
+        f"{'estimator':<9} {'F1':>7} {'precision':>9} {'recall':>7} {'points':>9} "
+        f"{'seconds':>8} {'cpu s':>7} {'points/s':>10} {'detect s':>8} {'estim. s':>8} {'estimations':>11}"
+    )
+    print(
+        f"FluxEV on {rows[0]['kpis']} KPIs, settings {SETTINGS}, delay {DELAY}, {args.jobs} process(es); "
+        "cpu/detect/estim. s are summed over processes"
+    )
     print(header)
     for r in rows:
-        print(f"{r['estimator']:<9} {r['f1']:>7.4f} {r['precision']:>9.4f} {r['recall']:>7.4f} "
-              f"{r['points']:>9} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['points'] / r['seconds']:>10.0f} "
-              f"{r['detect_seconds']:>8.2f} {r['estimation_seconds']:>8.2f} {r['estimations']:>11}")
+        print(
+            f"{r['estimator']:<9} {r['f1']:>7.4f} {r['precision']:>9.4f} {r['recall']:>7.4f} "
+            f"{r['points']:>9} {r['seconds']:>8.2f} {r['cpu_seconds']:>7.2f} {r['points'] / r['seconds']:>10.0f} "
+            f"{r['detect_seconds']:>8.2f} {r['estimation_seconds']:>8.2f} {r['estimations']:>11}"
+        )
     mom = next(r for r in rows if r["estimator"] == "MOM")
-    print(f"f1={mom['f1']:.4f} precision={mom['precision']:.4f} recall={mom['recall']:.4f} "
-          f"points={mom['points']} seconds={mom['seconds']:.2f}")
+    print(
+        f"f1={mom['f1']:.4f} precision={mom['precision']:.4f} recall={mom['recall']:.4f} "
+        f"points={mom['points']} seconds={mom['seconds']:.2f}"
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ test = [inject, inject + 3 min)) and every method ranks the same evidence. Print
 Avg@5 and mean rank per method, the same per fault type, one line per case, and the time
 per case (reading excluded: it is printed separately).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path", help="a Nezha-layout day (label.json + trace/)")
     parser.add_argument("--bucket", default="30s", help="time bucket of the edge series (default 30s)")
-    parser.add_argument("--methods", nargs="*", default=sorted(rca.METHODS), choices=sorted(rca.METHODS),
-                        help="ranking methods (default: all; the default method is rca.DEFAULT_METHOD)")
-    parser.add_argument("--detector", default="fluxev", choices=detectors.available(),
-                        help="detector run on every series (default: fluxev with rca's short-window settings)")
-    parser.add_argument("--detection", default="{}",
-                        help="JSON dict of rca.DetectionConfig fields, for sensitivity runs (e.g. '{\"rel_floor\": 0.1}')")
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=sorted(rca.METHODS),
+        choices=sorted(rca.METHODS),
+        help="ranking methods (default: all; the default method is rca.DEFAULT_METHOD)",
+    )
+    parser.add_argument(
+        "--detector",
+        default="fluxev",
+        choices=detectors.available(),
+        help="detector run on every series (default: fluxev with rca's short-window settings)",
+    )
+    parser.add_argument(
+        "--detection",
+        default="{}",
+        help="JSON dict of rca.DetectionConfig fields, for sensitivity runs (e.g. '{\"rel_floor\": 0.1}')",
+    )
     parser.add_argument("--verbose", action="store_true", help="print the default method's top-3 reasons")
     args = parser.parse_args(argv)
 
@@ -50,8 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     cases, skipped = load_cases(f"nezha:{args.path}")
     read_seconds = time.perf_counter() - t0
-    print(f"read {len(cases) + len(skipped)} cases in {read_seconds:.1f} s: "
-          f"{len(cases)} usable, {len(skipped)} skipped")
+    print(
+        f"read {len(cases) + len(skipped)} cases in {read_seconds:.1f} s: {len(cases)} usable, {len(skipped)} skipped"
+    )
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}")
 
@@ -92,8 +106,10 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(f"{a['AC@1']:.2f} / {a['AC@3']:.2f} / {a['AC@5']:.2f} / {a['Avg@5']:.2f}".rjust(23))
         print(f"{t:16s} {len(by_type[(t, methods[0])]):3d} " + " ".join(cells))
     if seconds:
-        print(f"\ntime per case (series, detection, all {len(methods)} rankings): "
-              f"mean {np.mean(seconds):.2f} s, max {np.max(seconds):.2f} s; reading the day {read_seconds:.1f} s")
+        print(
+            f"\ntime per case (series, detection, all {len(methods)} rankings): "
+            f"mean {np.mean(seconds):.2f} s, max {np.max(seconds):.2f} s; reading the day {read_seconds:.1f} s"
+        )
     return 0
 
 

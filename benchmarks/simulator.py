@@ -6,6 +6,7 @@ suite's time (measured with ``--full``, otherwise estimated from the smoke suite
 
     .venv/bin/python benchmarks/simulator.py [--repeats 3] [--full]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,10 @@ def main() -> None:
     args = parser.parse_args()
 
     rate, spans, traces = spans_per_second(args.repeats, args.window)
-    print(f"collect_spans over {args.window:.0f} s simulated: {spans:,} spans, "
-          f"{traces:,.0f} page traces/min, {rate:,.0f} spans/s (best of {args.repeats})")
+    print(
+        f"collect_spans over {args.window:.0f} s simulated: {spans:,} spans, "
+        f"{traces:,.0f} page traces/min, {rate:,.0f} spans/s (best of {args.repeats})"
+    )
 
     smoke, full = "online-boutique-smoke", "online-boutique-full"
     seconds, n = run_suite_timed(smoke, seed=7)
@@ -60,8 +63,10 @@ def main() -> None:
         seconds_full, n_full = run_suite_timed(full, seed=7)
         print(f"full suite: {n_full} cases in {seconds_full / 60:.1f} min (measured)")
     else:
-        print(f"full suite: {n_full} cases, estimated {n_full * seconds / n / 60:.1f} min "
-              f"from the smoke suite's per-case time (run with --full to measure)")
+        print(
+            f"full suite: {n_full} cases, estimated {n_full * seconds / n / 60:.1f} min "
+            f"from the smoke suite's per-case time (run with --full to measure)"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ minutes says nothing about its accuracy under faults.
 
     .venv/bin/python benchmarks/simulator_calibration.py [--data ../shared/data/online-boutique-2022-08-22] [--files 40]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,17 @@ def load_real(data: Path, n_files: int) -> pd.DataFrame:
     frame = frame[quiet]
     traces_ok = frame.groupby("TraceID")["ParentID"].transform(lambda p: (p == "root").any())
     frame = frame[traces_ok]
-    return pd.DataFrame({
-        "trace_id": frame["TraceID"].astype(str), "span_id": frame["SpanID"].astype(str),
-        "parent_id": frame["ParentID"].where(frame["ParentID"] != "root").astype(object),
-        "service": frame["PodName"].str.rsplit("-", n=2).str[0], "operation": frame["OperationName"],
-        "start_us": frame["StartTimeUnixNano"] // 1000, "duration_us": frame["Duration"],
-    })
+    return pd.DataFrame(
+        {
+            "trace_id": frame["TraceID"].astype(str),
+            "span_id": frame["SpanID"].astype(str),
+            "parent_id": frame["ParentID"].where(frame["ParentID"] != "root").astype(object),
+            "service": frame["PodName"].str.rsplit("-", n=2).str[0],
+            "operation": frame["OperationName"],
+            "start_us": frame["StartTimeUnixNano"] // 1000,
+            "duration_us": frame["Duration"],
+        }
+    )
 
 
 def load_sim(seconds: float, seed: int) -> pd.DataFrame:
@@ -109,31 +115,41 @@ def main() -> None:
 
     real = load_real(args.data, args.files)
     sim = load_sim(args.seconds, args.seed)
-    print(f"real: {len(real):,} spans, {real['trace_id'].nunique():,} traces in {minutes(real):.0f} min of quiet "
-          f"periods ({args.files} minute files); sim: {len(sim):,} spans, {sim['trace_id'].nunique():,} traces "
-          f"in {minutes(sim):.0f} min (seed {args.seed})\n")
+    print(
+        f"real: {len(real):,} spans, {real['trace_id'].nunique():,} traces in {minutes(real):.0f} min of quiet "
+        f"periods ({args.files} minute files); sim: {len(sim):,} spans, {sim['trace_id'].nunique():,} traces "
+        f"in {minutes(sim):.0f} min (seed {args.seed})\n"
+    )
 
     qr, qs = quantiles(real), quantiles(sim)
     common = qr.index.intersection(qs.index)
     table = pd.concat({"real": qr.loc[common], "sim": qs.loc[common]}, axis=1)
     print("## Per-operation latency (ms) on operations with the same (service, span name) in both\n")
-    print("| service | operation | real p50 | sim p50 | real p90 | sim p90 | real p99 | sim p99 | real /min | sim /min |")
+    print(
+        "| service | operation | real p50 | sim p50 | real p90 | sim p90 | real p99 | sim p99 | real /min | sim /min |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for (svc, op), row in table.sort_index().iterrows():
-        print(f"| {svc} | {op} | {row['real', 'p50']:.1f} | {row['sim', 'p50']:.1f} | {row['real', 'p90']:.1f} | "
-              f"{row['sim', 'p90']:.1f} | {row['real', 'p99']:.0f} | {row['sim', 'p99']:.0f} | "
-              f"{row['real', 'per_min']:.0f} | {row['sim', 'per_min']:.0f} |")
+        print(
+            f"| {svc} | {op} | {row['real', 'p50']:.1f} | {row['sim', 'p50']:.1f} | {row['real', 'p90']:.1f} | "
+            f"{row['sim', 'p90']:.1f} | {row['real', 'p99']:.0f} | {row['sim', 'p99']:.0f} | "
+            f"{row['real', 'per_min']:.0f} | {row['sim', 'per_min']:.0f} |"
+        )
     ratio = np.log(table["sim", "p50"] / table["real", "p50"])
-    print(f"\n{len(common)} common operations; median |log(sim p50 / real p50)| = {np.median(np.abs(ratio)):.2f} "
-          f"(factor {np.exp(np.median(np.abs(ratio))):.2f}); only in real: {len(qr.index.difference(qs.index))}, "
-          f"only in sim: {len(qs.index.difference(qr.index))}\n")
+    print(
+        f"\n{len(common)} common operations; median |log(sim p50 / real p50)| = {np.median(np.abs(ratio)):.2f} "
+        f"(factor {np.exp(np.median(np.abs(ratio))):.2f}); only in real: {len(qr.index.difference(qs.index))}, "
+        f"only in sim: {len(qs.index.difference(qr.index))}\n"
+    )
 
     sr, ss = per_trace(real), per_trace(sim)
     print("## Spans per trace\n")
     print("| | traces | mean | p10 | p50 | p90 | max |\n|---|---:|---:|---:|---:|---:|---:|")
     for name, s in (("real", sr), ("sim", ss)):
-        print(f"| {name} | {len(s):,} | {s.mean():.1f} | {s.quantile(.1):.0f} | {s.median():.0f} | "
-              f"{s.quantile(.9):.0f} | {s.max()} |")
+        print(
+            f"| {name} | {len(s):,} | {s.mean():.1f} | {s.quantile(0.1):.0f} | {s.median():.0f} | "
+            f"{s.quantile(0.9):.0f} | {s.max()} |"
+        )
     er, es = edges(real), edges(sim)
     print("\n## Service edges (parent span's service -> child span's service)\n")
     print(f"- in both ({len(er & es)}): " + ", ".join(f"{a}->{b}" for a, b in sorted(er & es)))
@@ -141,6 +157,7 @@ def main() -> None:
     print(f"- only sim ({len(es - er)}): " + ", ".join(f"{a}->{b}" for a, b in sorted(es - er)))
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -151,8 +168,13 @@ def main() -> None:
     lo = min(table.xs("p50", axis=1, level=1).min().min(), 0.1)
     hi = max(table.xs("p99", axis=1, level=1).max().max(), 1000)
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="sim = real")
-    ax.set(xscale="log", yscale="log", xlabel="real (ms)", ylabel="simulated (ms)",
-           title=f"Latency quantiles of {len(common)} common operations")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="real (ms)",
+        ylabel="simulated (ms)",
+        title=f"Latency quantiles of {len(common)} common operations",
+    )
     ax.legend()
     ax = axes[1]
     bins = np.arange(0, max(sr.max(), ss.max()) + 2)

@@ -9,6 +9,7 @@ the work done, wall seconds what a user waits). The last line is
 ``spans=<N> edges=<E> seconds=<S> peak_mb=<M>``: S covers every stage, M is the process's
 peak resident memory (``ru_maxrss``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,10 @@ def main(argv=None) -> int:
     print(f"source: {source}")
     print(f"spans: {n}  skipped: {spans.attrs.get('skipped', {})}")
     print(f"SpanFrame memory: {frame_mb:.0f} MB")
-    print(f"calls: {len(table)}  services: {graph.number_of_nodes()}  edges: {graph.number_of_edges()}  "
-          f"EdgeSeries rows: {len(edges)}  ServiceSeries rows: {len(services)}")
+    print(
+        f"calls: {len(table)}  services: {graph.number_of_nodes()}  edges: {graph.number_of_edges()}  "
+        f"EdgeSeries rows: {len(edges)}  ServiceSeries rows: {len(services)}"
+    )
     for name, wall, cpu in stages:
         print(f"{name:<22} {wall:7.2f} s wall {cpu:7.2f} s cpu  {n / wall / 1e6:7.2f} M spans/s")
     print(f"load average (1 min) at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -4,6 +4,7 @@ The Kubernetes backend applies manifests with the ``kubernetes`` client and pull
 spans from Jaeger; the simulator backend interprets the same manifests on a
 simulated clock. The runner never knows which one it drives.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

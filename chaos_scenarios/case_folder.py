@@ -9,6 +9,7 @@ Layout of a run directory::
 
 Times in ``label.json`` are Unix seconds (float, UTC).
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,17 @@ class CaseLabel:
     def from_json(cls, data: dict[str, Any], where: str = "label.json") -> "CaseLabel":
         if data.get("format") != CASE_FORMAT:
             raise ScenarioError(f"{where}: format is {data.get('format')!r}, expected {CASE_FORMAT!r}")
-        required = ("case_id", "root_cause", "fault_type", "chaos_kind", "action",
-                    "injected_at", "window_start", "window_end", "backend")
+        required = (
+            "case_id",
+            "root_cause",
+            "fault_type",
+            "chaos_kind",
+            "action",
+            "injected_at",
+            "window_start",
+            "window_end",
+            "backend",
+        )
         missing = [k for k in required if k not in data]
         if missing:
             raise ScenarioError(f"{where}: missing field(s) {missing}")
@@ -127,12 +137,26 @@ def is_case_folder(path: str | Path) -> bool:
         return False
 
 
-def write_run(out_dir: str | Path, *, suite: str, backend: str, seed: int | None, cases: list[str],
-              extra: dict[str, Any] | None = None) -> Path:
+def write_run(
+    out_dir: str | Path,
+    *,
+    suite: str,
+    backend: str,
+    seed: int | None,
+    cases: list[str],
+    extra: dict[str, Any] | None = None,
+) -> Path:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    info = {"format": RUN_FORMAT, "suite": suite, "backend": backend, "seed": seed,
-            "created": pd.Timestamp.now(tz="UTC").isoformat(), "cases": cases, **(extra or {})}
+    info = {
+        "format": RUN_FORMAT,
+        "suite": suite,
+        "backend": backend,
+        "seed": seed,
+        "created": pd.Timestamp.now(tz="UTC").isoformat(),
+        "cases": cases,
+        **(extra or {}),
+    }
     (out_dir / RUN_FILE).write_text(json.dumps(info, indent=2))
     return out_dir / RUN_FILE
 

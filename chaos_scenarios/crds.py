@@ -5,6 +5,7 @@ treats every object schema that lists ``properties`` as closed (no other keys), 
 ``kubectl apply --validate=strict`` does with unknown fields: a misspelt field is an error, not
 silently pruned.
 """
+
 from __future__ import annotations
 
 import copy
@@ -53,8 +54,10 @@ def validation_errors(manifest: dict[str, Any], schemas: dict[str, dict[str, Any
     if kind not in schemas:
         return [f"kind: no CRD schema for {kind!r} (have {sorted(schemas)})"]
     validator = jsonschema.Draft7Validator(schemas[kind])
-    return [f"{'.'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
-            for err in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))]
+    return [
+        f"{'.'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
+        for err in sorted(validator.iter_errors(manifest), key=lambda e: list(map(str, e.absolute_path)))
+    ]
 
 
 def validate_manifest(manifest: dict[str, Any], schemas: dict[str, dict[str, Any]]) -> None:

@@ -11,6 +11,7 @@
 - Every object this tool creates carries ``app.kubernetes.io/managed-by: rca-fluxev``;
   :func:`cleanup_owned` deletes all of them (``rca chaos cleanup``).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,15 @@ from typing import Any
 from chaos_scenarios.backend import Injection
 from collectors import JaegerClient
 from chaos_scenarios.errors import ScenarioError
-from chaos_scenarios.manifests import GROUP, MANAGED_BY, MANAGED_BY_KEY, OWNED_SELECTOR, PLURALS, VERSION, manifest_target
+from chaos_scenarios.manifests import (
+    GROUP,
+    MANAGED_BY,
+    MANAGED_BY_KEY,
+    OWNED_SELECTOR,
+    PLURALS,
+    VERSION,
+    manifest_target,
+)
 
 DENIED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "chaos-mesh", "chaos-testing"})
 DEFAULT_ALLOWED_NAMESPACES = ("default", "online-boutique")
@@ -61,8 +70,10 @@ def check_namespace_allowed(namespace: str, allowed: Iterable[str] | None) -> No
     if namespace in DENIED_NAMESPACES:
         raise ScenarioError(f"namespace {namespace!r} is never a fault target (protected: {sorted(DENIED_NAMESPACES)})")
     if allowed is not None and namespace not in set(allowed):
-        raise ScenarioError(f"namespace {namespace!r} is not on the allow-list {sorted(set(allowed))}; "
-                            f"add it with --allow-namespace {namespace}")
+        raise ScenarioError(
+            f"namespace {namespace!r} is not on the allow-list {sorted(set(allowed))}; "
+            f"add it with --allow-namespace {namespace}"
+        )
 
 
 class KubernetesBackend:
@@ -70,11 +81,20 @@ class KubernetesBackend:
 
     name = "k8s"
 
-    def __init__(self, *, api_client=None, context: str | None = None,
-                 allowed_namespaces: Iterable[str] | None = DEFAULT_ALLOWED_NAMESPACES,
-                 jaeger_url: str | None = None, poll_interval: float = 2.0, inject_timeout: float = 180.0,
-                 recover_timeout: float = 300.0, ready_timeout: float = 300.0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        *,
+        api_client=None,
+        context: str | None = None,
+        allowed_namespaces: Iterable[str] | None = DEFAULT_ALLOWED_NAMESPACES,
+        jaeger_url: str | None = None,
+        poll_interval: float = 2.0,
+        inject_timeout: float = 180.0,
+        recover_timeout: float = 300.0,
+        ready_timeout: float = 300.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ):
         self.api_client = api_client
         self.context = context
         self.allowed_namespaces = tuple(allowed_namespaces) if allowed_namespaces is not None else None
@@ -95,15 +115,19 @@ class KubernetesBackend:
 
             configuration = client.Configuration()
             try:
-                config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None, context=self.context,
-                                        client_configuration=configuration)
+                config.load_kube_config(
+                    config_file=os.environ.get("KUBECONFIG") or None,
+                    context=self.context,
+                    client_configuration=configuration,
+                )
             except Exception as kube_exc:  # noqa: BLE001 - fall back to in-cluster, else explain
                 try:
                     config.load_incluster_config(client_configuration=configuration)
                 except Exception:  # noqa: BLE001
                     raise ScenarioError(
                         f"no Kubernetes configuration found ({kube_exc}); start a cluster "
-                        "(`rca lab up`) or point KUBECONFIG at one") from kube_exc
+                        "(`rca lab up`) or point KUBECONFIG at one"
+                    ) from kube_exc
             self.api_client = client.ApiClient(configuration)
         return self.api_client
 
@@ -148,8 +172,10 @@ class KubernetesBackend:
             asked = self.clock()
             _, _, headers = client.VersionApi(self._client()).get_code_with_http_info()
         except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
-            raise ScenarioError(f"cannot reach the Kubernetes API at {host} ({_describe(exc)}); "
-                                "is the cluster running? (`rca lab status`)") from exc
+            raise ScenarioError(
+                f"cannot reach the Kubernetes API at {host} ({_describe(exc)}); "
+                "is the cluster running? (`rca lab status`)"
+            ) from exc
         self._estimate_offset(asked, (headers or {}).get("Date"))
         problems: list[str] = []
         missing: set[str] = set()
@@ -180,18 +206,23 @@ class KubernetesBackend:
             plural = PLURALS[kind]
             try:
                 listed = self._custom().list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, plural, label_selector=OWNED_SELECTOR)
+                    GROUP, VERSION, namespace, plural, label_selector=OWNED_SELECTOR
+                )
             except ApiException as exc:
                 if exc.status == 404:
-                    problems.append(f"ChaosMesh CRD {plural}.{GROUP} is not installed "
-                                    "(install ChaosMesh: `rca lab up` or helm, see docs/chaos.md)")
+                    problems.append(
+                        f"ChaosMesh CRD {plural}.{GROUP} is not installed "
+                        "(install ChaosMesh: `rca lab up` or helm, see docs/chaos.md)"
+                    )
                 else:
                     problems.append(f"cannot list {kind} in {namespace!r}: {_describe(exc)}")
                 continue
             leftovers = [item["metadata"]["name"] for item in listed.get("items", [])]
             if leftovers:
-                problems.append(f"{kind} object(s) {leftovers} from an earlier run are still in {namespace!r}; "
-                                f"remove them with `rca chaos cleanup --namespace {namespace}`")
+                problems.append(
+                    f"{kind} object(s) {leftovers} from an earlier run are still in {namespace!r}; "
+                    f"remove them with `rca chaos cleanup --namespace {namespace}`"
+                )
         return problems
 
     def _check_pods(self, namespace: str, service: str, what: str) -> list[str]:
@@ -202,8 +233,10 @@ class KubernetesBackend:
         running = [p for p in pods if p.status is not None and p.status.phase == "Running"]
         if not running:
             phases = [p.status.phase if p.status else "?" for p in pods]
-            return [f"{what}: no running pod with label app={service} in namespace {namespace!r} "
-                    f"(found {len(pods)} pod(s){': ' + ', '.join(phases) if phases else ''})"]
+            return [
+                f"{what}: no running pod with label app={service} in namespace {namespace!r} "
+                f"(found {len(pods)} pod(s){': ' + ', '.join(phases) if phases else ''})"
+            ]
         return []
 
     @staticmethod
@@ -212,8 +245,10 @@ class KubernetesBackend:
             with urllib.request.urlopen(f"{url.rstrip('/')}/api/services", timeout=5) as response:
                 json.loads(response.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            return [f"Jaeger is not reachable at {url} ({exc}); forward its port with "
-                    "`kubectl -n observability port-forward svc/jaeger 16686:16686`"]
+            return [
+                f"Jaeger is not reachable at {url} ({exc}); forward its port with "
+                "`kubectl -n observability port-forward svc/jaeger 16686:16686`"
+            ]
         return []
 
     def inject(self, manifest: dict) -> Injection:
@@ -225,8 +260,10 @@ class KubernetesBackend:
         except ApiException as exc:
             if exc.status == 409:
                 del self.created_[(kind, namespace, name)]
-                raise ScenarioError(f"{kind}/{name} already exists in {namespace!r} (left over from an earlier "
-                                    f"run?); remove it with `rca chaos cleanup --namespace {namespace}`") from exc
+                raise ScenarioError(
+                    f"{kind}/{name} already exists in {namespace!r} (left over from an earlier "
+                    f"run?); remove it with `rca chaos cleanup --namespace {namespace}`"
+                ) from exc
             if exc.status in (401, 403):
                 raise ScenarioError(f"not allowed to create {kind} in {namespace!r}: {_describe(exc)}") from exc
             raise ScenarioError(f"creating {kind}/{name} in {namespace!r} failed: {_describe(exc)}") from exc
@@ -238,21 +275,34 @@ class KubernetesBackend:
                 raise ScenarioError(f"{kind}/{name} disappeared before it was injected")
             status = obj.get("status") or {}
             records = (status.get("experiment") or {}).get("containerRecords") or []
-            failed = [e.get("message", "") for r in records for e in r.get("events") or []
-                      if e.get("operation") == "Apply" and e.get("type") == "Failed"]
+            failed = [
+                e.get("message", "")
+                for r in records
+                for e in r.get("events") or []
+                if e.get("operation") == "Apply" and e.get("type") == "Failed"
+            ]
             if failed and self.clock() >= deadline:
                 raise ScenarioError(f"{kind}/{name} could not be injected: {failed[-1]}")
             if _condition(status, "AllInjected") and records and all(_applied(r) for r in records):
-                times = [_parse_time(e["timestamp"]) for r in records for e in r.get("events") or []
-                         if e.get("operation") == "Apply" and e.get("type") == "Succeeded"]
-                injected_at = max(t for t in times if t is not None) if any(times) else \
-                    _parse_time(obj["metadata"].get("creationTimestamp"))
+                times = [
+                    _parse_time(e["timestamp"])
+                    for r in records
+                    for e in r.get("events") or []
+                    if e.get("operation") == "Apply" and e.get("type") == "Succeeded"
+                ]
+                injected_at = (
+                    max(t for t in times if t is not None)
+                    if any(times)
+                    else _parse_time(obj["metadata"].get("creationTimestamp"))
+                )
                 if injected_at is None:
                     raise ScenarioError(f"{kind}/{name}: status has no event timestamps to date the injection")
                 return Injection(injected_at=injected_at, pods=sorted({_pod_of(r["id"]) for r in records}))
             if self.clock() >= deadline:
-                raise ScenarioError(f"{kind}/{name} not injected after {self.inject_timeout:g}s "
-                                    f"(last status: {json.dumps(status)[:400]})")
+                raise ScenarioError(
+                    f"{kind}/{name} not injected after {self.inject_timeout:g}s "
+                    f"(last status: {json.dumps(status)[:400]})"
+                )
             self.sleep(self.poll_interval)
 
     def recover(self, manifest: dict) -> float:
@@ -282,8 +332,9 @@ class KubernetesBackend:
         if kind not in PLURALS:
             raise ScenarioError(f"unsupported chaos kind {kind!r}")
         if (meta.get("labels") or {}).get(MANAGED_BY_KEY) != MANAGED_BY:
-            raise ScenarioError(f"{kind}/{meta.get('name')}: refusing to touch an object not labelled "
-                                f"{MANAGED_BY_KEY}={MANAGED_BY}")
+            raise ScenarioError(
+                f"{kind}/{meta.get('name')}: refusing to touch an object not labelled {MANAGED_BY_KEY}={MANAGED_BY}"
+            )
         check_namespace_allowed(meta.get("namespace", ""), self.allowed_namespaces)
         return kind, meta["namespace"], meta["name"]
 
@@ -302,8 +353,10 @@ class KubernetesBackend:
             self._custom().delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
         except ApiException as exc:
             if exc.status != 404:
-                raise ScenarioError(f"deleting {kind}/{name} in {namespace!r} failed: {_describe(exc)}; "
-                                    f"retry with `rca chaos cleanup --namespace {namespace}`") from exc
+                raise ScenarioError(
+                    f"deleting {kind}/{name} in {namespace!r} failed: {_describe(exc)}; "
+                    f"retry with `rca chaos cleanup --namespace {namespace}`"
+                ) from exc
         deadline = self.clock() + self.recover_timeout
         recovered: float | None = None
         deleted_at: float | None = None
@@ -313,19 +366,26 @@ class KubernetesBackend:
                 break
             deleted_at = _parse_time(obj["metadata"].get("deletionTimestamp")) or deleted_at
             records = ((obj.get("status") or {}).get("experiment") or {}).get("containerRecords") or []
-            times = [_parse_time(e["timestamp"]) for r in records for e in r.get("events") or []
-                     if e.get("operation") == "Recover" and e.get("type") == "Succeeded"]
+            times = [
+                _parse_time(e["timestamp"])
+                for r in records
+                for e in r.get("events") or []
+                if e.get("operation") == "Recover" and e.get("type") == "Succeeded"
+            ]
             recovered = max([t for t in times if t is not None] + ([recovered] if recovered else []), default=None)
             if self.clock() >= deadline:
-                raise ScenarioError(f"{kind}/{name} still exists {self.recover_timeout:g}s after deletion; "
-                                    f"check ChaosMesh (kubectl -n {namespace} describe {PLURALS[kind]} {name})")
+                raise ScenarioError(
+                    f"{kind}/{name} still exists {self.recover_timeout:g}s after deletion; "
+                    f"check ChaosMesh (kubectl -n {namespace} describe {PLURALS[kind]} {name})"
+                )
             self.sleep(self.poll_interval)
         if recovered is not None:
             return recovered
         if deleted_at is not None:
             return deleted_at
-        print(f"warning: {kind}/{name} vanished before its recovery was recorded; using the local clock",
-              file=sys.stderr)
+        print(
+            f"warning: {kind}/{name} vanished before its recovery was recorded; using the local clock", file=sys.stderr
+        )
         return self.now()
 
     def _wait_ready(self, namespace: str, service: str) -> None:
@@ -338,8 +398,9 @@ class KubernetesBackend:
             if pods and all(_pod_ready(p) for p in pods):
                 return
             if self.clock() >= deadline:
-                raise ScenarioError(f"pods app={service} in {namespace!r} not ready {self.ready_timeout:g}s "
-                                    "after the fault was removed")
+                raise ScenarioError(
+                    f"pods app={service} in {namespace!r} not ready {self.ready_timeout:g}s after the fault was removed"
+                )
             self.sleep(self.poll_interval)
 
 
@@ -348,8 +409,9 @@ def _condition(status: dict, kind: str) -> bool:
 
 
 def _applied(record: dict) -> bool:
-    return any(e.get("operation") == "Apply" and e.get("type") == "Succeeded" for e in record.get("events") or []) \
-        or (record.get("injectedCount", 0) > 0 and not record.get("events"))
+    return any(e.get("operation") == "Apply" and e.get("type") == "Succeeded" for e in record.get("events") or []) or (
+        record.get("injectedCount", 0) > 0 and not record.get("events")
+    )
 
 
 def _pod_of(record_id: str) -> str:
@@ -363,8 +425,9 @@ def _pod_ready(pod) -> bool:
     return any(c.type == "Ready" and c.status == "True" for c in pod.status.conditions or [])
 
 
-def cleanup_owned(backend: KubernetesBackend, namespaces: Iterable[str] | None = None, *,
-                  dry_run: bool = False) -> list[str]:
+def cleanup_owned(
+    backend: KubernetesBackend, namespaces: Iterable[str] | None = None, *, dry_run: bool = False
+) -> list[str]:
     """Delete every ChaosMesh object labelled as ours (in ``namespaces``, or cluster-wide); returns them."""
     ApiException = _api_exception()
     api = backend._custom()
@@ -372,17 +435,26 @@ def cleanup_owned(backend: KubernetesBackend, namespaces: Iterable[str] | None =
     for kind, plural in PLURALS.items():
         try:
             if namespaces:
-                items = [i for ns in namespaces for i in api.list_namespaced_custom_object(
-                    GROUP, VERSION, ns, plural, label_selector=OWNED_SELECTOR).get("items", [])]
+                items = [
+                    i
+                    for ns in namespaces
+                    for i in api.list_namespaced_custom_object(
+                        GROUP, VERSION, ns, plural, label_selector=OWNED_SELECTOR
+                    ).get("items", [])
+                ]
             else:
-                items = api.list_cluster_custom_object(GROUP, VERSION, plural,
-                                                       label_selector=OWNED_SELECTOR).get("items", [])
+                items = api.list_cluster_custom_object(GROUP, VERSION, plural, label_selector=OWNED_SELECTOR).get(
+                    "items", []
+                )
         except ApiException as exc:
             if exc.status == 404:
                 continue
             raise ScenarioError(f"listing {kind} objects failed: {_describe(exc)}") from exc
-        found += [(kind, i["metadata"]["namespace"], i["metadata"]["name"]) for i in items
-                  if (i["metadata"].get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY]
+        found += [
+            (kind, i["metadata"]["namespace"], i["metadata"]["name"])
+            for i in items
+            if (i["metadata"].get("labels") or {}).get(MANAGED_BY_KEY) == MANAGED_BY
+        ]
     if not dry_run:
         for kind, namespace, name in found:
             backend._delete_and_wait(kind, namespace, name)

@@ -20,8 +20,10 @@ def deploy_dir() -> Path:
     path = Path(override) if override else Path(str(resources.files("deploy")))
     if not (path / "lab.sh").is_file():
         where = "RCA_DEPLOY_DIR" if override else "the installed deploy package"
-        raise ScenarioError(f"{path}: no lab.sh in {where}; reinstall rca-fluxev or point RCA_DEPLOY_DIR at a "
-                            "folder with lab.sh and the kustomize overlays")
+        raise ScenarioError(
+            f"{path}: no lab.sh in {where}; reinstall rca-fluxev or point RCA_DEPLOY_DIR at a "
+            "folder with lab.sh and the kustomize overlays"
+        )
     return path
 
 

@@ -28,6 +28,7 @@ Pods are selected by ``app=<target>`` in the fault's namespace. Every object car
 ``rca chaos cleanup`` can find it. ``spec.duration`` is the fault's duration: if the runner dies,
 ChaosMesh still ends the fault on its own.
 """
+
 from __future__ import annotations
 
 import base64
@@ -44,10 +45,20 @@ MANAGED_BY_KEY, MANAGED_BY = "app.kubernetes.io/managed-by", "rca-fluxev"
 RUN_KEY, CASE_KEY, FAULT_TYPE_KEY = "rca-fluxev/run", "rca-fluxev/case", "rca-fluxev/fault-type"
 TARGET_ANNOTATION = "rca-fluxev/target"
 OWNED_SELECTOR = f"{MANAGED_BY_KEY}={MANAGED_BY}"
-PLURALS = {"PodChaos": "podchaos", "NetworkChaos": "networkchaos", "StressChaos": "stresschaos",
-           "HTTPChaos": "httpchaos", "IOChaos": "iochaos"}
-FAULT_TYPE_PREFIX = {"PodChaos": "", "NetworkChaos": "network-", "StressChaos": "stress-",
-                     "HTTPChaos": "http-", "IOChaos": "io-"}
+PLURALS = {
+    "PodChaos": "podchaos",
+    "NetworkChaos": "networkchaos",
+    "StressChaos": "stresschaos",
+    "HTTPChaos": "httpchaos",
+    "IOChaos": "iochaos",
+}
+FAULT_TYPE_PREFIX = {
+    "PodChaos": "",
+    "NetworkChaos": "network-",
+    "StressChaos": "stress-",
+    "HTTPChaos": "http-",
+    "IOChaos": "io-",
+}
 
 _GO_DURATION = re.compile(r"^[0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h)$")
 _LABEL_VALUE_BAD = re.compile(r"[^A-Za-z0-9._-]+")
@@ -75,6 +86,7 @@ def _int_in(low: int, high: int | None = None) -> Callable[[Any, str], int]:
             span = f"{low}..{high}" if high is not None else f">= {low}"
             raise ScenarioError(f"{where}: expected an integer {span}, got {value!r}")
         return value
+
     return check
 
 
@@ -104,28 +116,33 @@ def _headers(value: Any, where: str) -> dict[str, str]:
 
 _CONTAINERS = {"containerNames": _text_list}
 _HTTP_COMMON = {"port": _int_in(1, 65535), "path": _text, "method": _text, "target": _http_target}
-_IO_COMMON = {"volumePath": _text, "path": _text, "percent": _int_in(0, 100), "methods": _text_list,
-              **_CONTAINERS}
+_IO_COMMON = {"volumePath": _text, "path": _text, "percent": _int_in(0, 100), "methods": _text_list, **_CONTAINERS}
 
 # (kind, action) -> (checkers by parameter, required parameters)
 PARAMETERS: dict[tuple[str, str], tuple[dict[str, Callable[[Any, str], Any]], tuple[str, ...]]] = {
     ("PodChaos", "pod-kill"): ({"gracePeriod": _int_in(0)}, ()),
     ("PodChaos", "pod-failure"): ({}, ()),
     ("PodChaos", "container-kill"): (dict(_CONTAINERS), ("containerNames",)),
-    ("NetworkChaos", "delay"): ({"latency": _duration_str, "jitter": _duration_str, "correlation": _percent_str},
-                                ("latency",)),
+    ("NetworkChaos", "delay"): (
+        {"latency": _duration_str, "jitter": _duration_str, "correlation": _percent_str},
+        ("latency",),
+    ),
     ("NetworkChaos", "loss"): ({"loss": _percent_str, "correlation": _percent_str}, ("loss",)),
     ("NetworkChaos", "duplicate"): ({"duplicate": _percent_str, "correlation": _percent_str}, ("duplicate",)),
     ("NetworkChaos", "corrupt"): ({"corrupt": _percent_str, "correlation": _percent_str}, ("corrupt",)),
     ("NetworkChaos", "partition"): ({}, ()),
-    ("NetworkChaos", "bandwidth"): ({"rate": _text, "limit": _int_in(1), "buffer": _int_in(1)},
-                                    ("rate", "limit", "buffer")),
+    ("NetworkChaos", "bandwidth"): (
+        {"rate": _text, "limit": _int_in(1), "buffer": _int_in(1)},
+        ("rate", "limit", "buffer"),
+    ),
     ("StressChaos", "cpu"): ({"workers": _int_in(1, 8192), "load": _int_in(0, 100), **_CONTAINERS}, ("workers",)),
     ("StressChaos", "memory"): ({"workers": _int_in(1, 8192), "size": _text, **_CONTAINERS}, ("workers",)),
     ("HTTPChaos", "abort"): (dict(_HTTP_COMMON), ("port",)),
     ("HTTPChaos", "delay"): ({**_HTTP_COMMON, "delay": _duration_str}, ("port", "delay")),
-    ("HTTPChaos", "replace"): ({**_HTTP_COMMON, "code": _int_in(100, 599), "body": _text, "headers": _headers},
-                               ("port",)),
+    ("HTTPChaos", "replace"): (
+        {**_HTTP_COMMON, "code": _int_in(100, 599), "body": _text, "headers": _headers},
+        ("port",),
+    ),
     ("IOChaos", "latency"): ({**_IO_COMMON, "delay": _duration_str}, ("volumePath", "delay")),
     ("IOChaos", "fault"): ({**_IO_COMMON, "errno": _int_in(1, 4095)}, ("volumePath", "errno")),
 }
@@ -147,8 +164,10 @@ def check_fault(fault: Fault, where: str) -> dict[str, Any]:
     checkers, required = PARAMETERS[key]
     unknown = set(fault.parameters) - set(checkers)
     if unknown:
-        raise ScenarioError(f"{where}.parameters: unknown parameter(s) {sorted(unknown)} for "
-                            f"{fault.kind}/{fault.action}; allowed: {sorted(checkers)}")
+        raise ScenarioError(
+            f"{where}.parameters: unknown parameter(s) {sorted(unknown)} for "
+            f"{fault.kind}/{fault.action}; allowed: {sorted(checkers)}"
+        )
     missing = [p for p in required if p not in fault.parameters]
     if missing:
         raise ScenarioError(f"{where}.parameters: {fault.kind}/{fault.action} needs {missing}")
@@ -195,8 +214,12 @@ def build_manifest(fault: Fault, *, name: str, run_id: str, case_id: str | None 
     return {
         "apiVersion": API_VERSION,
         "kind": fault.kind,
-        "metadata": {"name": object_name(name), "namespace": fault.namespace, "labels": labels,
-                     "annotations": {TARGET_ANNOTATION: fault.target}},
+        "metadata": {
+            "name": object_name(name),
+            "namespace": fault.namespace,
+            "labels": labels,
+            "annotations": {TARGET_ANNOTATION: fault.target},
+        },
         "spec": spec,
     }
 
@@ -211,8 +234,10 @@ def _network_spec(fault: Fault, params: dict[str, Any]) -> dict[str, Any]:
         spec[fault.action] = params
     if fault.peer is not None:
         peer = fault.peer
-        spec["target"] = {**_mode(peer.mode, peer.value),
-                          "selector": _selector(peer.namespace or fault.namespace, peer.service)}
+        spec["target"] = {
+            **_mode(peer.mode, peer.value),
+            "selector": _selector(peer.namespace or fault.namespace, peer.service),
+        }
     return spec
 
 
@@ -226,8 +251,11 @@ def _stress_spec(fault: Fault, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _http_spec(fault: Fault, params: dict[str, Any]) -> dict[str, Any]:
-    spec: dict[str, Any] = {"target": params.get("target", "Request"), "port": params["port"],
-                            "path": params.get("path", "*")}
+    spec: dict[str, Any] = {
+        "target": params.get("target", "Request"),
+        "port": params["port"],
+        "path": params.get("path", "*"),
+    }
     if "method" in params:
         spec["method"] = params["method"]
     if fault.action == "abort":
@@ -250,8 +278,13 @@ def _io_spec(fault: Fault, params: dict[str, Any]) -> dict[str, Any]:
     return dict(params)
 
 
-_KIND_SPEC = {"PodChaos": _pod_spec, "NetworkChaos": _network_spec, "StressChaos": _stress_spec,
-              "HTTPChaos": _http_spec, "IOChaos": _io_spec}
+_KIND_SPEC = {
+    "PodChaos": _pod_spec,
+    "NetworkChaos": _network_spec,
+    "StressChaos": _stress_spec,
+    "HTTPChaos": _http_spec,
+    "IOChaos": _io_spec,
+}
 
 
 def manifest_target(manifest: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ drives a real cluster and the simulator. Safety rules it keeps:
   on Ctrl-C (``KeyboardInterrupt``) and on backend time-outs, followed by ``backend.cleanup()``;
 - ``run.json`` is written even when the run stops early, with ``status`` and the finished cases.
 """
+
 from __future__ import annotations
 
 import sys
@@ -61,19 +62,29 @@ def plan_cases(suite: Suite, run_id: str) -> list[PlannedCase]:
         order.extend((f, rep) for f in suite.faults if f.repetitions >= rep)
     cases = []
     for start in range(0, len(order), suite.concurrency):
-        group = order[start:start + suite.concurrency]
+        group = order[start : start + suite.concurrency]
         index = len(cases) + 1
         case_id = f"{index:03d}-" + "+".join(f.name for f, _ in group) + f"-r{group[0][1]}"
         manifests = tuple(
             build_manifest(f, name=f"rca-{index:03d}-{f.name}-r{rep}", run_id=run_id, case_id=case_id)
-            for f, rep in group)
-        cases.append(PlannedCase(case_id=case_id, faults=tuple(f for f, _ in group),
-                                 repetition=group[0][1], manifests=manifests))
+            for f, rep in group
+        )
+        cases.append(
+            PlannedCase(case_id=case_id, faults=tuple(f for f, _ in group), repetition=group[0][1], manifests=manifests)
+        )
     return cases
 
 
-def run_suite(suite: Suite, backend: Backend | None, out_dir: str | Path, *, dry_run: bool = False,
-              progress: bool = True, seed: int | None = None, run_id: str | None = None) -> list[Path]:
+def run_suite(
+    suite: Suite,
+    backend: Backend | None,
+    out_dir: str | Path,
+    *,
+    dry_run: bool = False,
+    progress: bool = True,
+    seed: int | None = None,
+    run_id: str | None = None,
+) -> list[Path]:
     """Run every case of ``suite`` on ``backend`` and write one case folder each under ``out_dir``.
 
     With ``dry_run`` the plan (and every manifest) is built and checked but the backend is not
@@ -89,8 +100,9 @@ def run_suite(suite: Suite, backend: Backend | None, out_dir: str | Path, *, dry
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     status = "failed"
-    bar = tqdm(total=len(cases), desc=f"{suite.name} [{backend.name}]", unit="case", file=sys.stderr,
-               disable=not progress)
+    bar = tqdm(
+        total=len(cases), desc=f"{suite.name} [{backend.name}]", unit="case", file=sys.stderr, disable=not progress
+    )
     try:
         backend.preflight(suite)
         for case in cases:
@@ -105,15 +117,18 @@ def run_suite(suite: Suite, backend: Backend | None, out_dir: str | Path, *, dry
         try:
             backend.cleanup()
         finally:
-            write_run(out_dir, suite=suite.name, backend=backend.name, seed=seed,
-                      cases=[p.name for p in written],
-                      extra={"run_id": run_id, "status": status, "planned_cases": len(cases),
-                             "suite_path": suite.path})
+            write_run(
+                out_dir,
+                suite=suite.name,
+                backend=backend.name,
+                seed=seed,
+                cases=[p.name for p in written],
+                extra={"run_id": run_id, "status": status, "planned_cases": len(cases), "suite_path": suite.path},
+            )
     return written
 
 
-def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, seed: int | None,
-              bar: tqdm) -> Path:
+def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, seed: int | None, bar: tqdm) -> Path:
     def stage(text: str) -> None:
         bar.set_postfix_str(f"{case.case_id}: {text}", refresh=True)
 
@@ -160,12 +175,22 @@ def _emergency_recover(backend: Backend, active: list[dict[str, Any]]) -> None:
     except BaseException as exc:  # noqa: BLE001
         failures.append(f"cleanup: {exc!r}")
     if failures:
-        print("warning: could not remove every chaos object (" + "; ".join(failures)
-              + "); run `rca chaos cleanup`", file=sys.stderr)
+        print(
+            "warning: could not remove every chaos object (" + "; ".join(failures) + "); run `rca chaos cleanup`",
+            file=sys.stderr,
+        )
 
 
-def _label(case: PlannedCase, suite: Suite, backend: Backend, seed: int | None, injections: list[Injection],
-           recovered_at: float, window_start: float, window_end: float) -> CaseLabel:
+def _label(
+    case: PlannedCase,
+    suite: Suite,
+    backend: Backend,
+    seed: int | None,
+    injections: list[Injection],
+    recovered_at: float,
+    window_start: float,
+    window_end: float,
+) -> CaseLabel:
     faults = case.faults
     params: dict[str, Any] = {}
     for fault in faults:

@@ -27,6 +27,7 @@ Every fault may override ``namespace``, ``warmup``, ``duration``, ``cooldown`` a
 ``repetitions``. Durations are numbers of seconds or strings such as ``90s``, ``5m``,
 ``1h30m``. Errors name the file and the field (``suite.yaml: faults[2].parameters.latency: ...``).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,17 @@ from chaos_scenarios.spec import (
 
 SUITES_FOLDER = "suites"
 
-__all__ = ["Fault", "Peer", "Suite", "builtin_suites", "format_duration", "load_suite", "parse_duration",
-           "parse_suite", "suite_path"]
+__all__ = [
+    "Fault",
+    "Peer",
+    "Suite",
+    "builtin_suites",
+    "format_duration",
+    "load_suite",
+    "parse_duration",
+    "parse_suite",
+    "suite_path",
+]
 
 DEFAULTS: dict[str, Any] = {
     "namespace": "default",
@@ -65,8 +75,7 @@ DEFAULTS: dict[str, Any] = {
     "mode": "one",
 }
 _TIMING_KEYS = ("namespace", "warmup", "duration", "cooldown", "repetitions")
-_FAULT_KEYS = {"name", "target", "kind", "action", "parameters", "mode", "value", "direction", "peer",
-               *_TIMING_KEYS}
+_FAULT_KEYS = {"name", "target", "kind", "action", "parameters", "mode", "value", "direction", "peer", *_TIMING_KEYS}
 _PEER_KEYS = {"service", "mode", "value", "namespace"}
 
 
@@ -126,8 +135,13 @@ def parse_suite(data: Any, *, where: str = "suite", default_name: str = "suite")
         if fault.name in seen:
             raise ScenarioError(f"{where}: faults[{i}].name: {fault.name!r} is used twice; names must be unique")
         seen.add(fault.name)
-    return Suite(name=name, faults=tuple(faults), jaeger_url=defaults["jaeger_url"],
-                 concurrency=defaults["concurrency"], path=where)
+    return Suite(
+        name=name,
+        faults=tuple(faults),
+        jaeger_url=defaults["jaeger_url"],
+        concurrency=defaults["concurrency"],
+        path=where,
+    )
 
 
 def _parse_defaults(raw: Any, where: str) -> dict[str, Any]:
@@ -196,8 +210,18 @@ def _parse_fault(raw: Any, defaults: dict[str, Any], where: str) -> Fault:
     peer = _parse_peer(raw["peer"], f"{where}.peer") if raw.get("peer") is not None else None
     if (direction is not None or peer is not None) and raw["kind"] != "NetworkChaos":
         raise ScenarioError(f"{where}: direction/peer only apply to NetworkChaos, not {raw['kind']}")
-    return Fault(name=raw["name"], target=raw["target"], kind=raw["kind"], action=raw["action"],
-                 parameters=dict(params), mode=mode, value=value, direction=direction, peer=peer, **merged)
+    return Fault(
+        name=raw["name"],
+        target=raw["target"],
+        kind=raw["kind"],
+        action=raw["action"],
+        parameters=dict(params),
+        mode=mode,
+        value=value,
+        direction=direction,
+        peer=peer,
+        **merged,
+    )
 
 
 def _mode_value(mode: str, value: Any, where: str) -> str:
@@ -231,5 +255,6 @@ def _parse_peer(raw: Any, where: str) -> Peer:
     namespace = raw.get("namespace")
     if namespace is not None:
         namespace = _check_common("namespace", namespace, f"{where}.namespace")
-    return Peer(service=service, mode=mode, value=_mode_value(mode, raw.get("value"), f"{where}.value"),
-                namespace=namespace)
+    return Peer(
+        service=service, mode=mode, value=_mode_value(mode, raw.get("value"), f"{where}.value"), namespace=namespace
+    )

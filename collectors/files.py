@@ -1,4 +1,5 @@
 """``read_spans``: one call for a span file or a directory of span files, format detected by content."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -102,8 +103,10 @@ def combine(frames: list[pd.DataFrame], source: str, skipped: Counter) -> pd.Dat
         out.attrs["skipped"] = dict(sorted((k, v) for k, v in skipped.items() if v))
         out.attrs["source"] = source
         return out
-    data = pd.concat([f.astype({c: "object" for c in ("service", "operation", "pod", "kind", "status")})
-                      for f in frames], ignore_index=True)
+    data = pd.concat(
+        [f.astype({c: "object" for c in ("service", "operation", "pod", "kind", "status")}) for f in frames],
+        ignore_index=True,
+    )
     return make_spanframe(data, source=source, skipped=skipped)
 
 

@@ -8,6 +8,7 @@ service, and keeps each span once (the same trace comes back for each service it
 Requests time out, are retried with exponential back-off on connection errors, timeouts,
 429 and 5xx, and raise :class:`CollectError` naming the URL and the HTTP status.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,7 @@ def json_documents(body: str, url: str) -> list:
         try:
             document, end = decoder.raw_decode(text, position)
         except json.JSONDecodeError as exc:
-            raise CollectError(f"{url}: answer is not JSON ({exc.msg} at character {exc.pos}): "
-                               f"{text[:120]!r}") from exc
+            raise CollectError(f"{url}: answer is not JSON ({exc.msg} at character {exc.pos}): {text[:120]!r}") from exc
         documents.append(document)
         position = end
         while position < len(text) and text[position] in " \r\n\t,":
@@ -64,8 +64,18 @@ class JaegerClient:
     in ``attrs["truncated_windows"]``).
     """
 
-    def __init__(self, url: str, *, api: str = "auto", timeout: float = 10.0, retries: int = 3,
-                 backoff: float = 0.5, limit: int = 1000, min_window_us: int = 1_000, progress: bool = True):
+    def __init__(
+        self,
+        url: str,
+        *,
+        api: str = "auto",
+        timeout: float = 10.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        limit: int = 1000,
+        min_window_us: int = 1_000,
+        progress: bool = True,
+    ):
         if api not in ("auto", "v1", "v3"):
             raise CollectError(f"api must be 'auto', 'v1' or 'v3', got {api!r}")
         self.url = url.rstrip("/")
@@ -139,8 +149,11 @@ class JaegerClient:
         """GET /api/v3/traces with the trace limit under the name the server accepts: Jaeger 2.x
         reads ``query.search_depth``, older api_v3 gateways ``query.num_traces``; a 400 answer
         moves on to the next naming (both, then each alone) and the working one is kept."""
-        variants = [self._depth_names] if self._depth_names else \
-            [("query.search_depth", "query.num_traces"), ("query.num_traces",), ("query.search_depth",)]
+        variants = (
+            [self._depth_names]
+            if self._depth_names
+            else [("query.search_depth", "query.num_traces"), ("query.num_traces",), ("query.search_depth",)]
+        )
         for i, names in enumerate(variants):
             try:
                 body = self._get("/api/v3/traces", {**params, **{n: self.limit for n in names}}, not_found_ok=True)
@@ -155,8 +168,11 @@ class JaegerClient:
     def query(self, service: str, start_us: int, end_us: int) -> tuple[list, int]:
         """Raw answer documents for one service and window, and the number of traces in them."""
         if self._resolve_api() == "v3":
-            params = {"query.service_name": service, "query.start_time_min": rfc3339(start_us),
-                      "query.start_time_max": rfc3339(end_us)}
+            params = {
+                "query.service_name": service,
+                "query.start_time_min": rfc3339(start_us),
+                "query.start_time_max": rfc3339(end_us),
+            }
             body = self._get_v3_traces(params)
             if body is None:
                 return [], 0
@@ -206,8 +222,10 @@ class JaegerClient:
         bar = None
         if self.progress:
             from tqdm import tqdm
-            bar = tqdm(total=len(names) * (end_us - start_us) / 1e6, unit="s", desc="jaeger", file=sys.stderr,
-                       leave=False)
+
+            bar = tqdm(
+                total=len(names) * (end_us - start_us) / 1e6, unit="s", desc="jaeger", file=sys.stderr, leave=False
+            )
         try:
             for service in names:
                 windows = [(start_us, end_us)]
@@ -246,8 +264,14 @@ class JaegerClient:
             outside = 0
         refetched = before - outside - len(frame) + stats["refetched_spans"]
         result = rows_to_spanframe({c: frame[c].tolist() for c in frame.columns}, f"{self.url} ({api})", skipped)
-        result.attrs.update({"queries": stats["queries"], "refetched_spans": refetched,
-                             "truncated_windows": stats["truncated_windows"], "outside_window": outside})
+        result.attrs.update(
+            {
+                "queries": stats["queries"],
+                "refetched_spans": refetched,
+                "truncated_windows": stats["truncated_windows"],
+                "outside_window": outside,
+            }
+        )
         return result
 
 

@@ -8,6 +8,7 @@ The parent is the first CHILD_OF reference, else the first FOLLOWS_FROM one. The
 (:func:`collectors.kinds.infer_kinds`), the status follows :mod:`collectors.status`,
 the pod is the process tag ``k8s.pod.name``, ``host.name``, ``hostname`` or ``ip``.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,8 +28,24 @@ ATTRIBUTE_TAGS = {
     "rpc_method": ("rpc.method",),
     "server_address": ("server.address", "net.peer.name", "peer.hostname"),
 }
-_FIELDS = ("trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "kind", "status",
-           "pod", "peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status")
+_FIELDS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "service",
+    "operation",
+    "start_us",
+    "duration_us",
+    "kind",
+    "status",
+    "pod",
+    "peer_service",
+    "rpc_service",
+    "rpc_method",
+    "server_address",
+    "http_status",
+    "grpc_status",
+)
 
 
 def tags_dict(tags) -> dict[str, object]:
@@ -59,12 +76,19 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             if not isinstance(span, dict):
                 skipped["malformed_span"] += 1
                 continue
-            process = span.get("process") if isinstance(span.get("process"), dict) else \
-                processes.get(span.get("processID"), {})
+            process = (
+                span.get("process")
+                if isinstance(span.get("process"), dict)
+                else processes.get(span.get("processID"), {})
+            )
             process = process if isinstance(process, dict) else {}
             start, duration = span.get("startTime"), span.get("duration")
-            if isinstance(start, bool) or isinstance(duration, bool) or not isinstance(start, (int, float)) \
-                    or not isinstance(duration, (int, float)):
+            if (
+                isinstance(start, bool)
+                or isinstance(duration, bool)
+                or not isinstance(start, (int, float))
+                or not isinstance(duration, (int, float))
+            ):
                 skipped["malformed_span"] += 1
                 continue
             tags = tags_dict(span.get("tags"))
@@ -132,18 +156,27 @@ def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
         return []
     order = np.lexsort((spans["start_us"].to_numpy(), pd.factorize(spans["trace_id"], sort=False)[0]))
     frame = spans.iloc[order]
-    extra = {"peer_service": "peer.service", "rpc_service": "rpc.service", "rpc_method": "rpc.method",
-             "server_address": "server.address", "http_status": "http.response.status_code",
-             "grpc_status": "rpc.grpc.status_code"}
+    extra = {
+        "peer_service": "peer.service",
+        "rpc_service": "rpc.service",
+        "rpc_method": "rpc.method",
+        "server_address": "server.address",
+        "http_status": "http.response.status_code",
+        "grpc_status": "rpc.grpc.status_code",
+    }
     present = [c for c in extra if c in frame.columns]
-    columns = {c: _column(frame, c) for c in ("trace_id", "span_id", "parent_id", "service", "operation", "kind",
-                                                 "status", "pod", *present)}
+    columns = {
+        c: _column(frame, c)
+        for c in ("trace_id", "span_id", "parent_id", "service", "operation", "kind", "status", "pod", *present)
+    }
     starts = frame["start_us"].to_numpy().tolist()
     durations = frame["duration_us"].to_numpy().tolist()
     kind_tags = {k: [{"key": "span.kind", "type": "string", "value": k}] for k in KINDS if k != "unknown"}
     status_tags = {
-        "error": [{"key": "error", "type": "bool", "value": True},
-                  {"key": "otel.status_code", "type": "string", "value": "ERROR"}],
+        "error": [
+            {"key": "error", "type": "bool", "value": True},
+            {"key": "otel.status_code", "type": "string", "value": "ERROR"},
+        ],
         "ok": [{"key": "otel.status_code", "type": "string", "value": "OK"}],
     }
     traces: list[dict] = []
@@ -163,10 +196,13 @@ def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
         pid = known.get(key)
         if pid is None:
             pid = known[key] = f"p{len(known) + 1}"
-            trace["processes"][pid] = {"serviceName": service, "tags": (
-                [{"key": "hostname", "type": "string", "value": str(pod)}] if pod is not None else [])}
-        tags = [dict(t) for t in kind_tags.get(columns["kind"][i], ())] + \
-            [dict(t) for t in status_tags.get(columns["status"][i], ())]
+            trace["processes"][pid] = {
+                "serviceName": service,
+                "tags": ([{"key": "hostname", "type": "string", "value": str(pod)}] if pod is not None else []),
+            }
+        tags = [dict(t) for t in kind_tags.get(columns["kind"][i], ())] + [
+            dict(t) for t in status_tags.get(columns["status"][i], ())
+        ]
         for column in present:
             value = columns[column][i]
             if value is None:
@@ -176,12 +212,21 @@ def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
             else:
                 tags.append({"key": extra[column], "type": "string", "value": str(value)})
         parent = columns["parent_id"][i]
-        trace["spans"].append({
-            "traceID": trace_id, "spanID": str(columns["span_id"][i]),
-            "operationName": str(columns["operation"][i]),
-            "references": [] if parent is None else [{"refType": "CHILD_OF", "traceID": trace_id,
-                                                      "spanID": str(parent)}],
-            "startTime": int(starts[i]), "duration": int(durations[i]),
-            "tags": tags, "logs": [], "processID": pid, "warnings": None, "flags": 1,
-        })
+        trace["spans"].append(
+            {
+                "traceID": trace_id,
+                "spanID": str(columns["span_id"][i]),
+                "operationName": str(columns["operation"][i]),
+                "references": []
+                if parent is None
+                else [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": str(parent)}],
+                "startTime": int(starts[i]),
+                "duration": int(durations[i]),
+                "tags": tags,
+                "logs": [],
+                "processID": pid,
+                "warnings": None,
+                "flags": 1,
+            }
+        )
     return traces

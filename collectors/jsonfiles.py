@@ -1,5 +1,6 @@
 """JSON span files: Jaeger UI exports (``{"data": [trace, ...]}`` or a bare list of traces),
 JSON lines (one Jaeger trace or OTLP document per line), and OTLP JSON files."""
+
 from __future__ import annotations
 
 import gzip

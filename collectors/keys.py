@@ -5,6 +5,7 @@ unique across traces too. The fast path factorizes only ``span_id``/``parent_id`
 checks that matched rows share their trace id; when a span id repeats across traces it falls
 back to keys over (trace_id, span_id).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,11 +73,11 @@ def fixed_width_view(series: pd.Series) -> np.ndarray | None:
         return None
     _, offsets_buffer, data_buffer = array.buffers()
     offset_type = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[array.offset: array.offset + len(array) + 1]
+    offsets = np.frombuffer(offsets_buffer, dtype=offset_type)[array.offset : array.offset + len(array) + 1]
     width = int(offsets[1] - offsets[0])
     if width <= 0 or not (np.diff(offsets) == width).all():
         return None
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0]: offsets[-1]]
+    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
     return data.view(f"S{width}")
 
 
@@ -110,8 +111,9 @@ def parent_positions(frame: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray] |
     return parent
 
 
-def duplicate_spans(frame: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray] | None = None,
-                    *, with_first: bool = False):
+def duplicate_spans(
+    frame: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray] | None = None, *, with_first: bool = False
+):
     """True for each row whose (trace_id, span_id) appeared in an earlier row.
 
     With ``with_first``, also the position of that earlier row for each repeated row.

@@ -26,6 +26,7 @@ structure tells the same story; the rule, applied in this order, uses no service
    a service this service serves is a ``server`` span;
 5. everything else is ``internal``.
 """
+
 from __future__ import annotations
 
 import re

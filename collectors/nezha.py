@@ -8,6 +8,7 @@ The service is the pod name minus its two last ``-`` parts (a Kubernetes Deploym
 rows that appear verbatim in two files (adjacent minute files overlap) are dropped and
 counted as ``verbatim_duplicate``.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -30,9 +31,13 @@ COLUMNS = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName", "StartTi
 HEADER_FIELDS = frozenset(COLUMNS)
 _DICT = pa.dictionary(pa.int32(), pa.string())
 _TYPES = {
-    "TraceID": pa.string(), "SpanID": pa.string(), "ParentID": pa.string(),
-    "PodName": _DICT, "OperationName": _DICT,
-    "StartTimeUnixNano": pa.int64(), "Duration": pa.int64(),
+    "TraceID": pa.string(),
+    "SpanID": pa.string(),
+    "ParentID": pa.string(),
+    "PodName": _DICT,
+    "OperationName": _DICT,
+    "StartTimeUnixNano": pa.int64(),
+    "Duration": pa.int64(),
 }
 PRUNE_MARGIN_US = 10 * 60 * 1_000_000
 
@@ -48,8 +53,9 @@ def service_from_pod(pod: str) -> str:
     return parts[0] if len(parts) == 3 and parts[0] else str(pod)
 
 
-def read_nezha_csv(paths, start_us: int | None = None, end_us: int | None = None, *, source: str | None = None,
-                   progress: bool = False) -> pd.DataFrame:
+def read_nezha_csv(
+    paths, start_us: int | None = None, end_us: int | None = None, *, source: str | None = None, progress: bool = False
+) -> pd.DataFrame:
     """Read one or more Nezha minute files into a SpanFrame (spans with start in [start, end)).
 
     When a time range is given, files whose first rows lie more than 10 minutes outside it
@@ -95,6 +101,7 @@ def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
     items = files
     if progress:
         from tqdm import tqdm
+
         items = tqdm(files, desc="span files", unit="file", leave=False)
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(read, items))
@@ -156,8 +163,12 @@ def _may_overlap(path: Path, start_us: int | None, end_us: int | None) -> bool:
 def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd.DataFrame:
     """SpanFrame of the one table in ``holder`` (a list, emptied here so the table can be freed early)."""
     if holder is None:
-        empty = pd.DataFrame({c: pd.Series([], dtype=object) for c in
-                              ("trace_id", "span_id", "parent_id", "service", "operation", "kind", "status", "pod")})
+        empty = pd.DataFrame(
+            {
+                c: pd.Series([], dtype=object)
+                for c in ("trace_id", "span_id", "parent_id", "service", "operation", "kind", "status", "pod")
+            }
+        )
         empty["start_us"] = np.array([], dtype=np.int64)
         empty["duration_us"] = np.array([], dtype=np.int64)
         return make_spanframe(empty, source=source, skipped=skipped)
@@ -175,15 +186,24 @@ def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd
     service = _services_of_pods(pod)
     parent = raw["ParentID"]
     parent = parent.mask(parent.isin(["root", ""]))
-    frame = pd.DataFrame({
-        "trace_id": raw["TraceID"], "span_id": raw["SpanID"], "parent_id": parent,
-        "service": service, "operation": raw["OperationName"].astype("category"),
-        "start_us": start, "duration_us": raw["Duration"].to_numpy(np.int64),
-        "kind": pd.Categorical.from_codes(np.full(len(raw), KINDS.index("unknown"), dtype=np.int8), dtype=KIND_DTYPE),
-        "status": pd.Categorical.from_codes(np.full(len(raw), STATUSES.index("unset"), dtype=np.int8),
-                                            dtype=STATUS_DTYPE),
-        "pod": pod,
-    })
+    frame = pd.DataFrame(
+        {
+            "trace_id": raw["TraceID"],
+            "span_id": raw["SpanID"],
+            "parent_id": parent,
+            "service": service,
+            "operation": raw["OperationName"].astype("category"),
+            "start_us": start,
+            "duration_us": raw["Duration"].to_numpy(np.int64),
+            "kind": pd.Categorical.from_codes(
+                np.full(len(raw), KINDS.index("unknown"), dtype=np.int8), dtype=KIND_DTYPE
+            ),
+            "status": pd.Categorical.from_codes(
+                np.full(len(raw), STATUSES.index("unset"), dtype=np.int8), dtype=STATUS_DTYPE
+            ),
+            "pod": pod,
+        }
+    )
     del raw, parent, pod, service, start
     codes = id_codes(frame)
     repeated, first = duplicate_spans(frame, codes, with_first=True)
@@ -191,15 +211,21 @@ def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd
     if repeated.any():
         rows = np.flatnonzero(repeated)
         same = np.ones(len(rows), dtype=bool)
-        for values in (codes[1], frame["pod"].cat.codes.to_numpy(), frame["operation"].cat.codes.to_numpy(),
-                       frame["start_us"].to_numpy(), frame["duration_us"].to_numpy()):
+        for values in (
+            codes[1],
+            frame["pod"].cat.codes.to_numpy(),
+            frame["operation"].cat.codes.to_numpy(),
+            frame["start_us"].to_numpy(),
+            frame["duration_us"].to_numpy(),
+        ):
             same &= values[rows] == values[first]
         verbatim[rows[same]] = True
     clash = repeated & ~verbatim
     skipped["verbatim_duplicate"] += int(verbatim.sum())
     skipped["duplicate_span"] += int(clash.sum())
-    frame = make_spanframe(frame, source=source, skipped=skipped, drop_duplicates=False,
-                           drop=repeated if repeated.any() else None)
+    frame = make_spanframe(
+        frame, source=source, skipped=skipped, drop_duplicates=False, drop=repeated if repeated.any() else None
+    )
     if repeated.any():
         codes = (codes[0][~repeated], codes[1][~repeated])
     parent = parent_positions(frame, codes) if len(frame) == len(codes[0]) else parent_positions(frame)

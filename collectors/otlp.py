@@ -6,6 +6,7 @@ Also accepts the older ``instrumentationLibrarySpans`` and Jaeger api_v3's wrapp
 or 2); the status follows :mod:`collectors.status`; the service is the resource attribute
 ``service.name``, the pod ``k8s.pod.name`` or ``host.name``.
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,24 @@ from collectors.status import grpc_status, http_status, status_from_tags
 
 OTEL_KINDS = {0: "unknown", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
-_FIELDS = ("trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "kind", "status",
-           "pod", "peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status")
+_FIELDS = (
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "service",
+    "operation",
+    "start_us",
+    "duration_us",
+    "kind",
+    "status",
+    "pod",
+    "peer_service",
+    "rpc_service",
+    "rpc_method",
+    "server_address",
+    "http_status",
+    "grpc_status",
+)
 
 
 def any_value(value):
@@ -177,19 +194,27 @@ def jaeger_to_otlp(traces) -> dict:
             out = []
             for span in spans:
                 tags = tags_dict(span.get("tags"))
-                parent = next((r.get("spanID") for r in span.get("references") or []
-                               if r.get("refType") == "CHILD_OF"), None)
+                parent = next(
+                    (r.get("spanID") for r in span.get("references") or [] if r.get("refType") == "CHILD_OF"), None
+                )
                 start_ns = int(span["startTime"]) * 1000
                 state = status_from_tags(tags)
-                out.append({
-                    "traceId": span["traceID"], "spanId": span["spanID"], "parentSpanId": parent or "",
-                    "name": span.get("operationName", ""),
-                    "kind": _KIND_NUMBERS.get(str(tags.get("span.kind", "")).lower(), 0),
-                    "startTimeUnixNano": str(start_ns),
-                    "endTimeUnixNano": str(start_ns + int(span["duration"]) * 1000),
-                    "attributes": [{"key": k, "value": _any_value(v)} for k, v in tags.items() if k not in _SKIP_TAGS],
-                    "status": {"code": {"error": 2, "ok": 1}.get(state, 0)},
-                })
-            resource_spans.append({"resource": {"attributes": resource},
-                                   "scopeSpans": [{"scope": {"name": "jaeger"}, "spans": out}]})
+                out.append(
+                    {
+                        "traceId": span["traceID"],
+                        "spanId": span["spanID"],
+                        "parentSpanId": parent or "",
+                        "name": span.get("operationName", ""),
+                        "kind": _KIND_NUMBERS.get(str(tags.get("span.kind", "")).lower(), 0),
+                        "startTimeUnixNano": str(start_ns),
+                        "endTimeUnixNano": str(start_ns + int(span["duration"]) * 1000),
+                        "attributes": [
+                            {"key": k, "value": _any_value(v)} for k, v in tags.items() if k not in _SKIP_TAGS
+                        ],
+                        "status": {"code": {"error": 2, "ok": 1}.get(state, 0)},
+                    }
+                )
+            resource_spans.append(
+                {"resource": {"attributes": resource}, "scopeSpans": [{"scope": {"name": "jaeger"}, "spans": out}]}
+            )
     return {"resourceSpans": resource_spans}

@@ -9,6 +9,7 @@ as a gRPC code when numeric < 100 (error when non-zero), else as a word (``error
 Kinds are recorded when a ``spanKind``/``kind`` column exists, else inferred
 (:func:`collectors.kinds.infer_kinds`).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,8 +57,9 @@ def _status(values: pd.Series) -> tuple[pd.Series, pd.Series | None, pd.Series |
     status[(grpc != 0).fillna(False).to_numpy() & grpc.notna().to_numpy()] = "error"
     status[(grpc == 0).fillna(False).to_numpy()] = "ok"
     word = numeric.isna() & words.notna()
-    status[(word & words.isin(["error", "err", "false", "fail", "failed", "status_code_error"])).fillna(False)
-           .to_numpy()] = "error"
+    status[
+        (word & words.isin(["error", "err", "false", "fail", "failed", "status_code_error"])).fillna(False).to_numpy()
+    ] = "error"
     status[(word & words.isin(["ok", "success", "true", "status_code_ok"])).fillna(False).to_numpy()] = "ok"
     return status, http.round().astype("Int64"), grpc.round().astype("Int64")
 
@@ -72,8 +74,11 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
         return "skip"
 
     try:
-        table = pacsv.read_csv(path, parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
-                               convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+        )
     except (pa.ArrowInvalid, OSError) as exc:
         raise CollectError(f"{path}: not a readable CSV: {exc}") from exc
     table = table.rename_columns([_canonical(table.column_names).get(c, c) for c in table.column_names])
@@ -90,12 +95,20 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
         raw, start, duration = raw.loc[~bad], start[~bad], duration[~bad]
     ids = {c: raw[c].astype(string) for c in ("traceID", "spanID", "parentSpanID")}
     parent = ids["parentSpanID"].mask(ids["parentSpanID"].str.strip().isin(["", "root", "0", "None", "nan"]))
-    frame = pd.DataFrame({
-        "trace_id": ids["traceID"], "span_id": ids["spanID"], "parent_id": parent,
-        "service": raw["serviceName"].astype(object), "operation": raw["operationName"].astype(object),
-        "start_us": start.round().astype(np.int64), "duration_us": duration.round().astype(np.int64),
-        "kind": "unknown", "status": "unset", "pod": None,
-    })
+    frame = pd.DataFrame(
+        {
+            "trace_id": ids["traceID"],
+            "span_id": ids["spanID"],
+            "parent_id": parent,
+            "service": raw["serviceName"].astype(object),
+            "operation": raw["operationName"].astype(object),
+            "start_us": start.round().astype(np.int64),
+            "duration_us": duration.round().astype(np.int64),
+            "kind": "unknown",
+            "status": "unset",
+            "pod": None,
+        }
+    )
     if "methodName" in raw:
         frame["rpc_method"] = raw["methodName"].astype(string)
     kind_column = next((c for c in KIND_COLUMNS if c in raw), None)

@@ -25,6 +25,7 @@ Optional columns (kept when present, never required): ``peer_service``,
 dropped *and counted* by reason in ``frame.attrs["skipped"]``; read them with
 :func:`skipped_counts`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -44,8 +45,16 @@ KIND_DTYPE = pd.CategoricalDtype(list(KINDS))
 STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 
 SPAN_COLUMNS = (
-    "trace_id", "span_id", "parent_id", "service", "operation",
-    "start_us", "duration_us", "kind", "status", "pod",
+    "trace_id",
+    "span_id",
+    "parent_id",
+    "service",
+    "operation",
+    "start_us",
+    "duration_us",
+    "kind",
+    "status",
+    "pod",
 )
 OPTIONAL_STRING_COLUMNS = ("peer_service", "rpc_service", "rpc_method", "server_address")
 OPTIONAL_INT_COLUMNS = ("http_status", "grpc_status")
@@ -79,9 +88,7 @@ def make_spanframe(
         raise CollectError(f"{source}: expected a pandas DataFrame, got {type(data).__name__}")
     missing = [c for c in SPAN_COLUMNS if c not in data.columns]
     if missing:
-        raise CollectError(
-            f"{source}: missing span column(s) {missing}; a SpanFrame needs {list(SPAN_COLUMNS)}"
-        )
+        raise CollectError(f"{source}: missing span column(s) {missing}; a SpanFrame needs {list(SPAN_COLUMNS)}")
     counts: Counter[str] = Counter({k: int(v) for k, v in (skipped or {}).items() if v})
     frame = data.reset_index(drop=True)
 
@@ -189,9 +196,7 @@ def _as_int64(series: pd.Series, column: str, source: str) -> pd.Series:
     if bad.any():
         example = series[bad].iloc[0]
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CollectError(
-            f"{source}: column {column!r} must be integer microseconds; row {row} has {example!r}"
-        )
+        raise CollectError(f"{source}: column {column!r} must be integer microseconds; row {row} has {example!r}")
     if pd.api.types.is_float_dtype(numeric.dtype):
         if not np.isfinite(numeric.to_numpy()).all():
             raise CollectError(f"{source}: column {column!r} holds inf values")
@@ -203,9 +208,7 @@ def _as_nullable_int(series: pd.Series, column: str, source: str) -> pd.Series:
     numeric = pd.to_numeric(series, errors="coerce")
     bad = numeric.isna() & ~series.isna()
     if bad.any():
-        raise CollectError(
-            f"{source}: column {column!r} must be an integer code; found {series[bad].iloc[0]!r}"
-        )
+        raise CollectError(f"{source}: column {column!r} must be an integer code; found {series[bad].iloc[0]!r}")
     return numeric.round().astype("Int64")
 
 
@@ -226,7 +229,6 @@ def _as_fixed_category(
     invalid = ~lowered.isin(dtype.categories)
     if invalid.any():
         raise CollectError(
-            f"{source}: column {column!r} has {lowered[invalid].iloc[0]!r}; "
-            f"allowed values are {list(dtype.categories)}"
+            f"{source}: column {column!r} has {lowered[invalid].iloc[0]!r}; allowed values are {list(dtype.categories)}"
         )
     return lowered.astype(dtype)

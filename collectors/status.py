@@ -7,6 +7,7 @@ a non-zero gRPC status (``rpc.grpc.status_code``, ``grpc.status_code``). ``ok`` 
 OpenTelemetry status is OK and nothing says error. ``unset`` otherwise (sources without a
 status, such as the Nezha CSVs, are ``unset`` throughout).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

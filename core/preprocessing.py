@@ -6,6 +6,7 @@ missing points takes the previous day's values at the same positions plus half t
 between the two days' means; a run longer than 0.6 * period takes the previous day's values;
 whatever is left is interpolated linearly.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,8 +50,7 @@ def regular_grid(timestamps, values, name: str = "series") -> RegularSeries:
     if off.any():
         i = int(np.flatnonzero(off)[0])
         raise DetectorError(
-            f"{name}: time step {steps[i]} after timestamp {ts[i]} is not a multiple of the "
-            f"smallest step {interval}"
+            f"{name}: time step {steps[i]} after timestamp {ts[i]} is not a multiple of the smallest step {interval}"
         )
     position = np.concatenate(([0], np.cumsum(np.round(ratio).astype(np.int64))))
     length = int(position[-1]) + 1

@@ -3,6 +3,7 @@
 The series is split into a training part (the first ``train_len`` points, or those up to
 ``train_until``, inclusive) and the part that is detected.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -93,8 +94,9 @@ def detect_series(series, detector: Detector, train_len=None, train_until=None, 
     return out
 
 
-def detect_frame(frame: pd.DataFrame, detector: Detector, train_len=None, train_until=None, errors: str = "skip",
-                 fill: bool = False) -> pd.DataFrame:
+def detect_frame(
+    frame: pd.DataFrame, detector: Detector, train_len=None, train_until=None, errors: str = "skip", fill: bool = False
+) -> pd.DataFrame:
     """``detect_series`` on every column of ``frame``.
 
     Returns a DataFrame with the frame's index and column MultiIndex (column, field) with fields
@@ -123,7 +125,6 @@ def detect_frame(frame: pd.DataFrame, detector: Detector, train_len=None, train_
     if parts:
         out = pd.concat(parts, axis=1)
     else:
-        out = pd.DataFrame(index=frame.index,
-                           columns=pd.MultiIndex.from_tuples([], names=[None, None]))
+        out = pd.DataFrame(index=frame.index, columns=pd.MultiIndex.from_tuples([], names=[None, None]))
     out.attrs["skipped"] = skipped
     return out

@@ -1,4 +1,5 @@
 """Checks of detector input (series and scalars); each failure is a DetectorError naming the input."""
+
 from __future__ import annotations
 
 import numbers
@@ -58,9 +59,7 @@ def as_timestamps(timestamps, name: str = "series") -> np.ndarray:
         raise DetectorError(f"{name}: duplicate timestamp {ts[i]} at positions {i} and {i + 1}")
     if (steps < 0).any():
         i = int(np.flatnonzero(steps < 0)[0])
-        raise DetectorError(
-            f"{name}: timestamps not sorted: {ts[i + 1]} at position {i + 1} follows {ts[i]}"
-        )
+        raise DetectorError(f"{name}: timestamps not sorted: {ts[i + 1]} at position {i + 1} follows {ts[i]}")
     return ts
 
 

@@ -28,11 +28,14 @@ def detect_series(series, detector="fluxev", train_len=None, train_until=None, f
     return _series.detect_series(series, make_detector(detector, **params), train_len, train_until, fill=fill)
 
 
-def detect_frame(frame, detector="fluxev", train_len=None, train_until=None, errors: str = "skip",
-                 fill: bool = False, **params):
+def detect_frame(
+    frame, detector="fluxev", train_len=None, train_until=None, errors: str = "skip", fill: bool = False, **params
+):
     """A registered detector on every column of a DataFrame; see :func:`core.series.detect_frame`."""
-    return _series.detect_frame(frame, make_detector(detector, **params), train_len, train_until, errors=errors,
-                                fill=fill)
+    return _series.detect_frame(
+        frame, make_detector(detector, **params), train_len, train_until, errors=errors, fill=fill
+    )
+
 
 __all__ = [
     "DETECTORS",

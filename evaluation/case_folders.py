@@ -7,6 +7,7 @@ spans of the recorded window, kept whole. The usability rule of
 a case's spans are read when it is ranked (``Case.load_spans``), so memory does not grow
 with the number of cases.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -22,8 +23,9 @@ from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
 
-def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
-                      ) -> tuple[list[Case], list[tuple[str, str]]]:
+def load_case_folders(
+    path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
+) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of a run directory (or of one case folder)."""
     path = Path(path)
     if not path.is_dir():
@@ -36,8 +38,7 @@ def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, 
     if not folders and not listed:
         raise EvaluationError(f"cases:{path}: no case folders (a folder with an rca-case/1 label.json)")
     found = {f.name for f in folders}
-    skipped = [(cid, f"listed in {RUN_FILE} but no case folder {path / cid}") for cid in listed
-               if cid not in found]
+    skipped = [(cid, f"listed in {RUN_FILE} but no case folder {path / cid}") for cid in listed if cid not in found]
     cases = []
     for folder in folders:
         label = read_label(folder)
@@ -47,16 +48,33 @@ def load_case_folders(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, 
         if reason is not None:
             skipped.append((label.case_id, reason))
             continue
-        end = None if label.recovered_at is None else to_timestamp(
-            label.recovered_at, f"{folder / 'label.json'}: recovered_at")
-        cases.append(Case(
-            case_id=label.case_id, root_causes=list(label.root_cause), fault_type=label.fault_type,
-            inject_time=inject, end_time=end, spans_loader=partial(read_case_spans, folder),
-            metadata={"folder": str(folder), "backend": label.backend, "suite": label.suite,
-                      "seed": label.seed, "chaos_kind": label.chaos_kind, "action": label.action,
-                      "parameters": label.parameters, "target_pods": label.target_pods,
-                      "window": [label.window_start, label.window_end], "spans": len(starts)},
-        ))
+        end = (
+            None
+            if label.recovered_at is None
+            else to_timestamp(label.recovered_at, f"{folder / 'label.json'}: recovered_at")
+        )
+        cases.append(
+            Case(
+                case_id=label.case_id,
+                root_causes=list(label.root_cause),
+                fault_type=label.fault_type,
+                inject_time=inject,
+                end_time=end,
+                spans_loader=partial(read_case_spans, folder),
+                metadata={
+                    "folder": str(folder),
+                    "backend": label.backend,
+                    "suite": label.suite,
+                    "seed": label.seed,
+                    "chaos_kind": label.chaos_kind,
+                    "action": label.action,
+                    "parameters": label.parameters,
+                    "target_pods": label.target_pods,
+                    "window": [label.window_start, label.window_end],
+                    "spans": len(starts),
+                },
+            )
+        )
     return cases, skipped
 
 
@@ -69,4 +87,3 @@ def _span_starts(folder: Path) -> np.ndarray:
         return pd.read_parquet(path, columns=["start_us"])["start_us"].to_numpy(dtype=np.int64)
     except (OSError, ValueError, KeyError) as exc:
         raise ScenarioError(f"{path}: cannot read span start times ({exc})") from exc
-

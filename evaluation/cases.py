@@ -8,6 +8,7 @@ The adapters (:mod:`evaluation.nezha`, :mod:`evaluation.changerca`,
 :mod:`evaluation.rcaeval`, :mod:`evaluation.case_folders`) build cases from each layout;
 :func:`evaluation.datasets.load_cases` picks the adapter.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,8 @@ class Case:
             self.root_causes = [self.root_causes]
         if not self.root_causes or not all(isinstance(s, str) and s for s in self.root_causes):
             raise EvaluationError(
-                f"case {self.case_id}: root_causes must be a non-empty list of service names, "
-                f"got {self.root_causes!r}")
+                f"case {self.case_id}: root_causes must be a non-empty list of service names, got {self.root_causes!r}"
+            )
         self.root_causes = list(self.root_causes)
         self.fault_type = str(self.fault_type or "unknown")
         self.inject_time = to_timestamp(self.inject_time, f"case {self.case_id}: inject_time")
@@ -72,7 +73,8 @@ class Case:
             self.end_time = to_timestamp(self.end_time, f"case {self.case_id}: end_time")
             if self.end_time < self.inject_time:
                 raise EvaluationError(
-                    f"case {self.case_id}: end_time {self.end_time} is before inject_time {self.inject_time}")
+                    f"case {self.case_id}: end_time {self.end_time} is before inject_time {self.inject_time}"
+                )
         if self.spans is None and self.spans_loader is None and self.edge_series is None:
             raise EvaluationError(f"case {self.case_id}: holds neither spans nor edge series")
 
@@ -91,8 +93,14 @@ class Case:
         return self.spans_loader()
 
 
-def usability(times_us: np.ndarray, inject: pd.Timestamp, before: pd.Timedelta, after: pd.Timedelta,
-              min_count: int, what: str = "spans") -> str | None:
+def usability(
+    times_us: np.ndarray,
+    inject: pd.Timestamp,
+    before: pd.Timedelta,
+    after: pd.Timedelta,
+    min_count: int,
+    what: str = "spans",
+) -> str | None:
     """Why a case is not usable (``None`` when it is): counts in the windows around ``inject``.
 
     ``times_us`` must be sorted microseconds since the epoch.

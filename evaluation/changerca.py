@@ -37,6 +37,7 @@ traffic (its CSV starts there) and, in the sample, the minute at which its error
 appear. The fault persists until the end of the experiment, so ``end_time`` is
 ``None``. The release times are kept in ``metadata``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,8 +52,17 @@ REQUIRED_KEYS = ("fault_release_service", "detect_timestamp")
 REQUIRED_COLUMNS = ("Timestamp", "SuccessRate", "Latency")
 BUCKET = pd.Timedelta(minutes=1)
 SERIES_COLUMNS = (
-    "calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
-    "latency_p99_ms", "server_mean_ms", "server_p50_ms", "server_p90_ms", "server_p99_ms",
+    "calls",
+    "errors",
+    "error_rate",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "server_mean_ms",
+    "server_p50_ms",
+    "server_p90_ms",
+    "server_p99_ms",
 )
 
 
@@ -101,7 +111,8 @@ def read_edge_file(file: Path) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise EvaluationError(
-                f"{file}: column {column!r} row {row + 2} has {frame[column].iloc[row]!r}, not a number")
+                f"{file}: column {column!r} row {row + 2} has {frame[column].iloc[row]!r}, not a number"
+            )
         frame[column] = values.astype(float)
     if frame["Timestamp"].isna().any():
         row = int(np.flatnonzero(frame["Timestamp"].isna().to_numpy())[0])
@@ -132,8 +143,11 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     data["time"] = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).astype("datetime64[ns, UTC]")
     data["failed"] = data["SuccessRate"] < 100.0
     grouped = data.groupby(["time", "caller", "callee", "side"], observed=True).agg(
-        reports=("SuccessRate", "size"), failed=("failed", "sum"),
-        success=("SuccessRate", "mean"), latency=("Latency", "mean"))
+        reports=("SuccessRate", "size"),
+        failed=("failed", "sum"),
+        success=("SuccessRate", "mean"),
+        latency=("Latency", "mean"),
+    )
     wide = grouped.unstack("side")
 
     def side(column: str, name: str) -> pd.Series:
@@ -142,8 +156,7 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
         return pd.Series(np.nan, index=wide.index)
 
     server_latency = side("latency", "server")
-    failed_share = pd.concat([1.0 - side("success", "client") / 100.0,
-                              1.0 - side("success", "server") / 100.0], axis=1)
+    failed_share = pd.concat([1.0 - side("success", "client") / 100.0, 1.0 - side("success", "server") / 100.0], axis=1)
     out = pd.DataFrame(index=wide.index)
     out["calls"] = side("reports", "client").fillna(0) + side("reports", "server").fillna(0)
     out["errors"] = side("failed", "client").fillna(0) + side("failed", "server").fillna(0)
@@ -151,11 +164,11 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     out["latency_mean_ms"] = server_latency
     out["server_mean_ms"] = server_latency
 
-    times = pd.date_range(out.index.get_level_values("time").min(),
-                          out.index.get_level_values("time").max(), freq=BUCKET, tz="UTC")
+    times = pd.date_range(
+        out.index.get_level_values("time").min(), out.index.get_level_values("time").max(), freq=BUCKET, tz="UTC"
+    )
     edges = out.index.droplevel("time").unique().sort_values()
-    full = pd.MultiIndex.from_tuples(
-        [(t, a, b) for t in times for a, b in edges], names=["time", "caller", "callee"])
+    full = pd.MultiIndex.from_tuples([(t, a, b) for t in times for a, b in edges], names=["time", "caller", "callee"])
     out = out.reindex(full)
     out["calls"] = out["calls"].fillna(0).astype("int64")
     out["errors"] = out["errors"].fillna(0).astype("int64")
@@ -175,8 +188,9 @@ def _case_folders(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and case_json(p).is_file())
 
 
-def load_changerca(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
-                   ) -> tuple[list[Case], list[tuple[str, str]]]:
+def load_changerca(
+    path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
+) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of a ChangeRCA folder (one case folder or a directory of them)."""
     path = Path(path)
     if not path.is_dir():
@@ -206,20 +220,22 @@ def load_changerca(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min
             continue
         plan = label.get("plan") or {}
         release = plan.get(service, {}) if isinstance(plan, dict) else {}
-        cases.append(Case(
-            case_id=folder.name,
-            root_causes=[service],
-            fault_type=str(label.get("fault") or "unknown"),
-            inject_time=inject,
-            end_time=None,
-            edge_series=series,
-            metadata={
-                "detect_time": label.get("detect_time"),
-                "release_time": release.get("release_time") if isinstance(release, dict) else None,
-                "normal_services": label.get("normal_service_list", []),
-                "experiment": [label.get("experiment_time"), label.get("experiemnt_end_time")],
-                "ignored_files": ignored,
-                "edges": int(series.index.droplevel("time").nunique()),
-            },
-        ))
+        cases.append(
+            Case(
+                case_id=folder.name,
+                root_causes=[service],
+                fault_type=str(label.get("fault") or "unknown"),
+                inject_time=inject,
+                end_time=None,
+                edge_series=series,
+                metadata={
+                    "detect_time": label.get("detect_time"),
+                    "release_time": release.get("release_time") if isinstance(release, dict) else None,
+                    "normal_services": label.get("normal_service_list", []),
+                    "experiment": [label.get("experiment_time"), label.get("experiemnt_end_time")],
+                    "ignored_files": ignored,
+                    "edges": int(series.index.droplevel("time").nunique()),
+                },
+            )
+        )
     return cases, skipped

@@ -53,7 +53,8 @@ def detect_layout(path: Path) -> str:
     raise EvaluationError(
         f"{path}: cannot tell the data set's layout (no run.json/case folders, no Nezha label.json "
         f"with trace/, no ChangeRCA <case>.json, no RCAEval inject_time.txt); "
-        f"name it explicitly as one of {', '.join(p + ':PATH' for p in LAYOUTS)}")
+        f"name it explicitly as one of {', '.join(p + ':PATH' for p in LAYOUTS)}"
+    )
 
 
 def load_cases(

@@ -1,4 +1,5 @@
 """Matplotlib figures of an evaluation run, returned as PNG bytes (headless ``Agg`` backend)."""
+
 from __future__ import annotations
 
 import io
@@ -35,8 +36,14 @@ def accuracy_bars(summaries: dict[str, dict], chance: dict[str, float], ks: Sequ
         bars = ax.bar(pos, values, width, label=f"AC@{k}")
         level = chance.get(f"AC@{k}")
         if level is not None and np.isfinite(level):
-            ax.hlines(level, pos.min() - width / 2, pos.max() + width / 2, colors=bars[0].get_facecolor(),
-                      linestyles="dashed", linewidth=1)
+            ax.hlines(
+                level,
+                pos.min() - width / 2,
+                pos.max() + width / 2,
+                colors=bars[0].get_facecolor(),
+                linestyles="dashed",
+                linewidth=1,
+            )
         for p, v in zip(pos, values):
             ax.text(p, v + 0.01, f"{v:.2f}", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(x, methods)
@@ -66,8 +73,13 @@ def fault_type_bars(by_type: dict[str, dict[str, dict]], metric: str = "AC@1") -
     return png(fig)
 
 
-def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Sequence[str],
-                   edge_strength: dict[tuple[str, str], float], title: str = "") -> bytes:
+def graph_by_score(
+    graph: nx.DiGraph,
+    scores: dict[str, float],
+    root_causes: Sequence[str],
+    edge_strength: dict[tuple[str, str], float],
+    title: str = "",
+) -> bytes:
     """The service graph, nodes coloured by the method's score, edges by their strongest anomaly.
 
     True root causes get a thick black outline; edge width and colour grow with the edge's
@@ -84,20 +96,39 @@ def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Seq
     strengths = np.array([edge_strength.get((a, b), 0.0) for a, b in edges], dtype=float)
     edge_top = strengths.max() if len(strengths) and strengths.max() > 0 else 1.0
     nx.draw_networkx_edges(
-        graph, pos, ax=ax, edgelist=edges, width=list(0.8 + 3.5 * strengths / edge_top),
+        graph,
+        pos,
+        ax=ax,
+        edgelist=edges,
+        width=list(0.8 + 3.5 * strengths / edge_top),
         edge_color=[plt.get_cmap("Reds")(0.25 + 0.75 * s / edge_top) if s > 0 else "#bbbbbb" for s in strengths],
-        arrows=True, arrowsize=12, node_size=1400, connectionstyle="arc3,rad=0.06")
+        arrows=True,
+        arrowsize=12,
+        node_size=1400,
+        connectionstyle="arc3,rad=0.06",
+    )
     truth = set(root_causes)
     shade = dict(zip(nodes, 0.1 + 0.85 * np.clip(values, 0, None) / top))
     nx.draw_networkx_nodes(
-        graph, pos, ax=ax, nodelist=nodes, node_size=1400,
+        graph,
+        pos,
+        ax=ax,
+        nodelist=nodes,
+        node_size=1400,
         node_color=[cmap(shade[n]) for n in nodes],
         edgecolors=["black" if n in truth else "#666666" for n in nodes],
-        linewidths=[3.0 if n in truth else 0.8 for n in nodes])
+        linewidths=[3.0 if n in truth else 0.8 for n in nodes],
+    )
     for dark in (False, True):
         chosen = [n for n in nodes if (shade[n] > 0.6) == dark]
-        nx.draw_networkx_labels(graph, pos, ax=ax, font_size=6.5, font_color="white" if dark else "black",
-                                labels={n: f"{n}\n{scores.get(n, 0.0):.2g}" for n in chosen})
+        nx.draw_networkx_labels(
+            graph,
+            pos,
+            ax=ax,
+            font_size=6.5,
+            font_color="white" if dark else "black",
+            labels={n: f"{n}\n{scores.get(n, 0.0):.2g}" for n in chosen},
+        )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, top))
     fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label="score")
     ax.set_title(title or "service graph coloured by score (black outline: true root cause)", fontsize=9)
@@ -105,8 +136,9 @@ def graph_by_score(graph: nx.DiGraph, scores: dict[str, float], root_causes: Seq
     return png(fig)
 
 
-def edge_series_panel(panels: Sequence[dict], inject_time: pd.Timestamp, end_time: pd.Timestamp | None,
-                      title: str = "") -> bytes:
+def edge_series_panel(
+    panels: Sequence[dict], inject_time: pd.Timestamp, end_time: pd.Timestamp | None, title: str = ""
+) -> bytes:
     """Top anomalous series: value over time, injection window shaded, alarms as red marks.
 
     Each panel: ``label``, ``values`` (Series indexed by time), ``alarms`` (times),
@@ -116,12 +148,10 @@ def edge_series_panel(panels: Sequence[dict], inject_time: pd.Timestamp, end_tim
     fig, axes = plt.subplots(n, 1, figsize=(7.5, 1.7 * n + 0.4), sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):
         values = panel["values"]
-        ax.plot(values.index, values.to_numpy(dtype=float), color="#1f77b4", linewidth=1.2, marker=".",
-                markersize=3)
+        ax.plot(values.index, values.to_numpy(dtype=float), color="#1f77b4", linewidth=1.2, marker=".", markersize=3)
         alarms = [t for t in panel.get("alarms", []) if t in values.index]
         if alarms:
-            ax.scatter(alarms, values.loc[alarms].to_numpy(dtype=float), color="red", zorder=3, s=22,
-                       label="alarm")
+            ax.scatter(alarms, values.loc[alarms].to_numpy(dtype=float), color="red", zorder=3, s=22, label="alarm")
         right = end_time if end_time is not None else (values.index.max() if len(values) else inject_time)
         ax.axvspan(inject_time, max(right, inject_time), color="orange", alpha=0.18, label="fault window")
         ax.axvline(inject_time, color="orange", linewidth=1)

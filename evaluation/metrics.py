@@ -12,6 +12,7 @@ Definitions (as in MicroRCA, Wu et al. 2020, and the Nezha paper, Yu et al. FSE 
   with R true root causes, ``1 - C(N-R, k) / C(N, k)`` (= ``min(k, N)/N`` for R = 1),
   averaged over the cases.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -94,8 +95,9 @@ def summarize(outcomes: Sequence[Outcome]) -> dict:
     out: dict = {f"AC@{k}": accuracy_at(ranks, k) for k in KS}
     out["Avg@5"] = average_accuracy(ranks, 5) if outcomes else float("nan")
     out["mean_rank"] = mean_rank(ranks, sizes)
-    out["chance"] = {f"AC@{k}": _mean([chance_accuracy(o.n_candidates, k, len(set(o.root_causes)))
-                                       for o in outcomes]) for k in KS}
+    out["chance"] = {
+        f"AC@{k}": _mean([chance_accuracy(o.n_candidates, k, len(set(o.root_causes))) for o in outcomes]) for k in KS
+    }
     out["chance"]["Avg@5"] = _mean(list(out["chance"][f"AC@{k}"] for k in KS)) if outcomes else float("nan")
     out["mean_candidates"] = _mean(sizes)
     out["failed"] = sum(o.error is not None for o in outcomes)

@@ -12,6 +12,7 @@ the span of all case windows), sorted by start time, and every case gets the sli
 spans are selected by their own start time. A fault lasts about three minutes in
 this data set (``NOMINAL_FAULT_DURATION``), so ``end_time = inject + 3 min``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,8 +68,7 @@ def read_labels(path: Path) -> list[dict]:
             if not isinstance(pod, str) or not pod.strip():
                 raise EvaluationError(f"{where}: inject_pod must be a pod name, got {pod!r}")
             inject = to_timestamp(entry["inject_timestamp"], f"{where}: inject_timestamp")
-            faults.append({**entry, "inject": inject, "service": service_of_pod(pod.strip()),
-                           "where": where})
+            faults.append({**entry, "inject": inject, "service": service_of_pod(pod.strip()), "where": where})
     faults.sort(key=lambda f: f["inject"])
     return faults
 
@@ -77,8 +77,9 @@ def case_id_of(fault: dict) -> str:
     return f"{fault['inject'].strftime('%Y-%m-%dT%H:%M:%S')}_{fault['service']}_{fault['inject_type']}"
 
 
-def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1,
-               read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
+def load_nezha(
+    path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1, read_spans=None
+) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of one Nezha day; see the module docstring."""
     if read_spans is None:
         read_spans = read_span_files
@@ -117,20 +118,22 @@ def load_nezha(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spa
         lo, hi = np.searchsorted(start_us, [(inject - before).value // 1000, (inject + after).value // 1000])
         window = spans.iloc[lo:hi].reset_index(drop=True)
         window.attrs = {"source": f"{trace_dir} [{inject - before}, {inject + after})"}
-        cases.append(Case(
-            case_id=fault["case_id"],
-            root_causes=[fault["service"]],
-            fault_type=str(fault["inject_type"]),
-            inject_time=inject,
-            end_time=inject + NOMINAL_FAULT_DURATION,
-            spans=window,
-            metadata={
-                "inject_pod": fault["inject_pod"],
-                "inject_time_label": fault.get("inject_time"),
-                "window": [str(inject - before), str(inject + after)],
-                "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
-                "spans": int(hi - lo),
-                "reader_skipped_whole_day": source_skipped,
-            },
-        ))
+        cases.append(
+            Case(
+                case_id=fault["case_id"],
+                root_causes=[fault["service"]],
+                fault_type=str(fault["inject_type"]),
+                inject_time=inject,
+                end_time=inject + NOMINAL_FAULT_DURATION,
+                spans=window,
+                metadata={
+                    "inject_pod": fault["inject_pod"],
+                    "inject_time_label": fault.get("inject_time"),
+                    "window": [str(inject - before), str(inject + after)],
+                    "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
+                    "spans": int(hi - lo),
+                    "reader_skipped_whole_day": source_skipped,
+                },
+            )
+        )
     return cases, skipped

@@ -6,6 +6,7 @@ come later). Alarms outside segments stay as they are. Precision, recall and F1 
 over all series pooled (Ren et al., "Time-Series Anomaly Detection Service at Microsoft", KDD 2019,
 Sec. 5.1; the challenge's evaluation script).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

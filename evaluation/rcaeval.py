@@ -8,6 +8,7 @@ every ``inject_time.txt`` below PATH is one case. The spans are read with
 window); the usability rule of :func:`evaluation.cases.load_cases` applies. RCAEval
 does not record when a fault ends, so ``end_time`` is ``None``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -45,14 +46,14 @@ def read_inject_time(path: Path) -> pd.Timestamp:
     return to_timestamp(text.split()[0], str(path))
 
 
-def load_rcaeval(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1,
-                 read_spans=None) -> tuple[list[Case], list[tuple[str, str]]]:
+def load_rcaeval(
+    path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1, read_spans=None
+) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of an RCAEval folder; see the module docstring."""
     if read_spans is None:
         read_spans = read_span_files
     path = Path(path)
-    inject_files = [path / INJECT_FILE] if (path / INJECT_FILE).is_file() else sorted(
-        path.glob(f"**/{INJECT_FILE}"))
+    inject_files = [path / INJECT_FILE] if (path / INJECT_FILE).is_file() else sorted(path.glob(f"**/{INJECT_FILE}"))
     if not inject_files:
         raise EvaluationError(f"rcaeval:{path}: no {INJECT_FILE} below this folder")
     cases, skipped = [], []
@@ -72,10 +73,19 @@ def load_rcaeval(path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_s
         if reason is not None:
             skipped.append((case_id, reason))
             continue
-        cases.append(Case(
-            case_id=case_id, root_causes=[service], fault_type=fault, inject_time=inject,
-            end_time=None, spans=spans,
-            metadata={"folder": str(folder), "spans": len(spans),
-                      "reader_skipped": dict(spans.attrs.get("skipped", {}))},
-        ))
+        cases.append(
+            Case(
+                case_id=case_id,
+                root_causes=[service],
+                fault_type=fault,
+                inject_time=inject,
+                end_time=None,
+                spans=spans,
+                metadata={
+                    "folder": str(folder),
+                    "spans": len(spans),
+                    "reader_skipped": dict(spans.attrs.get("skipped", {})),
+                },
+            )
+        )
     return cases, skipped

@@ -13,6 +13,7 @@ parameters, the code version and the time it was made, then shows
   detailed method with their ``why``, the service graph coloured by score and the most
   anomalous edge/service series with the fault window and the alarms drawn in.
 """
+
 from __future__ import annotations
 
 import base64
@@ -43,8 +44,9 @@ def code_version() -> str:
     """``git describe --always --dirty`` of the source tree, else the installed package version."""
     root = Path(__file__).resolve().parents[1]
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=root,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True, text=True, timeout=10
+        )
         if out.returncode == 0 and out.stdout.strip():
             return f"git {out.stdout.strip()}"
     except (OSError, subprocess.SubprocessError):
@@ -76,13 +78,31 @@ def accuracy_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     for method in evaluation.methods:
         s = evaluation.summary(method)
         name = f"{method} (default)" if method == evaluation.default_method else method
-        rows.append([name, *(fmt(s[f"AC@{k}"]) for k in REPORTED_KS), fmt(s["Avg@5"]), fmt(s["mean_rank"]),
-                     str(s["cases"]), str(s["failed"]), fmt(s["seconds_per_case"], 3)])
+        rows.append(
+            [
+                name,
+                *(fmt(s[f"AC@{k}"]) for k in REPORTED_KS),
+                fmt(s["Avg@5"]),
+                fmt(s["mean_rank"]),
+                str(s["cases"]),
+                str(s["failed"]),
+                fmt(s["seconds_per_case"], 3),
+            ]
+        )
     if evaluation.methods:
         chance = evaluation.summary(evaluation.methods[0])["chance"]
         mean_n = evaluation.summary(evaluation.methods[0])["mean_candidates"]
-        rows.append([f"chance level (mean {fmt(mean_n, 1)} candidates)",
-                     *(fmt(chance[f"AC@{k}"]) for k in REPORTED_KS), fmt(chance["Avg@5"]), "", "", "", ""])
+        rows.append(
+            [
+                f"chance level (mean {fmt(mean_n, 1)} candidates)",
+                *(fmt(chance[f"AC@{k}"]) for k in REPORTED_KS),
+                fmt(chance["Avg@5"]),
+                "",
+                "",
+                "",
+                "",
+            ]
+        )
     return header, rows
 
 
@@ -93,13 +113,27 @@ def fault_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     rows = []
     for fault in faults:
         n = max(t.get(fault, {}).get("cases", 0) for t in tables.values())
-        rows.append([fault, str(n), *(f"{fmt(tables[m].get(fault, {}).get('AC@1'))} / "
-                                      f"{fmt(tables[m].get(fault, {}).get('AC@3'))}" for m in evaluation.methods)])
+        rows.append(
+            [
+                fault,
+                str(n),
+                *(
+                    f"{fmt(tables[m].get(fault, {}).get('AC@1'))} / {fmt(tables[m].get(fault, {}).get('AC@3'))}"
+                    for m in evaluation.methods
+                ),
+            ]
+        )
     return header, rows
 
 
 def case_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
-    header = ["case", "fault type", "root cause", *(f"rank ({m})" for m in evaluation.methods), "top 3 (detailed method)"]
+    header = [
+        "case",
+        "fault type",
+        "root cause",
+        *(f"rank ({m})" for m in evaluation.methods),
+        "top 3 (detailed method)",
+    ]
     detail = evaluation.kept_method or (evaluation.methods[0] if evaluation.methods else None)
     by_method = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
     rows = []
@@ -113,8 +147,11 @@ def case_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
                 ranks.append("failed")
             else:
                 ranks.append(str(o.rank) if o.rank is not None else f"miss (>{o.n_candidates})")
-        top = by_method[detail][case.case_id].ranking[:3] if detail in by_method and \
-            case.case_id in by_method[detail] else []
+        top = (
+            by_method[detail][case.case_id].ranking[:3]
+            if detail in by_method and case.case_id in by_method[detail]
+            else []
+        )
         rows.append([case.case_id, case.fault_type, ", ".join(case.root_causes), *ranks, ", ".join(top)])
     return header, rows
 
@@ -175,10 +212,11 @@ def series_panels(case: Case, result: Any, limit: int = TOP_SERIES) -> list[dict
             values = scored["value"]
         alarms = list(scored.index[scored["alarm"].astype(bool)]) if scored is not None and "alarm" in scored else []
         where = f"{caller} → {callee}" if kind == "edge" else f"service {caller}"
-        label = (f"{where}: {metric} (strength {fmt(float(row['strength']))}, "
-                 f"{int(row['alarms']) if pd.notna(row.get('alarms')) else 0} alarm(s))")
-        panels.append({"label": label, "values": values, "alarms": alarms,
-                       "first_alarm": row.get("first_alarm")})
+        label = (
+            f"{where}: {metric} (strength {fmt(float(row['strength']))}, "
+            f"{int(row['alarms']) if pd.notna(row.get('alarms')) else 0} alarm(s))"
+        )
+        panels.append({"label": label, "values": values, "alarms": alarms, "first_alarm": row.get("first_alarm")})
     return panels
 
 
@@ -187,8 +225,10 @@ def edge_strengths(result: Any) -> dict[tuple[str, str], float]:
     if table is None or not len(table) or "strength" not in table:
         return {}
     edges = table[table["kind"] == "edge"]
-    return {(str(a), str(b)): float(v) for (a, b), v in
-            edges.groupby(["caller", "callee"], observed=True)["strength"].max().items()}
+    return {
+        (str(a), str(b)): float(v)
+        for (a, b), v in edges.groupby(["caller", "callee"], observed=True)["strength"].max().items()
+    }
 
 
 def case_figures(case: Case, result: Any, method: str) -> list[Figure]:
@@ -197,18 +237,35 @@ def case_figures(case: Case, result: Any, method: str) -> list[Figure]:
     out = []
     graph = getattr(result, "graph", None)
     if graph is not None and graph.number_of_nodes():
-        out.append(Figure(f"{_slug(case.case_id)}-graph", f"{case.case_id}: service graph, nodes coloured by "
-                          f"{method} score, edges by their strongest anomaly; black outline = root cause",
-                          figures.graph_by_score(graph, scores, case.root_causes, edge_strengths(result))))
+        out.append(
+            Figure(
+                f"{_slug(case.case_id)}-graph",
+                f"{case.case_id}: service graph, nodes coloured by "
+                f"{method} score, edges by their strongest anomaly; black outline = root cause",
+                figures.graph_by_score(graph, scores, case.root_causes, edge_strengths(result)),
+            )
+        )
     panels = series_panels(case, result)
-    out.append(Figure(f"{_slug(case.case_id)}-series", f"{case.case_id}: the {len(panels)} most anomalous series "
-                      f"(orange: fault window from the injection; red dots: alarms; dotted: first alarm)",
-                      figures.edge_series_panel(panels, case.inject_time, case.end_time)))
+    out.append(
+        Figure(
+            f"{_slug(case.case_id)}-series",
+            f"{case.case_id}: the {len(panels)} most anomalous series "
+            f"(orange: fault window from the injection; red dots: alarms; dotted: first alarm)",
+            figures.edge_series_panel(panels, case.inject_time, case.end_time),
+        )
+    )
     return out
 
 
-def write_report(evaluation: Evaluation, out_dir: str | Path, *, dataset: str, parameters: dict | None = None,
-                 title: str | None = None, per_case_figures: bool = True) -> tuple[Path, Path]:
+def write_report(
+    evaluation: Evaluation,
+    out_dir: str | Path,
+    *,
+    dataset: str,
+    parameters: dict | None = None,
+    title: str | None = None,
+    per_case_figures: bool = True,
+) -> tuple[Path, Path]:
     """Write ``report.md`` (+ ``figures/*.png``) and ``report.html`` into ``out_dir``."""
     out_dir = Path(out_dir)
     try:
@@ -217,35 +274,53 @@ def write_report(evaluation: Evaluation, out_dir: str | Path, *, dataset: str, p
         raise EvaluationError(f"{out_dir}: cannot create the report folder ({exc})") from exc
     title = title or f"Root-cause localization on {dataset}"
     made = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
-    info = [("data set", dataset), ("code version", code_version()), ("made", made),
-            ("usable cases", str(len(evaluation.cases))), ("skipped cases", str(len(evaluation.skipped))),
-            ("methods", ", ".join(evaluation.methods)), ("default method", evaluation.default_method),
-            ("detailed per case", evaluation.kept_method or "")]
+    info = [
+        ("data set", dataset),
+        ("code version", code_version()),
+        ("made", made),
+        ("usable cases", str(len(evaluation.cases))),
+        ("skipped cases", str(len(evaluation.skipped))),
+        ("methods", ", ".join(evaluation.methods)),
+        ("default method", evaluation.default_method),
+        ("detailed per case", evaluation.kept_method or ""),
+    ]
     info += [(str(k), str(v)) for k, v in (parameters or {}).items()]
     info += [(str(k), str(v)) for k, v in evaluation.settings.items()]
 
     summaries = {m: evaluation.summary(m) for m in evaluation.methods}
     chance = summaries[evaluation.methods[0]]["chance"] if evaluation.methods else {}
-    overall = [Figure("accuracy", "AC@k per method; dashed lines: chance level",
-                      figures.accuracy_bars(summaries, chance))] if evaluation.methods else []
+    overall = (
+        [Figure("accuracy", "AC@k per method; dashed lines: chance level", figures.accuracy_bars(summaries, chance))]
+        if evaluation.methods
+        else []
+    )
     if evaluation.methods and evaluation.cases:
         by_type = {m: by_fault_type(evaluation.outcomes[m]) for m in evaluation.methods}
-        overall += [Figure(f"fault-types-{_slug(metric)}", f"{metric} per fault type and method",
-                           figures.fault_type_bars(by_type, metric)) for metric in ("AC@1", "AC@3")]
+        overall += [
+            Figure(
+                f"fault-types-{_slug(metric)}",
+                f"{metric} per fault type and method",
+                figures.fault_type_bars(by_type, metric),
+            )
+            for metric in ("AC@1", "AC@3")
+        ]
 
     sections = []
     outcomes = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
     for case in evaluation.cases:
         result = evaluation.kept.get(case.case_id)
         detail = outcomes.get(evaluation.kept_method, {}).get(case.case_id)
-        sections.append({
-            "case": case,
-            "result": result,
-            "outcomes": {m: outcomes[m].get(case.case_id) for m in evaluation.methods},
-            "error": detail.error if detail else None,
-            "figures": case_figures(case, result, evaluation.kept_method or "") if (
-                per_case_figures and result is not None) else [],
-        })
+        sections.append(
+            {
+                "case": case,
+                "result": result,
+                "outcomes": {m: outcomes[m].get(case.case_id) for m in evaluation.methods},
+                "error": detail.error if detail else None,
+                "figures": case_figures(case, result, evaluation.kept_method or "")
+                if (per_case_figures and result is not None)
+                else [],
+            }
+        )
 
     for figure in overall + [f for s in sections for f in s["figures"]]:
         (out_dir / "figures" / f"{figure.name}.png").write_bytes(figure.data)
@@ -262,16 +337,26 @@ def _slug(text: str) -> str:
 
 def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tuple[str, str]], list[list[str]]]:
     case: Case = section["case"]
-    facts = [("root cause", ", ".join(case.root_causes)), ("fault type", case.fault_type),
-             ("injected", str(case.inject_time)), ("ends", str(case.end_time) if case.end_time is not None else
-                                                    "not recorded (scored to the end of the data)"),
-             ("data", f"edge series, {len(case.edge_series)} rows" if case.source == "edge_series" else
-              f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans")]
+    facts = [
+        ("root cause", ", ".join(case.root_causes)),
+        ("fault type", case.fault_type),
+        ("injected", str(case.inject_time)),
+        ("ends", str(case.end_time) if case.end_time is not None else "not recorded (scored to the end of the data)"),
+        (
+            "data",
+            f"edge series, {len(case.edge_series)} rows"
+            if case.source == "edge_series"
+            else f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans",
+        ),
+    ]
     for m, o in section["outcomes"].items():
         if o is None:
             continue
-        verdict = "failed: " + o.error if o.error else (
-            f"rank {o.rank} of {o.n_candidates}" if o.rank else f"not ranked ({o.n_candidates} candidates)")
+        verdict = (
+            "failed: " + o.error
+            if o.error
+            else (f"rank {o.rank} of {o.n_candidates}" if o.rank else f"not ranked ({o.n_candidates} candidates)")
+        )
         facts.append((f"{m}", f"{verdict}; {o.seconds:.2f} s"))
     for key, value in case.metadata.items():
         if key in ("layout", "dataset") or isinstance(value, (dict, list)) and not value:
@@ -289,27 +374,47 @@ def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tup
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
     def cell(text: str) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
+
     lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
 def _markdown(title, info, evaluation, overall, sections) -> str:
-    parts = [f"# {title}", "", _md_table(["", ""], [[k, v] for k, v in info]), "", "## Accuracy", "",
-             _md_table(*accuracy_rows(evaluation)), "",
-             "AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
-             "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
-             "Chance level: expected AC@k of a random order of each case's candidates.", ""]
+    parts = [
+        f"# {title}",
+        "",
+        _md_table(["", ""], [[k, v] for k, v in info]),
+        "",
+        "## Accuracy",
+        "",
+        _md_table(*accuracy_rows(evaluation)),
+        "",
+        "AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
+        "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
+        "Chance level: expected AC@k of a random order of each case's candidates.",
+        "",
+    ]
     parts += [f"![{f.caption}](figures/{f.name}.png)" + "\n" for f in overall]
     parts += ["## By fault type", "", _md_table(*fault_rows(evaluation)), "", "## Skipped cases", ""]
-    parts += [_md_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped]) if evaluation.skipped
-              else "None.", "", "## Cases", "", _md_table(*case_rows(evaluation)), ""]
+    parts += [
+        _md_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped]) if evaluation.skipped else "None.",
+        "",
+        "## Cases",
+        "",
+        _md_table(*case_rows(evaluation)),
+        "",
+    ]
     for section in sections:
         facts, rows = _case_summary_lines(section, evaluation)
         parts += [f"### {section['case'].case_id}", "", _md_table(["", ""], [[k, v] for k, v in facts]), ""]
         if rows:
-            parts += [f"Top candidates ({evaluation.kept_method}):", "",
-                      _md_table(["rank", "service", "score", "why"], rows), ""]
+            parts += [
+                f"Top candidates ({evaluation.kept_method}):",
+                "",
+                _md_table(["rank", "service", "score", "why"], rows),
+                "",
+            ]
         parts += [f"![{f.caption}](figures/{f.name}.png)\n" for f in section["figures"]]
     return "\n".join(parts) + "\n"
 
@@ -322,8 +427,10 @@ def _html_table(header, rows, cls="") -> str:
 
 def _img(figure: Figure) -> str:
     data = base64.b64encode(figure.data).decode("ascii")
-    return (f'<figure><img alt="{html.escape(figure.caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{html.escape(figure.caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>"
+    )
 
 
 STYLE = """
@@ -337,27 +444,49 @@ summary{cursor:pointer;font-weight:600} .hit{color:#17813a} .miss{color:#b3261e}
 
 
 def _html(title, info, evaluation, overall, sections) -> str:
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
-             _html_table(["", ""], [[k, v] for k, v in info]), "<h2>Accuracy</h2>",
-             _html_table(*accuracy_rows(evaluation)),
-             "<p>AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
-             "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
-             "Chance level: expected AC@k of a random order of each case's candidates.</p>"]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        _html_table(["", ""], [[k, v] for k, v in info]),
+        "<h2>Accuracy</h2>",
+        _html_table(*accuracy_rows(evaluation)),
+        "<p>AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
+        "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
+        "Chance level: expected AC@k of a random order of each case's candidates.</p>",
+    ]
     parts += [_img(f) for f in overall]
-    parts += ["<h2>By fault type</h2>", _html_table(*fault_rows(evaluation)), "<h2>Skipped cases</h2>",
-              _html_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped]) if evaluation.skipped
-              else "<p>None.</p>", "<h2>Cases</h2>", _html_table(*case_rows(evaluation))]
+    parts += [
+        "<h2>By fault type</h2>",
+        _html_table(*fault_rows(evaluation)),
+        "<h2>Skipped cases</h2>",
+        _html_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped])
+        if evaluation.skipped
+        else "<p>None.</p>",
+        "<h2>Cases</h2>",
+        _html_table(*case_rows(evaluation)),
+    ]
     for section in sections:
         case = section["case"]
         facts, rows = _case_summary_lines(section, evaluation)
         detail = section["outcomes"].get(evaluation.kept_method)
         hit = detail is not None and detail.rank == 1
-        verdict = ("failed" if detail is not None and detail.error else
-                   f"rank {detail.rank}" if detail is not None and detail.rank else "not ranked") if detail else ""
-        parts.append(f"<details><summary>{html.escape(case.case_id)} — {html.escape(case.fault_type)} on "
-                     f"{html.escape(', '.join(case.root_causes))}: <span class='{'hit' if hit else 'miss'}'>"
-                     f"{html.escape(verdict)}</span></summary>")
+        verdict = (
+            (
+                "failed"
+                if detail is not None and detail.error
+                else f"rank {detail.rank}"
+                if detail is not None and detail.rank
+                else "not ranked"
+            )
+            if detail
+            else ""
+        )
+        parts.append(
+            f"<details><summary>{html.escape(case.case_id)} — {html.escape(case.fault_type)} on "
+            f"{html.escape(', '.join(case.root_causes))}: <span class='{'hit' if hit else 'miss'}'>"
+            f"{html.escape(verdict)}</span></summary>"
+        )
         parts.append(_html_table(["", ""], [[k, v] for k, v in facts]))
         if rows:
             parts.append(f"<p>Top candidates ({html.escape(evaluation.kept_method or '')}):</p>")

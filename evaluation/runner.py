@@ -94,10 +94,18 @@ class Evaluation:
             entry["by_fault_type"] = by_fault_type(self.outcomes[method])
             entry["skipped_cases"] = [{"case_id": c, "reason": r} for c, r in self.skipped]
             entry["per_case"] = [
-                {"case_id": o.case_id, "fault_type": o.fault_type, "root_causes": o.root_causes,
-                 "rank": o.rank, "candidates": o.n_candidates, "top5": o.ranking[:5],
-                 "seconds": o.seconds, "detect_seconds": o.detect_seconds, "rank_seconds": o.rank_seconds,
-                 "error": o.error}
+                {
+                    "case_id": o.case_id,
+                    "fault_type": o.fault_type,
+                    "root_causes": o.root_causes,
+                    "rank": o.rank,
+                    "candidates": o.n_candidates,
+                    "top5": o.ranking[:5],
+                    "seconds": o.seconds,
+                    "detect_seconds": o.detect_seconds,
+                    "rank_seconds": o.rank_seconds,
+                    "error": o.error,
+                }
                 for o in self.outcomes[method]
             ]
             out[method] = entry
@@ -201,21 +209,36 @@ def evaluate(
                 elif share_evidence:
                     seconds += shared_detect
                 ranked = _ranked_services(result) if result is not None else []
-                outcomes[method].append(Outcome(
-                    case_id=case.case_id, method=method, fault_type=case.fault_type,
-                    root_causes=list(case.root_causes), ranking=ranked,
-                    n_candidates=len(candidate_services(case, result, spans)), seconds=seconds, error=error,
-                    scores=_ranked_scores(result) if result is not None else [],
-                    detect_seconds=detect_seconds, rank_seconds=rank_seconds,
-                ))
+                outcomes[method].append(
+                    Outcome(
+                        case_id=case.case_id,
+                        method=method,
+                        fault_type=case.fault_type,
+                        root_causes=list(case.root_causes),
+                        ranking=ranked,
+                        n_candidates=len(candidate_services(case, result, spans)),
+                        seconds=seconds,
+                        error=error,
+                        scores=_ranked_scores(result) if result is not None else [],
+                        detect_seconds=detect_seconds,
+                        rank_seconds=rank_seconds,
+                    )
+                )
                 if method == keep_method and result is not None:
                     kept[case.case_id] = result
                 bar.update(1)
     finally:
         bar.close()
-    return Evaluation(cases=list(cases), skipped=list(skipped), methods=names,
-                      default_method=default_method, outcomes=outcomes, kept=kept,
-                      kept_method=keep_method, settings=settings)
+    return Evaluation(
+        cases=list(cases),
+        skipped=list(skipped),
+        methods=names,
+        default_method=default_method,
+        outcomes=outcomes,
+        kept=kept,
+        kept_method=keep_method,
+        settings=settings,
+    )
 
 
 class _SharedFailure(Exception):

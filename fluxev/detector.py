@@ -18,6 +18,7 @@ Batch ``detect`` and streaming ``update`` do the same arithmetic; ``detect`` is 
 alarm at i can only change scores from i + period - h on (through the periodic references), so it
 scores blocks of period - h points at once and applies alarms between blocks.
 """
+
 from __future__ import annotations
 
 import math
@@ -52,8 +53,19 @@ class FluxEV(Detector):
 
     name = "fluxev"
 
-    def __init__(self, s=10, p=5, h=2, period=None, q=0.003, level=0.98, alpha=0.2,
-                 smoothing=2, estimator="mom", predictor="ewma"):
+    def __init__(
+        self,
+        s=10,
+        p=5,
+        h=2,
+        period=None,
+        q=0.003,
+        level=0.98,
+        alpha=0.2,
+        smoothing=2,
+        estimator="mom",
+        predictor="ewma",
+    ):
         self.s = s
         self.p = p
         self.h = h
@@ -114,8 +126,10 @@ class FluxEV(Detector):
         if len(x) < needed:
             why = f"2s = {2 * self.s} points before the first fluctuation score"
             if self.periodic:
-                why += (f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self.period} "
-                        "before the first periodic score")
+                why += (
+                    f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self.period} "
+                    "before the first periodic score"
+                )
             raise UnmodelledSeries(
                 f"train: {len(x)} points, FluxEV needs at least {needed} ({why}, plus 1 scored "
                 f"point to initialise SPOT; {self.warmup + min_init_scores(self.level)} give it "
@@ -130,7 +144,7 @@ class FluxEV(Detector):
             forecast[s:] = self.forecaster_.in_sample[s:]
         error = x - forecast
         fse = np.full(len(x), np.nan)
-        fse[2 * s:] = ft.first_smoothing(ft.windows(error[s:], s + 1))
+        fse[2 * s :] = ft.first_smoothing(ft.windows(error[s:], s + 1))
         if self.periodic:
             score = np.full(len(x), np.nan)
             lm = self._local_max_all(fse)
@@ -138,11 +152,11 @@ class FluxEV(Detector):
             score[idx] = ft.periodic_smoothing(fse[idx], self._references(lm, idx))
         else:
             score = fse
-        self.spot_ = SPOT(self.q, self.level, self.estimator).fit(score[self.warmup:])
+        self.spot_ = SPOT(self.q, self.level, self.estimator).fit(score[self.warmup :])
         self.train_score_ = score
         self.values_ = x[-s:].copy()
         self.errors_ = error[-s:].copy()
-        self.fse_ = fse[-self._reference_span:].copy() if self.periodic else None
+        self.fse_ = fse[-self._reference_span :].copy() if self.periodic else None
         self.n_seen_ = len(x)
         return self
 
@@ -151,7 +165,7 @@ class FluxEV(Detector):
         h = self.h
         lm = np.full(len(fse), np.nan)
         if len(fse) > 2 * h:
-            lm[h: len(fse) - h] = ft.local_max(ft.windows(fse, 2 * h + 1))
+            lm[h : len(fse) - h] = ft.local_max(ft.windows(fse, 2 * h + 1))
         return lm
 
     def _references(self, lm: np.ndarray, idx: np.ndarray) -> np.ndarray:
@@ -209,7 +223,7 @@ class FluxEV(Detector):
                 for centre in hits.tolist():
                     lo, hi = max(centre - h, h), min(centre + h, len(fse) - 1 - h)
                     if lo <= hi:
-                        lm[lo: hi + 1] = ft.local_max(ft.windows(fse[lo - h: hi + h + 1], 2 * h + 1))
+                        lm[lo : hi + 1] = ft.local_max(ft.windows(fse[lo - h : hi + h + 1], 2 * h + 1))
         self.fse_ = fse[-span:].copy()
         return score, threshold, alarm
 
@@ -227,8 +241,7 @@ class FluxEV(Detector):
         fse = ft.first_smoothing(errors[None, :])
         if self.periodic:
             h, period, span = self.h, self.period, self._reference_span
-            rows = np.stack([self.fse_[span - k * period - h: span - k * period + h + 1]
-                             for k in range(1, self.p)])
+            rows = np.stack([self.fse_[span - k * period - h : span - k * period + h + 1] for k in range(1, self.p)])
             refs = ft.local_max(rows)[None, :]
             score = float(ft.periodic_smoothing(fse, refs)[0])
         else:
@@ -265,14 +278,15 @@ class FluxEV(Detector):
             detector.errors_ = np.asarray(state["errors"], dtype=float)
             detector.fse_ = None if state["fse"] is None else np.asarray(state["fse"], dtype=float)
             detector.spot_ = SPOT.from_state(state["spot"])
-            detector.forecaster_ = (None if state["forecaster"] is None
-                                    else HoltWinters.from_state(state["forecaster"]))
+            detector.forecaster_ = None if state["forecaster"] is None else HoltWinters.from_state(state["forecaster"])
             detector.n_seen_ = int(state["n_seen"])
         except (KeyError, TypeError, ValueError) as exc:
             raise DetectorError(f"state: not a FluxEV state_dict ({exc!r})") from exc
         s = detector.s
-        if len(detector.values_) != s or len(detector.errors_) != s or (
-            detector.periodic and (detector.fse_ is None or len(detector.fse_) != detector._reference_span)
+        if (
+            len(detector.values_) != s
+            or len(detector.errors_) != s
+            or (detector.periodic and (detector.fse_ is None or len(detector.fse_) != detector._reference_span))
         ):
             raise DetectorError("state: window lengths do not match the parameters")
         detector.train_score_ = None

@@ -12,6 +12,7 @@ both give bit-identical results.
 * ``local_max``: FSE_lm[k] = max(FSE[k-h..k+h]) (Sec. 4.2.2, drift).
 * ``periodic_smoothing``: SSE_i = max(FSE_i - max_k FSE_lm[i-kP], 0), k = 1..p-1 (Eq. 6).
 """
+
 from __future__ import annotations
 
 import numpy as np

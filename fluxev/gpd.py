@@ -2,6 +2,7 @@
 
 The GPD here has survival function (1 + gamma * y / sigma) ** (-1 / gamma) for excesses y > 0.
 """
+
 from __future__ import annotations
 
 import math

@@ -11,6 +11,7 @@ is bounded (level, trend and one seasonal value per phase):
     b' = beta (l' - l) + (1 - beta) b
     s[t mod m] = g (y_t - l - b) + (1 - g) s[t mod m]
 """
+
 from __future__ import annotations
 
 import warnings
@@ -29,17 +30,17 @@ class HoltWinters:
 
         m = self.period
         if len(values) < 2 * m:
-            raise UnmodelledSeries(
-                f"train: Holt-Winters needs two full periods ({2 * m} points), got {len(values)}"
-            )
+            raise UnmodelledSeries(f"train: Holt-Winters needs two full periods ({2 * m} points), got {len(values)}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                model = ExponentialSmoothing(values, trend="add", seasonal="add", seasonal_periods=m,
-                                             initialization_method="heuristic")
+                model = ExponentialSmoothing(
+                    values, trend="add", seasonal="add", seasonal_periods=m, initialization_method="heuristic"
+                )
             except ValueError:
-                model = ExponentialSmoothing(values, trend="add", seasonal="add", seasonal_periods=m,
-                                             initialization_method="estimated")
+                model = ExponentialSmoothing(
+                    values, trend="add", seasonal="add", seasonal_periods=m, initialization_method="estimated"
+                )
             fitted = model.fit()
         params = fitted.params
         self.alpha_ = float(params["smoothing_level"])
@@ -70,9 +71,16 @@ class HoltWinters:
         return out
 
     def state_dict(self) -> dict:
-        return {"period": self.period, "alpha": self.alpha_, "beta": self.beta_, "gamma": self.gamma_,
-                "level": self.level_, "trend": self.trend_, "season": self.season_.tolist(),
-                "phase": self.phase_}
+        return {
+            "period": self.period,
+            "alpha": self.alpha_,
+            "beta": self.beta_,
+            "gamma": self.gamma_,
+            "level": self.level_,
+            "trend": self.trend_,
+            "season": self.season_.tolist(),
+            "phase": self.phase_,
+        }
 
     @classmethod
     def from_state(cls, state: dict) -> "HoltWinters":

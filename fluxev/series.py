@@ -15,7 +15,8 @@ def detect_series(series, train_len=None, train_until=None, fill: bool = False, 
     return generic.detect_series(series, FluxEV(**params), train_len, train_until, fill=fill)
 
 
-def detect_frame(frame: pd.DataFrame, train_len=None, train_until=None, errors: str = "skip",
-                 fill: bool = False, **params) -> pd.DataFrame:
+def detect_frame(
+    frame: pd.DataFrame, train_len=None, train_until=None, errors: str = "skip", fill: bool = False, **params
+) -> pd.DataFrame:
     """FluxEV(**params) on every column of ``frame``; see :func:`core.series.detect_frame`."""
     return generic.detect_frame(frame, FluxEV(**params), train_len, train_until, errors=errors, fill=fill)

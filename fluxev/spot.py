@@ -17,6 +17,7 @@ what the authors' implementation does implicitly (its threshold becomes NaN, whi
 exceeds), made explicit; it also covers the case without any peak, where theirs stops with a
 division by zero.
 """
+
 from __future__ import annotations
 
 import math

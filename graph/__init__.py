@@ -1,4 +1,5 @@
 """SpanFrame -> ServiceGraph (networkx DiGraph) and per-edge / per-service time series."""
+
 from graph.callees import CalleeResolver
 from graph.calls import calls
 from graph.errors import GraphError

@@ -16,6 +16,7 @@ An RPC service name ``Service`` becomes a service name through :class:`CalleeRes
 Host names are cut to their first DNS label without port (``carts.prod.svc:7070`` -> ``carts``).
 No system's service names are built in.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -31,7 +32,7 @@ def host_label(address: str) -> str:
     """``carts.prod.svc.cluster.local:7070`` -> ``carts``; IP addresses are kept whole."""
     host = str(address).strip()
     if host.startswith("[") and "]" in host:
-        return host[1:host.index("]")]
+        return host[1 : host.index("]")]
     if host.count(":") == 1:
         host = host.split(":", 1)[0]
     if host.replace(".", "").isdigit() or ":" in host:
@@ -91,8 +92,11 @@ class CalleeResolver:
 
     def resolve(self, attributes: Mapping[str, object], operation: str) -> tuple[str | None, str]:
         """``(callee, how)`` for one client span; ``how`` is ``attribute``, ``operation`` or ``unplaced``."""
-        for column, convert in (("peer_service", self.peer), ("rpc_service", self.rpc_service),
-                                ("server_address", self.address)):
+        for column, convert in (
+            ("peer_service", self.peer),
+            ("rpc_service", self.rpc_service),
+            ("server_address", self.address),
+        ):
             value = attributes.get(column)
             if value is not None and not pd.isna(value) and str(value).strip():
                 return convert(str(value)), "attribute"

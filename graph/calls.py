@@ -18,6 +18,7 @@ whose parent is not in the data starts a new tree: ``attrs["orphans"]`` counts t
 ``attrs["roots"]`` counts spans without a parent; orphan server spans have no caller and make
 no call.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -48,16 +49,20 @@ def calls(spans: pd.DataFrame, callee_map: Mapping[str, str] | None = None) -> p
     """
     if not isinstance(spans, pd.DataFrame):
         raise GraphError(f"calls: expected a SpanFrame (pandas DataFrame), got {type(spans).__name__}")
-    if "kind" not in spans.columns or not isinstance(spans["kind"].dtype, pd.CategoricalDtype) \
-            or not isinstance(spans["service"].dtype, pd.CategoricalDtype):
+    if (
+        "kind" not in spans.columns
+        or not isinstance(spans["kind"].dtype, pd.CategoricalDtype)
+        or not isinstance(spans["service"].dtype, pd.CategoricalDtype)
+    ):
         spans = make_spanframe(spans, source="calls input")
     n = len(spans)
     parent = parent_positions(spans) if n else np.zeros(0, dtype=np.int64)
     service = spans["service"]
     svc = service.cat.codes.to_numpy().astype(np.int64)
     names = np.asarray(service.cat.categories.astype(str), dtype=object)
-    caller_side = np.isin(spans["kind"].cat.codes.to_numpy(),
-                          [spans["kind"].cat.categories.get_loc(k) for k in CALLER_KINDS])
+    caller_side = np.isin(
+        spans["kind"].cat.codes.to_numpy(), [spans["kind"].cat.categories.get_loc(k) for k in CALLER_KINDS]
+    )
     error = (spans["status"] == "error").to_numpy()
     start = spans["start_us"].to_numpy()
     duration = spans["duration_us"].to_numpy()
@@ -74,16 +79,18 @@ def calls(spans: pd.DataFrame, callee_map: Mapping[str, str] | None = None) -> p
     child, par = pairs["child"].to_numpy(), pairs["parent"].to_numpy()
     client_parent = caller_side[par]
     row_of = np.where(client_parent, par, child)
-    pair_table = pd.DataFrame({
-        "start_us": start[row_of],
-        "caller": names[svc[par]],
-        "callee": names[svc[child]],
-        "op": op_codes[row_of],
-        "latency_us": duration[row_of],
-        "server_us": duration[child].astype(np.float64),
-        "error": error[par] & client_parent | error[child],
-        "callee_from": "span",
-    })
+    pair_table = pd.DataFrame(
+        {
+            "start_us": start[row_of],
+            "caller": names[svc[par]],
+            "callee": names[svc[child]],
+            "op": op_codes[row_of],
+            "latency_us": duration[row_of],
+            "server_us": duration[child].astype(np.float64),
+            "error": error[par] & client_parent | error[child],
+            "callee_from": "span",
+        }
+    )
 
     called = np.zeros(n, dtype=bool)
     called[par[client_parent]] = True
@@ -91,41 +98,54 @@ def calls(spans: pd.DataFrame, callee_map: Mapping[str, str] | None = None) -> p
     resolver = CalleeResolver.from_spans(spans, callee_map)
     lonely_table, unplaced = _resolve_lonely(spans, lonely, resolver, names, svc, op_codes)
     lonely_rows = lonely_table["row"].to_numpy() if len(lonely_table) else np.zeros(0, dtype=np.int64)
-    lonely_frame = pd.DataFrame({
-        "start_us": start[lonely_rows],
-        "caller": names[svc[lonely_rows]],
-        "callee": lonely_table["callee"].to_numpy(dtype=object) if len(lonely_table) else np.zeros(0, dtype=object),
-        "op": op_codes[lonely_rows],
-        "latency_us": duration[lonely_rows],
-        "server_us": np.full(len(lonely_rows), np.nan),
-        "error": error[lonely_rows],
-        "callee_from": lonely_table["how"].to_numpy(dtype=object) if len(lonely_table) else np.zeros(0, dtype=object),
-    })
+    lonely_frame = pd.DataFrame(
+        {
+            "start_us": start[lonely_rows],
+            "caller": names[svc[lonely_rows]],
+            "callee": lonely_table["callee"].to_numpy(dtype=object) if len(lonely_table) else np.zeros(0, dtype=object),
+            "op": op_codes[lonely_rows],
+            "latency_us": duration[lonely_rows],
+            "server_us": np.full(len(lonely_rows), np.nan),
+            "error": error[lonely_rows],
+            "callee_from": lonely_table["how"].to_numpy(dtype=object)
+            if len(lonely_table)
+            else np.zeros(0, dtype=object),
+        }
+    )
     table = pd.concat([pair_table, lonely_frame], ignore_index=True)
     table = table.sort_values(["start_us"], kind="stable").reset_index(drop=True)
-    operation = pd.Categorical.from_codes(table["op"].to_numpy().astype(np.int64),
-                                          categories=spans["operation"].cat.categories, validate=False) \
-        if len(spans["operation"].cat.categories) else pd.Categorical([None] * len(table))
-    out = pd.DataFrame({
-        "start_us": table["start_us"].to_numpy(np.int64),
-        "caller": pd.Categorical(table["caller"].to_numpy(dtype=object)),
-        "callee": pd.Categorical(table["callee"].to_numpy(dtype=object)),
-        "operation": operation,
-        "latency_us": table["latency_us"].to_numpy(np.int64),
-        "server_us": table["server_us"].to_numpy(np.float64),
-        "error": table["error"].to_numpy(bool),
-        "callee_from": pd.Categorical(table["callee_from"].to_numpy(dtype=object),
-                                      categories=["span", "attribute", "operation"]),
-    })
+    operation = (
+        pd.Categorical.from_codes(
+            table["op"].to_numpy().astype(np.int64), categories=spans["operation"].cat.categories, validate=False
+        )
+        if len(spans["operation"].cat.categories)
+        else pd.Categorical([None] * len(table))
+    )
+    out = pd.DataFrame(
+        {
+            "start_us": table["start_us"].to_numpy(np.int64),
+            "caller": pd.Categorical(table["caller"].to_numpy(dtype=object)),
+            "callee": pd.Categorical(table["callee"].to_numpy(dtype=object)),
+            "operation": operation,
+            "latency_us": table["latency_us"].to_numpy(np.int64),
+            "server_us": table["server_us"].to_numpy(np.float64),
+            "error": table["error"].to_numpy(bool),
+            "callee_from": pd.Categorical(
+                table["callee_from"].to_numpy(dtype=object), categories=["span", "attribute", "operation"]
+            ),
+        }
+    )
     roots = int(spans["parent_id"].isna().sum())
-    out.attrs.update({
-        "roots": roots,
-        "orphans": int((~has_parent).sum()) - roots,
-        "trees": int((~has_parent).sum()),
-        "extra_children": extra_children,
-        "unplaced": unplaced,
-        "spans": n,
-    })
+    out.attrs.update(
+        {
+            "roots": roots,
+            "orphans": int((~has_parent).sum()) - roots,
+            "trees": int((~has_parent).sum()),
+            "extra_children": extra_children,
+            "unplaced": unplaced,
+            "spans": n,
+        }
+    )
     return out
 
 
@@ -157,8 +177,9 @@ def _resolve_lonely(spans, rows, resolver, names, svc, op_codes):
     how_arr = np.asarray(how_of, dtype=object)[codes]
     placed = how_arr != "unplaced"
     if (~placed).any():
-        lost = pd.DataFrame({"svc": names[svc[rows[~placed]]],
-                             "op": np.asarray(categories, dtype=object)[op_codes[rows[~placed]]]})
+        lost = pd.DataFrame(
+            {"svc": names[svc[rows[~placed]]], "op": np.asarray(categories, dtype=object)[op_codes[rows[~placed]]]}
+        )
         for (service, operation), count in lost.value_counts().items():
             unplaced[f"{service}: {operation}"] = int(count)
     return pd.DataFrame({"row": rows[placed], "callee": callee_arr[placed], "how": how_arr[placed]}), unplaced

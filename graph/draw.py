@@ -1,4 +1,5 @@
 """Drawing a ServiceGraph: Graphviz DOT text and a PNG through matplotlib (no Graphviz needed)."""
+
 from __future__ import annotations
 
 import math
@@ -22,6 +23,7 @@ def edge_label(data: dict) -> str:
 
 def to_dot(graph: nx.DiGraph, name: str = "services") -> str:
     """Graphviz DOT text: one node per service (dashed when uninstrumented), edges labelled with calls and p50."""
+
     def quote(text) -> str:
         return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -73,6 +75,7 @@ def layered_positions(graph: nx.DiGraph, orientation: str = "left-right") -> dic
 def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
     """Draw the graph to a PNG file with matplotlib; edge width grows with the log of the call count."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -90,20 +93,51 @@ def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
         if not chosen:
             continue
         nx.draw_networkx_edges(
-            graph, pos, edgelist=[(a, b) for a, b, _ in chosen], ax=ax,
+            graph,
+            pos,
+            edgelist=[(a, b) for a, b, _ in chosen],
+            ax=ax,
             width=[0.6 + 3.0 * math.log1p(d.get("calls", 1)) / math.log1p(top) for _, _, d in chosen],
             edge_color=["#c0392b" if d.get("errors") else "#555555" for _, _, d in chosen],
-            arrows=True, arrowsize=14, node_size=2600, connectionstyle=f"arc3,rad={rad}")
+            arrows=True,
+            arrowsize=14,
+            node_size=2600,
+            connectionstyle=f"arc3,rad={rad}",
+        )
     instrumented = [n for n, d in graph.nodes(data=True) if d.get("instrumented", True)]
     others = [n for n in graph.nodes if n not in instrumented]
-    nx.draw_networkx_nodes(graph, pos, nodelist=instrumented, ax=ax, node_color="#d6eaf8", node_shape="s",
-                           node_size=2600, edgecolors="#2e86c1")
-    nx.draw_networkx_nodes(graph, pos, nodelist=others, ax=ax, node_color="#f2f3f4", node_shape="s",
-                           node_size=2600, edgecolors="#999999", linewidths=1.0)
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        nodelist=instrumented,
+        ax=ax,
+        node_color="#d6eaf8",
+        node_shape="s",
+        node_size=2600,
+        edgecolors="#2e86c1",
+    )
+    nx.draw_networkx_nodes(
+        graph,
+        pos,
+        nodelist=others,
+        ax=ax,
+        node_color="#f2f3f4",
+        node_shape="s",
+        node_size=2600,
+        edgecolors="#999999",
+        linewidths=1.0,
+    )
     nx.draw_networkx_labels(graph, pos, ax=ax, font_size=7)
     labels = {(a, b): edge_label(d).replace("\\n", "\n") for a, b, d in graph.edges(data=True)}
-    nx.draw_networkx_edge_labels(graph, pos, edge_labels=labels, ax=ax, font_size=6, label_pos=0.35,
-                                 bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+    nx.draw_networkx_edge_labels(
+        graph,
+        pos,
+        edge_labels=labels,
+        ax=ax,
+        font_size=6,
+        label_pos=0.35,
+        bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8},
+    )
     ax.set_title(title or f"{graph.number_of_nodes()} services, {graph.number_of_edges()} edges")
     ax.axis("off")
     fig.tight_layout()
@@ -119,11 +153,15 @@ def draw_png(graph: nx.DiGraph, path, title: str | None = None) -> Path:
 def edge_table(graph: nx.DiGraph) -> str:
     """Plain-text table of the edges with their totals, busiest first."""
     rows = sorted(graph.edges(data=True), key=lambda e: (-e[2].get("calls", 0), e[0], e[1]))
-    head = f"{'caller':<28} {'callee':<28} {'calls':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} " \
-           f"{'srv p50':>8} {'callee from':<10}"
+    head = (
+        f"{'caller':<28} {'callee':<28} {'calls':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'srv p50':>8} {'callee from':<10}"
+    )
     lines = [head, "-" * len(head)]
     for caller, callee, d in rows:
-        lines.append(f"{caller:<28} {callee:<28} {d.get('calls', 0):>9} {d.get('errors', 0):>7} "
-                     f"{_fmt(d.get('latency_p50_ms')):>8} {_fmt(d.get('latency_p99_ms')):>8} "
-                     f"{_fmt(d.get('server_p50_ms')):>8} {d.get('callee_from', ''):<10}")
+        lines.append(
+            f"{caller:<28} {callee:<28} {d.get('calls', 0):>9} {d.get('errors', 0):>7} "
+            f"{_fmt(d.get('latency_p50_ms')):>8} {_fmt(d.get('latency_p99_ms')):>8} "
+            f"{_fmt(d.get('server_p50_ms')):>8} {d.get('callee_from', ''):<10}"
+        )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ epoch; pass e.g. a fault's injection time to start a bucket there); a call belon
 to the bucket holding its caller-side start time. Percentiles use linear interpolation
 between order statistics (``numpy.quantile``'s default).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -86,8 +87,9 @@ def _stats(groups, n_groups, values_us, errors):
     return calls, errs, rate, mean, quant
 
 
-def _index(first: int, n_buckets: int, width: int, keys: list[tuple], names: tuple[str, ...],
-           origin_us: int = 0) -> pd.MultiIndex:
+def _index(
+    first: int, n_buckets: int, width: int, keys: list[tuple], names: tuple[str, ...], origin_us: int = 0
+) -> pd.MultiIndex:
     times = pd.to_datetime(((first + np.arange(n_buckets, dtype=np.int64)) * width + origin_us) * 1000, utc=True)
     times = times.as_unit("ns")
     n_keys = len(keys)
@@ -117,8 +119,9 @@ def _edges(table: pd.DataFrame) -> tuple[list[tuple[str, str]], np.ndarray]:
     return [named[i] for i in order], rank[codes.ravel()]
 
 
-def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
-                callee_map: Mapping[str, str] | None = None, origin=None) -> pd.DataFrame:
+def edge_series(
+    spans: pd.DataFrame, bucket="30s", start=None, end=None, callee_map: Mapping[str, str] | None = None, origin=None
+) -> pd.DataFrame:
     """EdgeSeries (see docs/interfaces.md): per (bucket, caller, callee) calls, errors, error
     rate, caller-waited latency mean/p50/p90/p99 and callee-spent ``server_*`` in ms.
 
@@ -133,11 +136,23 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
     edges, edge_codes = _edges(table)
     n_edges = len(edges)
     n_groups = n_buckets * n_edges
-    columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
-               "latency_p99_ms", "server_mean_ms", "server_p50_ms", "server_p90_ms", "server_p99_ms"]
+    columns = [
+        "calls",
+        "errors",
+        "error_rate",
+        "latency_mean_ms",
+        "latency_p50_ms",
+        "latency_p90_ms",
+        "latency_p99_ms",
+        "server_mean_ms",
+        "server_p50_ms",
+        "server_p90_ms",
+        "server_p99_ms",
+    ]
     if n_groups == 0:
-        frame = pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64")
-                              for c in columns})
+        frame = pd.DataFrame(
+            {c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64") for c in columns}
+        )
         frame.index = _index(first, 0, width, [], ("caller", "callee"), origin_us)
         frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
         return frame
@@ -148,13 +163,22 @@ def edge_series(spans: pd.DataFrame, bucket="30s", start=None, end=None,
     error = table["error"].to_numpy(bool)[inside]
     calls_, errs, rate, mean, quant = _stats(g, n_groups, table["latency_us"].to_numpy(np.float64)[inside], error)
     _, _, _, s_mean, s_quant = _stats(g, n_groups, table["server_us"].to_numpy(np.float64)[inside], error)
-    frame = pd.DataFrame({
-        "calls": calls_, "errors": errs, "error_rate": rate,
-        "latency_mean_ms": mean, "latency_p50_ms": quant[:, 0], "latency_p90_ms": quant[:, 1],
-        "latency_p99_ms": quant[:, 2],
-        "server_mean_ms": s_mean, "server_p50_ms": s_quant[:, 0], "server_p90_ms": s_quant[:, 1],
-        "server_p99_ms": s_quant[:, 2],
-    }, index=_index(first, n_buckets, width, edges, ("caller", "callee"), origin_us))
+    frame = pd.DataFrame(
+        {
+            "calls": calls_,
+            "errors": errs,
+            "error_rate": rate,
+            "latency_mean_ms": mean,
+            "latency_p50_ms": quant[:, 0],
+            "latency_p90_ms": quant[:, 1],
+            "latency_p99_ms": quant[:, 2],
+            "server_mean_ms": s_mean,
+            "server_p50_ms": s_quant[:, 0],
+            "server_p90_ms": s_quant[:, 1],
+            "server_p99_ms": s_quant[:, 2],
+        },
+        index=_index(first, n_buckets, width, edges, ("caller", "callee"), origin_us),
+    )
     frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
     return frame
 
@@ -180,13 +204,13 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None, orig
     codes = rank[codes.ravel()] if len(names) else codes.ravel()
     names = [names[i] for i in order]
     n_services = len(names)
-    columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms",
-               "latency_p99_ms"]
+    columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms"]
     n_groups = n_buckets * n_services
     keys = [(str(s),) for s in names]
     if n_groups == 0:
-        frame = pd.DataFrame({c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64")
-                              for c in columns})
+        frame = pd.DataFrame(
+            {c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64") for c in columns}
+        )
         frame.index = _index(first, 0, width, [], ("service",), origin_us)
         frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
         return frame
@@ -196,9 +220,17 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None, orig
     error = (spans["status"] == "error").to_numpy()[server][inside]
     duration = spans["duration_us"].to_numpy(np.float64)[server][inside]
     calls_, errs, rate, mean, quant = _stats(g, n_groups, duration, error)
-    frame = pd.DataFrame({
-        "calls": calls_, "errors": errs, "error_rate": rate, "latency_mean_ms": mean,
-        "latency_p50_ms": quant[:, 0], "latency_p90_ms": quant[:, 1], "latency_p99_ms": quant[:, 2],
-    }, index=_index(first, n_buckets, width, keys, ("service",), origin_us))
+    frame = pd.DataFrame(
+        {
+            "calls": calls_,
+            "errors": errs,
+            "error_rate": rate,
+            "latency_mean_ms": mean,
+            "latency_p50_ms": quant[:, 0],
+            "latency_p90_ms": quant[:, 1],
+            "latency_p99_ms": quant[:, 2],
+        },
+        index=_index(first, n_buckets, width, keys, ("service",), origin_us),
+    )
     frame.attrs["bucket"] = pd.Timedelta(microseconds=width)
     return frame

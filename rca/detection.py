@@ -57,6 +57,7 @@ size of a change is measured against the training data instead, in one noise uni
   else 0. ``unconfirmed_weight`` (default 1: no effect) scales series on which SPOT raised
   no alarm; ``strength_source="shift" | "score"`` uses one of the two alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -74,8 +75,13 @@ from rca.errors import RCAError
 from rca.types import EVIDENCE_COLUMNS, UNMODELLED_COLUMNS, EdgeEvidence
 
 EDGE_METRICS = (
-    "latency_mean_ms", "latency_p90_ms", "server_mean_ms", "server_p90_ms",
-    "gap_mean_ms", "error_rate", "call_ratio",
+    "latency_mean_ms",
+    "latency_p90_ms",
+    "server_mean_ms",
+    "server_p90_ms",
+    "gap_mean_ms",
+    "error_rate",
+    "call_ratio",
 )
 SERVICE_METRICS = ("latency_mean_ms", "latency_p90_ms", "error_rate")
 TWO_SIDED_METRICS = frozenset({"call_ratio"})
@@ -122,11 +128,15 @@ class DetectionConfig:
             if isinstance(value, str) or not all(isinstance(m, str) for m in value):
                 raise RCAError(f"DetectionConfig.{name}: expected a list of metric names, got {value!r}")
             object.__setattr__(self, name, tuple(value))
-        object.__setattr__(self, "bucket", to_timedelta(self.bucket, "DetectionConfig.bucket", error=RCAError,
-                                                        positive=True))
+        object.__setattr__(
+            self, "bucket", to_timedelta(self.bucket, "DetectionConfig.bucket", error=RCAError, positive=True)
+        )
         if self.train_window is not None:
-            object.__setattr__(self, "train_window", to_timedelta(
-                self.train_window, "DetectionConfig.train_window", error=RCAError, positive=True))
+            object.__setattr__(
+                self,
+                "train_window",
+                to_timedelta(self.train_window, "DetectionConfig.train_window", error=RCAError, positive=True),
+            )
         _integer(self.min_train, "min_train", 1)
         if self.baseline_points is not None:
             _integer(self.baseline_points, "baseline_points", 1)
@@ -135,14 +145,18 @@ class DetectionConfig:
         if self.spread not in SPREADS:
             raise RCAError(f"DetectionConfig.spread: must be one of {SPREADS}, got {self.spread!r}")
         if self.strength_source not in STRENGTH_SOURCES:
-            raise RCAError(f"DetectionConfig.strength_source: must be one of {STRENGTH_SOURCES}, "
-                           f"got {self.strength_source!r}")
+            raise RCAError(
+                f"DetectionConfig.strength_source: must be one of {STRENGTH_SOURCES}, got {self.strength_source!r}"
+            )
         if not isinstance(self.keep_scores, bool):
             raise RCAError(f"DetectionConfig.keep_scores: must be True or False, got {self.keep_scores!r}")
         if self.params is not None and not isinstance(self.params, Mapping):
             raise RCAError(f"DetectionConfig.params: expected a mapping of parameter names, got {self.params!r}")
-        params = dict(self.params) if self.params is not None else (
-            dict(DEFAULT_DETECTOR_PARAMS.get(self.detector, {})) if isinstance(self.detector, str) else {})
+        params = (
+            dict(self.params)
+            if self.params is not None
+            else (dict(DEFAULT_DETECTOR_PARAMS.get(self.detector, {})) if isinstance(self.detector, str) else {})
+        )
         object.__setattr__(self, "_prototype", make_detector(self.detector, **params))
 
     def build_detector(self) -> Detector:
@@ -201,13 +215,23 @@ def _integer(value, name: str, low: int) -> None:
 
 
 def _number(value, name: str, low: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not math.isfinite(value) \
-            or value < low:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not math.isfinite(value)
+        or value < low
+    ):
         raise RCAError(f"DetectionConfig.{name}: must be a finite number >= {low:g}, got {value!r}")
 
 
-def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: float = 1.0,
-                  onset: float | None = None, source: str = "both") -> float:
+def strength_from(
+    shift: float,
+    alarmed: bool,
+    metric: str,
+    unconfirmed_weight: float = 1.0,
+    onset: float | None = None,
+    source: str = "both",
+) -> float:
     """Directional, non-negative anomaly strength of one series (see module docstring).
 
     ``shift``: robust z of the test level; ``onset``: the detector's peak score over the test
@@ -233,9 +257,15 @@ def strength_from(shift: float, alarmed: bool, metric: str, unconfirmed_weight: 
     return float(value if alarmed else value * unconfirmed_weight)
 
 
-def robust_shift(train: np.ndarray, test: np.ndarray, rel_floor: float, floor: float,
-                 baseline_points: int | None = None, spread: str = "diff",
-                 level: str = "median") -> tuple[float, float, float]:
+def robust_shift(
+    train: np.ndarray,
+    test: np.ndarray,
+    rel_floor: float,
+    floor: float,
+    baseline_points: int | None = None,
+    spread: str = "diff",
+    level: str = "median",
+) -> tuple[float, float, float]:
     """(shift, spread, baseline): robust z of the test level against the recent training level.
 
     The test level is ``median(test)`` (``level="median"``) or its largest value
@@ -317,8 +347,10 @@ def detect_evidence(
     ``detector`` is shorthand for ``config=DetectionConfig(detector=...)``.
     """
     if config is not None and detector is not None:
-        raise RCAError("detect_evidence: give the detector inside config=DetectionConfig(detector=...), or "
-                       "detector= alone, not both")
+        raise RCAError(
+            "detect_evidence: give the detector inside config=DetectionConfig(detector=...), or "
+            "detector= alone, not both"
+        )
     if config is None:
         config = DetectionConfig() if detector is None else DetectionConfig(detector=detector)
     if not isinstance(config, DetectionConfig):
@@ -390,9 +422,15 @@ def detect_evidence(
             score = threshold = np.full(len(test), np.nan)
             alarm = np.zeros(len(test), dtype=bool)
         metric = key[3]
-        shift, scale, center = robust_shift(train, test, config.rel_floor,
-                                            METRIC_FLOORS.get(metric, 0.0), config.baseline_points, config.spread,
-                                            "max" if metric in event_metrics else "median")
+        shift, scale, center = robust_shift(
+            train,
+            test,
+            config.rel_floor,
+            METRIC_FLOORS.get(metric, 0.0),
+            config.baseline_points,
+            config.spread,
+            "max" if metric in event_metrics else "median",
+        )
         excess = score - threshold
         finite = np.isfinite(excess)
         peak = float(np.max(excess[finite])) if finite.any() else math.nan
@@ -400,14 +438,29 @@ def detect_evidence(
         first = index[alarm][0] if alarm.any() else pd.NaT
         delta = shift * scale
         onset = float(np.nanmax(score)) / scale if np.isfinite(score).any() else None
-        value = strength_from(shift, bool(alarm.any()), metric, config.unconfirmed_weight, onset,
-                              config.strength_source)
-        rows.append((*key, len(train), len(test), float(threshold[-1]) if len(threshold) else math.nan,
-                     int(alarm.sum()), first, peak, value, shift, delta,
-                     center, note))
+        value = strength_from(
+            shift, bool(alarm.any()), metric, config.unconfirmed_weight, onset, config.strength_source
+        )
+        rows.append(
+            (
+                *key,
+                len(train),
+                len(test),
+                float(threshold[-1]) if len(threshold) else math.nan,
+                int(alarm.sum()),
+                first,
+                peak,
+                value,
+                shift,
+                delta,
+                center,
+                note,
+            )
+        )
         if config.keep_scores:
             scores[key] = pd.DataFrame(
-                {"value": test, "score": score, "threshold": threshold, "alarm": alarm}, index=index,
+                {"value": test, "score": score, "threshold": threshold, "alarm": alarm},
+                index=index,
             )
     table = pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
     return EdgeEvidence(

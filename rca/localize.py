@@ -22,12 +22,19 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
     Edges carry ``calls`` and ``errors`` summed over the series; every node is marked
     ``instrumented`` when it appears as a callee with server-side times.
     """
-    if not isinstance(edge_series, pd.DataFrame) or not isinstance(edge_series.index, pd.MultiIndex) \
-            or "caller" not in edge_series.index.names or "callee" not in edge_series.index.names:
+    if (
+        not isinstance(edge_series, pd.DataFrame)
+        or not isinstance(edge_series.index, pd.MultiIndex)
+        or "caller" not in edge_series.index.names
+        or "callee" not in edge_series.index.names
+    ):
         raise RCAError("edge_series: expected a DataFrame indexed by (time, caller, callee)")
     g = nx.DiGraph()
-    sums = edge_series[[c for c in ("calls", "errors") if c in edge_series]].groupby(
-        level=["caller", "callee"], observed=True).sum()
+    sums = (
+        edge_series[[c for c in ("calls", "errors") if c in edge_series]]
+        .groupby(level=["caller", "callee"], observed=True)
+        .sum()
+    )
     served = set()
     if "server_mean_ms" in edge_series:
         has = edge_series["server_mean_ms"].notna().groupby(level="callee", observed=True).any()
@@ -68,8 +75,9 @@ def localize(
     t0 = to_timestamp(inject_time, "inject_time", error=RCAError)
     t1 = optional_timestamp(end_time, "end_time", error=RCAError)
     if detection is not None and detector is not None:
-        raise RCAError("localize: give the detector inside detection=DetectionConfig(detector=...), or detector= "
-                       "alone, not both")
+        raise RCAError(
+            "localize: give the detector inside detection=DetectionConfig(detector=...), or detector= alone, not both"
+        )
     if detection is None:
         detection = DetectionConfig() if detector is None else DetectionConfig(detector=detector)
     elif not isinstance(detection, DetectionConfig):

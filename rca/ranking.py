@@ -7,6 +7,7 @@ registered from user code are first-class (``rca evaluate --method NAME``, the r
 :func:`rank` dispatches by name and checks the parameters against the method's signature;
 :data:`DEFAULT_METHOD` names the default.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -41,8 +42,10 @@ def ranking_method(name: str, *, replace: bool = False) -> Callable[[F], F]:
             raise RCAError(f"ranking_method({name!r}): {fn!r} is not callable")
         parameters = list(inspect.signature(fn).parameters.values())
         if len(parameters) < 2 or any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in parameters):
-            raise RCAError(f"ranking_method({name!r}): {fn.__qualname__} must take (graph, evidence, *, "
-                           "named parameters), without *args/**kwargs")
+            raise RCAError(
+                f"ranking_method({name!r}): {fn.__qualname__} must take (graph, evidence, *, "
+                "named parameters), without *args/**kwargs"
+            )
         if name in METHODS and METHODS[name] is not fn and not replace:
             raise RCAError(f"ranking method {name!r} is already registered ({METHODS[name].__qualname__})")
         METHODS[name] = fn
@@ -76,8 +79,10 @@ def check_method_params(method: str, params: Mapping[str, Any]) -> None:
         for k in unknown:
             close = difflib.get_close_matches(k, valid, n=1)
             hints.append(repr(k) + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise RCAError(f"ranking method {method!r}: unknown parameter(s) {', '.join(hints)}; "
-                       f"valid parameters: {', '.join(valid) or 'none'}")
+        raise RCAError(
+            f"ranking method {method!r}: unknown parameter(s) {', '.join(hints)}; "
+            f"valid parameters: {', '.join(valid) or 'none'}"
+        )
 
 
 @dataclass(frozen=True)
@@ -241,21 +246,26 @@ def explain_upstream(
         own, own_label = max(own_terms, default=(0.0, ""))
         if own > 0:
             fraction = _unexplained(
-                _largest([L.s_delta(x, "latency_mean_ms")]
-                         + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]]),
-                [(L.e_delta(x, y, "latency_mean_ms"), L.baseline.get((x, y, "call_ratio"), np.nan))
-                 for y in L.out_edges[x]])
+                _largest(
+                    [L.s_delta(x, "latency_mean_ms")] + [L.e_delta(c, x, "server_mean_ms") for c in L.in_edges[x]]
+                ),
+                [
+                    (L.e_delta(x, y, "latency_mean_ms"), L.baseline.get((x, y, "call_ratio"), np.nan))
+                    for y in L.out_edges[x]
+                ],
+            )
             parts.append((own * fraction, f"own time {own_label} {own:.1f} x unexplained {fraction:.2f} ="))
         if gap_share[x]:
             parts.append(max(gap_share[x]))
-        err_in, err_label = max([(L.s(x, "error_rate"), f"{x} error_rate")]
-                                + [(L.e(c, x, "error_rate"), f"{c}->{x} error_rate") for c in L.in_edges[x]])
+        err_in, err_label = max(
+            [(L.s(x, "error_rate"), f"{x} error_rate")]
+            + [(L.e(c, x, "error_rate"), f"{c}->{x} error_rate") for c in L.in_edges[x]]
+        )
         if err_in > 0:
             fraction = _unexplained(
-                _largest([L.s_delta(x, "error_rate")]
-                         + [L.e_delta(c, x, "error_rate") for c in L.in_edges[x]]),
-                [(L.e_delta(x, y, "error_rate"), L.baseline.get((x, y, "call_ratio"), np.nan))
-                 for y in L.out_edges[x]])
+                _largest([L.s_delta(x, "error_rate")] + [L.e_delta(c, x, "error_rate") for c in L.in_edges[x]]),
+                [(L.e_delta(x, y, "error_rate"), L.baseline.get((x, y, "call_ratio"), np.nan)) for y in L.out_edges[x]],
+            )
             parts.append((err_in * fraction, f"errors {err_label} {err_in:.1f} x unexplained {fraction:.2f} ="))
         ratios = [L.e(x, y, "call_ratio") for y in L.out_edges[x] if L.has_edge_metric(x, y, "call_ratio")]
         if ratios:
@@ -305,8 +315,9 @@ def max_score(graph: nx.DiGraph, evidence: EdgeEvidence) -> Ranking:
     """Baseline: the service with the largest single anomaly strength first."""
     _check(graph, evidence)
     best = service_anomaly(evidence, _nodes(graph, evidence))
-    return _ranking({n: v[0] for n, v in best.items()},
-                    {n: f"largest: {v[1]} {v[0]:.1f}" for n, v in best.items()}, "max-score")
+    return _ranking(
+        {n: v[0] for n, v in best.items()}, {n: f"largest: {v[1]} {v[0]:.1f}" for n, v in best.items()}, "max-score"
+    )
 
 
 @ranking_method("random")
@@ -351,8 +362,9 @@ def pagerank(
     own = service_anomaly(evidence, nodes)
     edge_table = evidence.edges()
     weights: dict[tuple[str, str], float] = defaultdict(float)
-    for caller, callee, metric, strength in zip(edge_table["caller"], edge_table["callee"],
-                                               edge_table["metric"], edge_table["strength"]):
+    for caller, callee, metric, strength in zip(
+        edge_table["caller"], edge_table["callee"], edge_table["metric"], edge_table["strength"]
+    ):
         if metric != "call_ratio" and np.isfinite(strength):
             weights[(caller, callee)] = max(weights[(caller, callee)], float(strength))
     sub = nx.DiGraph()
@@ -384,8 +396,9 @@ def pagerank(
     return _ranking(scores, why, "pagerank")
 
 
-def rank(graph: nx.DiGraph, evidence: EdgeEvidence, method: str | RankingConfig = DEFAULT_METHOD,
-         **params: Any) -> Ranking:
+def rank(
+    graph: nx.DiGraph, evidence: EdgeEvidence, method: str | RankingConfig = DEFAULT_METHOD, **params: Any
+) -> Ranking:
     """Rank the services of ``graph`` as root causes with a method of :data:`METHODS`
     (a name, or a :class:`RankingConfig`; ``params`` are the method's keyword parameters)."""
     if isinstance(method, RankingConfig):

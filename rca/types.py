@@ -1,4 +1,5 @@
 """The values rca/ hands to its callers: EdgeEvidence, Candidate, Ranking, Result."""
+
 from __future__ import annotations
 
 import html
@@ -16,8 +17,21 @@ if TYPE_CHECKING:
     from rca.ranking import RankingConfig
 
 EVIDENCE_COLUMNS = (
-    "kind", "caller", "callee", "metric", "n_train", "n_test", "threshold", "alarms",
-    "first_alarm", "peak_excess", "strength", "shift", "delta", "baseline", "note",
+    "kind",
+    "caller",
+    "callee",
+    "metric",
+    "n_train",
+    "n_test",
+    "threshold",
+    "alarms",
+    "first_alarm",
+    "peak_excess",
+    "strength",
+    "shift",
+    "delta",
+    "baseline",
+    "note",
 )
 UNMODELLED_COLUMNS = ("kind", "caller", "callee", "metric", "reason")
 
@@ -80,15 +94,27 @@ class EdgeEvidence:
     def __repr__(self) -> str:
         alarmed = int((self.table["alarms"] > 0).sum()) if len(self.table) else 0
         detector = "" if self.config is None else f", detector {self.config.detector_name}"
-        return (f"EdgeEvidence({len(self.table)} series, {alarmed} with alarms, {len(self.unmodelled)} unmodelled, "
-                f"scored from {_when(self.train_until)}{detector})")
+        return (
+            f"EdgeEvidence({len(self.table)} series, {alarmed} with alarms, {len(self.unmodelled)} unmodelled, "
+            f"scored from {_when(self.train_until)}{detector})"
+        )
 
     def _repr_html_(self) -> str:
         top = self.strongest(10)
-        rows = [[series_label(r.kind, r.caller, r.callee), r.metric, f"{r.strength:.1f}", f"{r.shift:+.1f}",
-                 f"{r.baseline:.3g} → {r.baseline + r.delta:.3g}", str(int(r.alarms))] for r in top.itertuples()]
-        return (f"<p>{html.escape(repr(self))}</p>"
-                + html_table(["series", "metric", "strength", "shift", "level before → after", "alarms"], rows))
+        rows = [
+            [
+                series_label(r.kind, r.caller, r.callee),
+                r.metric,
+                f"{r.strength:.1f}",
+                f"{r.shift:+.1f}",
+                f"{r.baseline:.3g} → {r.baseline + r.delta:.3g}",
+                str(int(r.alarms)),
+            ]
+            for r in top.itertuples()
+        ]
+        return f"<p>{html.escape(repr(self))}</p>" + html_table(
+            ["series", "metric", "strength", "shift", "level before → after", "alarms"], rows
+        )
 
 
 def series_label(kind: str, caller: str, callee: str | None) -> str:
@@ -146,10 +172,12 @@ class Ranking:
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
-            {"rank": range(1, len(self.candidates) + 1),
-             "service": [c.service for c in self.candidates],
-             "score": [c.score for c in self.candidates],
-             "why": [c.why for c in self.candidates]}
+            {
+                "rank": range(1, len(self.candidates) + 1),
+                "service": [c.service for c in self.candidates],
+                "score": [c.score for c in self.candidates],
+                "why": [c.why for c in self.candidates],
+            }
         )
 
     def __repr__(self) -> str:
@@ -175,8 +203,10 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        return (f"Result({self.ranking!r}; {len(self.evidence)} series, "
-                f"{self.graph.number_of_nodes()} services, {self.graph.number_of_edges()} edges)")
+        return (
+            f"Result({self.ranking!r}; {len(self.evidence)} series, "
+            f"{self.graph.number_of_nodes()} services, {self.graph.number_of_edges()} edges)"
+        )
 
     def explain(self, top: int = 5, truth: list[str] | None = None) -> str:
         """Terminal text: the top candidates, why, and the strongest series behind each."""
@@ -184,12 +214,15 @@ class Result:
 
     def _repr_html_(self) -> str:
         ev = self.evidence
-        parts = [f"<p><b>{html.escape(self.ranking.method or 'ranking')}</b>: {len(self.ranking)} candidate "
-                 f"services, {len(ev)} series scored from {html.escape(_when(ev.train_until))}"
-                 f"{' to ' + html.escape(_when(ev.end_time)) if ev.end_time is not None else ''}.</p>",
-                 "<p>Top candidates</p>", self.ranking._repr_html_(),
-                 "<p>Most anomalous series (strength: robust z of the change, in training-noise units)</p>",
-                 ev._repr_html_()]
+        parts = [
+            f"<p><b>{html.escape(self.ranking.method or 'ranking')}</b>: {len(self.ranking)} candidate "
+            f"services, {len(ev)} series scored from {html.escape(_when(ev.train_until))}"
+            f"{' to ' + html.escape(_when(ev.end_time)) if ev.end_time is not None else ''}.</p>",
+            "<p>Top candidates</p>",
+            self.ranking._repr_html_(),
+            "<p>Most anomalous series (strength: robust z of the change, in training-noise units)</p>",
+            ev._repr_html_(),
+        ]
         return "".join(parts)
 
 
@@ -197,24 +230,29 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
     """See :meth:`Result.explain`."""
     ev = result.evidence
     end = f" to {_when(ev.end_time)}" if ev.end_time is not None else ""
-    lines = [f"method {result.ranking.method}: {len(result.ranking)} candidate services, "
-             f"{len(ev.table)} series scored, {len(ev.unmodelled)} not (or not by the detector); "
-             f"scored from {_when(ev.train_until)}{end}"]
+    lines = [
+        f"method {result.ranking.method}: {len(result.ranking)} candidate services, "
+        f"{len(ev.table)} series scored, {len(ev.unmodelled)} not (or not by the detector); "
+        f"scored from {_when(ev.train_until)}{end}"
+    ]
     if truth:
         ranks = [result.ranking.rank_of(t) for t in truth]
         lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")
     table = ev.table
     for i, cand in enumerate(result.ranking.top(top), 1):
         lines.append(f"{i:2d}. {cand.service:30s} score {cand.score:10.2f}  {cand.why}")
-        mine = table[((table["kind"] == "service") & (table["caller"] == cand.service))
-                     | ((table["kind"] == "edge") & ((table["callee"] == cand.service)
-                                                     | (table["caller"] == cand.service)))]
+        mine = table[
+            ((table["kind"] == "service") & (table["caller"] == cand.service))
+            | ((table["kind"] == "edge") & ((table["callee"] == cand.service) | (table["caller"] == cand.service)))
+        ]
         mine = mine[mine["strength"] > 0].sort_values("strength", ascending=False).head(3)
         for row in mine.itertuples():
             name = row.caller if row.kind == "service" else f"{row.caller}->{row.callee}"
             first = "" if pd.isna(row.first_alarm) else f", first alarm {_when(row.first_alarm)}"
-            lines.append(f"      {name} {row.metric}: {row.baseline:.3g} -> {row.baseline + row.delta:.3g} "
-                         f"(shift {row.shift:+.1f}, {row.alarms} alarm(s){first})")
+            lines.append(
+                f"      {name} {row.metric}: {row.baseline:.3g} -> {row.baseline + row.delta:.3g} "
+                f"(shift {row.shift:+.1f}, {row.alarms} alarm(s){first})"
+            )
     if len(ev.unmodelled):
         reasons = ev.unmodelled["reason"].str.split(":").str[0].value_counts()
         lines.append("not modelled: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))

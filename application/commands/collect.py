@@ -68,8 +68,10 @@ def _collect_jaeger(args) -> int:
     frame = client.collect(start, end, services=args.service)
     write_spans(frame, args.output)
     _report(frame, args.output)
-    print(f"{frame.attrs.get('queries', 0)} queries; {frame.attrs.get('truncated_windows', 0)} windows still full "
-          f"at the shortest width")
+    print(
+        f"{frame.attrs.get('queries', 0)} queries; {frame.attrs.get('truncated_windows', 0)} windows still full "
+        f"at the shortest width"
+    )
     return 0
 
 

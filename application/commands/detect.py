@@ -22,26 +22,43 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "detect",
         help="run a detector (FluxEV by default) on one column of a CSV file and print the alarms",
         description="Run a registered detector on a CSV column: the first --train-len rows (or the rows up to "
-                    "--train-until) train it, the rest are detected. --list shows the detectors and their "
-                    "parameters; --set NAME=VALUE sets one.",
+        "--train-until) train it, the rest are detected. --list shows the detectors and their "
+        "parameters; --set NAME=VALUE sets one.",
     )
     parser.add_argument("csv", nargs="?", help="CSV file (may be .gz)")
     parser.add_argument("--list", action="store_true", help="list the registered detectors and their parameters")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=detectors.available(),
-                        help="registered detector (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
-                        help="a detector parameter, e.g. --set q=0.001 (repeatable; values are read as YAML scalars)")
-    parser.add_argument("--period", type=int, default=None,
-                        help="points per period (day), the same as --set period=N; omit for no periodic smoothing")
+    parser.add_argument(
+        "--detector",
+        default=DEFAULT_DETECTOR,
+        choices=detectors.available(),
+        help="registered detector (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="a detector parameter, e.g. --set q=0.001 (repeatable; values are read as YAML scalars)",
+    )
+    parser.add_argument(
+        "--period",
+        type=int,
+        default=None,
+        help="points per period (day), the same as --set period=N; omit for no periodic smoothing",
+    )
     parser.add_argument("--column", default="value", help="value column (default: value)")
-    parser.add_argument("--time-column", default=None,
-                        help="time column (Unix seconds or ISO times); default: row numbers")
+    parser.add_argument(
+        "--time-column", default=None, help="time column (Unix seconds or ISO times); default: row numbers"
+    )
     split = parser.add_mutually_exclusive_group()
     split.add_argument("--train-len", type=int, help="number of leading rows used for training")
-    split.add_argument("--train-until", help="last training time (Unix seconds or ISO time; a row number "
-                                             "without --time-column)")
-    parser.add_argument("--fill", action="store_true",
-                        help="fill missing values (FluxEV's day rule) instead of failing on them")
+    split.add_argument(
+        "--train-until", help="last training time (Unix seconds or ISO time; a row number without --time-column)"
+    )
+    parser.add_argument(
+        "--fill", action="store_true", help="fill missing values (FluxEV's day rule) instead of failing on them"
+    )
     parser.add_argument("--all", action="store_true", help="print every row, not just alarms")
     parser.set_defaults(func=run)
 
@@ -110,13 +127,17 @@ def run(args: argparse.Namespace) -> int:
         params["period"] = args.period
     detector = detectors.make_detector(args.detector, **params)
     series = _read(args)
-    result = detectors.detect_series(series, detector, train_len=args.train_len,
-                                     train_until=_train_until(args, series), fill=args.fill)
+    result = detectors.detect_series(
+        series, detector, train_len=args.train_len, train_until=_train_until(args, series), fill=args.fill
+    )
     result.insert(0, "value", series.to_numpy())
     shown = result if args.all else result[result["alarm"]]
     with pd.option_context("display.max_rows", None, "display.width", 120):
         print(shown.to_string() if len(shown) else "(no alarms)")
     n_train = int(result["threshold"].isna().sum())
-    print(f"{detector!r}: {int(result['alarm'].sum())} alarm(s) in {len(result) - n_train} detected points "
-          f"({n_train} training points, {result.attrs.get('filled', 0)} filled)", file=sys.stderr)
+    print(
+        f"{detector!r}: {int(result['alarm'].sum())} alarm(s) in {len(result) - n_train} detected points "
+        f"({n_train} training points, {result.attrs.get('filled', 0)} filled)",
+        file=sys.stderr,
+    )
     return 0

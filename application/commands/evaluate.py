@@ -22,25 +22,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate",
         help="rank the root cause of every case of a data set with every method; accuracy table and report",
         description="Load the cases of DATASET (nezha:PATH, changerca:PATH, rcaeval:PATH, cases:PATH or a "
-                    "bare PATH detected by content), detect once per case, rank with each method, print AC@k "
-                    "per method and write a Markdown + HTML report.")
+        "bare PATH detected by content), detect once per case, rank with each method, print AC@k "
+        "per method and write a Markdown + HTML report.",
+    )
     p.add_argument("dataset", metavar="DATASET")
-    p.add_argument("--method", "-m", action="append", dest="methods", metavar="M", choices=available_methods(),
-                   help=f"a registered ranking method (repeatable; default: all of {', '.join(available_methods())})")
-    p.add_argument("--out", type=Path, default=None, metavar="DIR",
-                   help="report folder (default: runs/evaluate-<data set name>)")
-    p.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help='also write {"<method>": {"AC@1", "AC@3", "AC@5", "Avg@5", "cases", "skipped", ...}, '
-                        '"default": <method>, ...} here (the report folder always gets results.json)')
+    p.add_argument(
+        "--method",
+        "-m",
+        action="append",
+        dest="methods",
+        metavar="M",
+        choices=available_methods(),
+        help=f"a registered ranking method (repeatable; default: all of {', '.join(available_methods())})",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="report folder (default: runs/evaluate-<data set name>)"
+    )
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='also write {"<method>": {"AC@1", "AC@3", "AC@5", "Avg@5", "cases", "skipped", ...}, '
+        '"default": <method>, ...} here (the report folder always gets results.json)',
+    )
     p.add_argument("--before", default="10min", help="history a case needs before its injection (default 10min)")
     p.add_argument("--after", default="3min", help="data a case needs after its injection (default 3min)")
-    p.add_argument("--min-spans", type=int, default=1,
-                   help="spans (or reporting buckets) needed in each of the two windows (default 1)")
+    p.add_argument(
+        "--min-spans",
+        type=int,
+        default=1,
+        help="spans (or reporting buckets) needed in each of the two windows (default 1)",
+    )
     add_detection_options(p)
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
-    p.add_argument("--share-evidence", action=argparse.BooleanOptionalAction, default=True,
-                   help="detect once per case and rank every method on that evidence (the default; the same "
-                        "rankings as one rca.localize call per method, which --no-share-evidence makes)")
+    p.add_argument(
+        "--share-evidence",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="detect once per case and rank every method on that evidence (the default; the same "
+        "rankings as one rca.localize call per method, which --no-share-evidence makes)",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first case a method fails on")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -48,20 +70,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def format_table(results: dict, methods: list[str], default: str) -> str:
     """The AC@k table printed by ``rca evaluate``."""
-    header = ["method", "AC@1", "AC@3", "AC@5", "Avg@5", "mean rank", "cases", "failed", "detect s/case",
-              "rank s/case"]
+    header = ["method", "AC@1", "AC@3", "AC@5", "Avg@5", "mean rank", "cases", "failed", "detect s/case", "rank s/case"]
     rows = []
     for m in methods:
         r = results[m]
-        rows.append([m + (" *" if m == default else ""), *(_num(r[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")),
-                     _num(r["mean_rank"]), str(r["cases"]), str(r["failed"]),
-                     _num(r.get("detect_seconds_per_case"), 3), _num(r.get("rank_seconds_per_case"), 4)])
+        rows.append(
+            [
+                m + (" *" if m == default else ""),
+                *(_num(r[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")),
+                _num(r["mean_rank"]),
+                str(r["cases"]),
+                str(r["failed"]),
+                _num(r.get("detect_seconds_per_case"), 3),
+                _num(r.get("rank_seconds_per_case"), 4),
+            ]
+        )
     if methods:
         chance = results[methods[0]]["chance"]
         rows.append(["chance", *(_num(chance[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")), "", "", "", "", ""])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in [header, *rows]
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -85,13 +116,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)
     if not cases:
         raise UsageError(f"{args.dataset}: no usable case to evaluate (see the reasons above)")
-    evaluation = evaluate(cases, args.methods, detection=config, skipped=skipped, strict=args.strict,
-                          progress=not args.quiet, share_evidence=args.share_evidence)
+    evaluation = evaluate(
+        cases,
+        args.methods,
+        detection=config,
+        skipped=skipped,
+        strict=args.strict,
+        progress=not args.quiet,
+        share_evidence=args.share_evidence,
+    )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))
-    print("(* default method; chance = expected accuracy of a random order of each case's candidates; detection "
-          "is shared by all methods)" if args.share_evidence else
-          "(* default method; chance = expected accuracy of a random order of each case's candidates)")
+    print(
+        "(* default method; chance = expected accuracy of a random order of each case's candidates; detection "
+        "is shared by all methods)"
+        if args.share_evidence
+        else "(* default method; chance = expected accuracy of a random order of each case's candidates)"
+    )
     for method in evaluation.methods:
         for failure in (c for c in results[method]["per_case"] if c["error"]):
             print(f"  {method} failed on {failure['case_id']}: {failure['error']}", file=sys.stderr)
@@ -99,10 +140,15 @@ def run(args: argparse.Namespace) -> int:
         _write_json(args.json, results)
         print(f"results: {args.json}")
     out = args.out if args.out is not None else default_out(args.dataset)
-    parameters = {"before": args.before, "after": args.after, "min_spans": str(args.min_spans),
-                  "command": getattr(args, "command_line", None) or "rca " + " ".join(sys.argv[1:])}
-    md_path, html_path = write_report(evaluation, out, dataset=args.dataset, parameters=parameters,
-                                      per_case_figures=not args.no_case_figures)
+    parameters = {
+        "before": args.before,
+        "after": args.after,
+        "min_spans": str(args.min_spans),
+        "command": getattr(args, "command_line", None) or "rca " + " ".join(sys.argv[1:]),
+    }
+    md_path, html_path = write_report(
+        evaluation, out, dataset=args.dataset, parameters=parameters, per_case_figures=not args.no_case_figures
+    )
     _write_json(out / "results.json", results)
     print(f"report: {html_path} (and {md_path.name}, results.json)")
     return 0

@@ -20,8 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--end", help="keep spans starting before this time")
     p.add_argument("--png", help="draw the graph to this PNG file")
     p.add_argument("--dot", help="write Graphviz DOT text to this file ('-' for stdout)")
-    p.add_argument("--callee-map", action="append", default=[], metavar="NAME=SERVICE",
-                   help="name the callee of calls to an uninstrumented NAME (RPC service, peer, host); repeatable")
+    p.add_argument(
+        "--callee-map",
+        action="append",
+        default=[],
+        metavar="NAME=SERVICE",
+        help="name the callee of calls to an uninstrumented NAME (RPC service, peer, host); repeatable",
+    )
     p.set_defaults(func=_graph)
 
 
@@ -37,15 +42,19 @@ def _graph(args) -> int:
     graph = build_service_graph(spans, call_table=table)
     print(edge_table(graph))
     info = graph.graph
-    print(f"\n{len(spans)} spans, {graph.number_of_nodes()} services, {graph.number_of_edges()} edges, "
-          f"{len(table)} calls; trees {info.get('trees', 0)} (roots {info.get('roots', 0)}, "
-          f"orphans {info.get('orphans', 0)})")
+    print(
+        f"\n{len(spans)} spans, {graph.number_of_nodes()} services, {graph.number_of_edges()} edges, "
+        f"{len(table)} calls; trees {info.get('trees', 0)} (roots {info.get('roots', 0)}, "
+        f"orphans {info.get('orphans', 0)})"
+    )
     uninstrumented = sorted(n for n, d in graph.nodes(data=True) if not d.get("instrumented"))
     if uninstrumented:
         print("services seen only through their callers' client spans: " + ", ".join(uninstrumented))
     if info.get("unplaced"):
-        print("client spans whose callee could not be named: " +
-              ", ".join(f"{k} ({v})" for k, v in sorted(info["unplaced"].items())))
+        print(
+            "client spans whose callee could not be named: "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(info["unplaced"].items()))
+        )
     skipped = spans.attrs.get("skipped", {})
     if skipped:
         print("skipped while reading: " + ", ".join(f"{k} {v}" for k, v in skipped.items()))

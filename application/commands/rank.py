@@ -25,15 +25,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "rank",
         help="rank the root-cause services of one case and explain the top candidates",
         description="Rank one case: a case folder written by `rca suite run` (label.json + spans.parquet), "
-                    "or a span file/directory with --inject-time.",
+        "or a span file/directory with --inject-time.",
     )
     p.add_argument("case", help="case folder, or a span file / directory of span files")
-    p.add_argument("--inject-time", help="injection start (Unix seconds or ISO time); "
-                                         "required unless CASE is a case folder")
-    p.add_argument("--end-time", help="end of the scored window (default: inject + 3 min for "
-                                      "span input, the recorded recovery for a case folder)")
-    p.add_argument("--method", default=rca.DEFAULT_METHOD, choices=sorted(rca.METHODS),
-                   help="ranking method (default: %(default)s)")
+    p.add_argument(
+        "--inject-time", help="injection start (Unix seconds or ISO time); required unless CASE is a case folder"
+    )
+    p.add_argument(
+        "--end-time",
+        help="end of the scored window (default: inject + 3 min for "
+        "span input, the recorded recovery for a case folder)",
+    )
+    p.add_argument(
+        "--method",
+        default=rca.DEFAULT_METHOD,
+        choices=sorted(rca.METHODS),
+        help="ranking method (default: %(default)s)",
+    )
     add_detection_options(p)
     p.add_argument("--top", type=int, default=5, help="candidates to show (default: %(default)s)")
     p.set_defaults(func=run)
@@ -41,13 +49,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_detection_options(p: argparse.ArgumentParser) -> None:
     """``--detector``, ``--set``, ``--bucket``, ``--train-window`` (shared with evaluate)."""
-    p.add_argument("--detector", default=None, choices=detectors.available(),
-                   help="detector run on every series (default: fluxev with short-window settings)")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="settings",
-                   help="a detector parameter (repeatable), e.g. --set q=0.01")
+    p.add_argument(
+        "--detector",
+        default=None,
+        choices=detectors.available(),
+        help="detector run on every series (default: fluxev with short-window settings)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="settings",
+        help="a detector parameter (repeatable), e.g. --set q=0.01",
+    )
     p.add_argument("--bucket", default="30s", help="time bucket of the series (default: %(default)s)")
-    p.add_argument("--train-window", default="10min",
-                   help="training history before the injection (default: %(default)s)")
+    p.add_argument(
+        "--train-window", default="10min", help="training history before the injection (default: %(default)s)"
+    )
 
 
 def detection_config(args: argparse.Namespace) -> rca.DetectionConfig:
@@ -65,14 +84,19 @@ def _load(args: argparse.Namespace, config: rca.DetectionConfig):
         raise UsageError(f"{path}: no such file or directory")
     if path.is_dir() and is_case_folder(path):
         label = read_label(path)
-        inject = (time_arg(args.inject_time, "--inject-time") if args.inject_time is not None
-                  else to_timestamp(label.injected_at, f"{path / 'label.json'}: injected_at", error=UsageError))
+        inject = (
+            time_arg(args.inject_time, "--inject-time")
+            if args.inject_time is not None
+            else to_timestamp(label.injected_at, f"{path / 'label.json'}: injected_at", error=UsageError)
+        )
         end = args.end_time or label.recovered_at
         end = to_timestamp(end, "--end-time", error=UsageError) if end is not None else inject + DEFAULT_SCORED
         return read_case_spans(path), inject, end, list(label.root_cause)
     if args.inject_time is None:
-        raise UsageError(f"{path}: not a case folder (no label.json of format rca-case/1); "
-                         "give --inject-time to rank a span file or directory")
+        raise UsageError(
+            f"{path}: not a case folder (no label.json of format rca-case/1); "
+            "give --inject-time to rank a span file or directory"
+        )
     inject = time_arg(args.inject_time, "--inject-time")
     end = time_arg(args.end_time, "--end-time") if args.end_time else inject + DEFAULT_SCORED
     start = inject - config.train_window if config.train_window is not None else None

@@ -18,19 +18,33 @@ from chaos_scenarios.suite import builtin_suites, load_suite
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    suite = subparsers.add_parser("suite", help="run or check a fault suite (ChaosMesh on Kubernetes, or the simulator)")
+    suite = subparsers.add_parser(
+        "suite", help="run or check a fault suite (ChaosMesh on Kubernetes, or the simulator)"
+    )
     suite_sub = suite.add_subparsers(dest="suite_command", metavar="SUITE_COMMAND", required=True)
 
     run = suite_sub.add_parser("run", help="inject every fault of a suite and write one case folder per fault")
     run.add_argument("suite", help=f"suite YAML file, or a shipped suite: {', '.join(builtin_suites())}")
-    run.add_argument("--backend", choices=("k8s", "sim"), default="sim",
-                     help="k8s: a real cluster with ChaosMesh and Jaeger; sim: the embedded simulator (default)")
+    run.add_argument(
+        "--backend",
+        choices=("k8s", "sim"),
+        default="sim",
+        help="k8s: a real cluster with ChaosMesh and Jaeger; sim: the embedded simulator (default)",
+    )
     run.add_argument("--out", help="run directory to write (required unless --dry-run)")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print every manifest as YAML documents and change nothing (no cluster contact)")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print every manifest as YAML documents and change nothing (no cluster contact)",
+    )
     run.add_argument("--seed", type=int, default=None, help="seed (simulator randomness, reproducible run id)")
-    run.add_argument("--allow-namespace", action="append", default=None, metavar="NS",
-                     help="namespace faults may target (repeatable; default: default, online-boutique)")
+    run.add_argument(
+        "--allow-namespace",
+        action="append",
+        default=None,
+        metavar="NS",
+        help="namespace faults may target (repeatable; default: default, online-boutique)",
+    )
     run.add_argument("--context", help="kubeconfig context (k8s backend)")
     run.add_argument("--jaeger-url", help="Jaeger query URL (overrides the suite's defaults.jaeger_url)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,8 +58,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     chaos = subparsers.add_parser("chaos", help="housekeeping for ChaosMesh objects created by this tool")
     chaos_sub = chaos.add_subparsers(dest="chaos_command", metavar="CHAOS_COMMAND", required=True)
     cleanup = chaos_sub.add_parser("cleanup", help="delete every chaos object labelled as created by rca")
-    cleanup.add_argument("--namespace", action="append", default=None, metavar="NS",
-                         help="only this namespace (repeatable; default: all namespaces)")
+    cleanup.add_argument(
+        "--namespace",
+        action="append",
+        default=None,
+        metavar="NS",
+        help="only this namespace (repeatable; default: all namespaces)",
+    )
     cleanup.add_argument("--context", help="kubeconfig context")
     cleanup.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
     cleanup.set_defaults(func=_chaos_cleanup)
@@ -72,8 +91,11 @@ def _suite_run(args: argparse.Namespace) -> int:
         cases = plan_cases(suite, run_id)
         manifests = [m for case in cases for m in case.manifests]
         _print_manifests(manifests)
-        print(f"dry run: suite {suite.name}: {len(cases)} case(s), {len(manifests)} manifest(s) for backend "
-              f"{args.backend}; nothing was created", file=sys.stderr)
+        print(
+            f"dry run: suite {suite.name}: {len(cases)} case(s), {len(manifests)} manifest(s) for backend "
+            f"{args.backend}; nothing was created",
+            file=sys.stderr,
+        )
         return 0
     if not args.out:
         raise UsageError("suite run: --out DIR is required (or use --dry-run)")
@@ -82,8 +104,11 @@ def _suite_run(args: argparse.Namespace) -> int:
         seed = 0 if seed is None else seed
         backend = SimBackend(seed=seed)
     else:
-        backend = KubernetesBackend(context=args.context, jaeger_url=args.jaeger_url,
-                                    allowed_namespaces=args.allow_namespace or DEFAULT_ALLOWED_NAMESPACES)
+        backend = KubernetesBackend(
+            context=args.context,
+            jaeger_url=args.jaeger_url,
+            allowed_namespaces=args.allow_namespace or DEFAULT_ALLOWED_NAMESPACES,
+        )
     written = run_suite(suite, backend, args.out, progress=not args.no_progress, seed=seed)
     print(f"wrote {len(written)} case folder(s) to {args.out}")
     return 0

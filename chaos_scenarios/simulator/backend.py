@@ -1,4 +1,5 @@
 """``SimBackend``: the Backend protocol on a simulated clock, interpreting ChaosMesh manifests."""
+
 from __future__ import annotations
 
 import fnmatch
@@ -18,10 +19,10 @@ from chaos_scenarios.simulator.spans import build_spanframe
 from collectors import to_jaeger_traces
 from collectors.spanframe import empty_spanframe
 
-EPOCH = 1767600000.0            # 2026-01-05 08:00:00 UTC, a Monday morning with load rising
+EPOCH = 1767600000.0  # 2026-01-05 08:00:00 UTC, a Monday morning with load rising
 _POD_ALPHABET = np.array(list("bcdfghjklmnpqrstvwxz2456789"))
-HTTP_PORT = 8080                # the frontend's only HTTP port
-MEMORY_FILL_MB_PER_S = 250.0    # how fast a memory stressor grows (model assumption)
+HTTP_PORT = 8080  # the frontend's only HTTP port
+MEMORY_FILL_MB_PER_S = 250.0  # how fast a memory stressor grows (model assumption)
 _PAGE_SAMPLE_PATH = {"/product/{id}": "/product/OLJCESPC7Z"}
 
 
@@ -53,9 +54,16 @@ class SimBackend:
 
     name = "sim"
 
-    def __init__(self, seed: int = 0, namespace: str | None = None, *, users: float = 150.0,
-                 day_amplitude: float = 0.35, replicas: dict[str, int] | None = None,
-                 start: float = EPOCH) -> None:
+    def __init__(
+        self,
+        seed: int = 0,
+        namespace: str | None = None,
+        *,
+        users: float = 150.0,
+        day_amplitude: float = 0.35,
+        replicas: dict[str, int] | None = None,
+        start: float = EPOCH,
+    ) -> None:
         if not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ScenarioError(f"SimBackend: seed must be a non-negative integer, got {seed!r}")
         if users <= 0:
@@ -108,22 +116,28 @@ class SimBackend:
         if self.namespace is None:
             self.namespace = sel.namespace
         if sel.namespace is not None and sel.namespace != self.namespace:
-            raise ScenarioError(f"{where}: selects namespace {sel.namespace!r}, but the simulated "
-                                f"Online-Boutique runs in {self.namespace!r}")
+            raise ScenarioError(
+                f"{where}: selects namespace {sel.namespace!r}, but the simulated "
+                f"Online-Boutique runs in {self.namespace!r}"
+            )
         current = self.pods()
         if sel.pods is not None:
-            by_name = {n: i for i, (s, h) in enumerate(zip(self._slot_service, self._slot_names))
-                       for n in [h[-1][1]]}
+            by_name = {n: i for i, (s, h) in enumerate(zip(self._slot_service, self._slot_names)) for n in [h[-1][1]]}
             missing = [p for p in sel.pods if p not in by_name]
             if missing:
-                raise ScenarioError(f"{where}: pod(s) {missing} do not exist; pods now: "
-                                    f"{sorted(p for v in current.values() for p in v)}")
-            candidates = [by_name[p] for p in sel.pods
-                          if not sel.service or self._slot_service[by_name[p]] == sel.service]
+                raise ScenarioError(
+                    f"{where}: pod(s) {missing} do not exist; pods now: "
+                    f"{sorted(p for v in current.values() for p in v)}"
+                )
+            candidates = [
+                by_name[p] for p in sel.pods if not sel.service or self._slot_service[by_name[p]] == sel.service
+            ]
         else:
             if sel.service not in SERVICES:
-                raise ScenarioError(f"{where}: app={sel.service!r} selects no pods; the simulated "
-                                    f"Online-Boutique has {sorted(SERVICES)}")
+                raise ScenarioError(
+                    f"{where}: app={sel.service!r} selects no pods; the simulated "
+                    f"Online-Boutique has {sorted(SERVICES)}"
+                )
             candidates = [i for i, s in enumerate(self._slot_service) if s == sel.service]
         if not candidates:
             raise ScenarioError(f"{where}: the selector matches no pods")
@@ -151,17 +165,22 @@ class SimBackend:
             spec = parse_manifest(manifest)
             self._check(spec, f"suite fault {fault.name!r}")
             if spec.selection.service and spec.selection.service not in SERVICES:
-                raise ScenarioError(f"suite fault {fault.name!r}: target {spec.selection.service!r} is not "
-                                    f"a simulated service; use one of {sorted(SERVICES)}")
+                raise ScenarioError(
+                    f"suite fault {fault.name!r}: target {spec.selection.service!r} is not "
+                    f"a simulated service; use one of {sorted(SERVICES)}"
+                )
 
     def _check(self, spec: FaultSpec, where: str) -> None:
         if spec.kind == "HTTPChaos":
             if spec.selection.service != "frontend":
-                raise ScenarioError(f"{where}: HTTPChaos on {spec.selection.service!r}; only the frontend "
-                                    f"serves HTTP in Online-Boutique (the others speak gRPC)")
+                raise ScenarioError(
+                    f"{where}: HTTPChaos on {spec.selection.service!r}; only the frontend "
+                    f"serves HTTP in Online-Boutique (the others speak gRPC)"
+                )
             if spec.params["port"] != HTTP_PORT:
-                raise ScenarioError(f"{where}: HTTPChaos on port {spec.params['port']}; the frontend "
-                                    f"serves HTTP on {HTTP_PORT} only")
+                raise ScenarioError(
+                    f"{where}: HTTPChaos on port {spec.params['port']}; the frontend serves HTTP on {HTTP_PORT} only"
+                )
 
     def inject(self, manifest: dict) -> Injection:
         spec = parse_manifest(manifest)
@@ -182,8 +201,9 @@ class SimBackend:
         if "memory_size" in spec.params:
             for i in slots:
                 svc = SERVICES[self._slot_service[i]]
-                size = parse_size_mb(spec.params["memory_size"], f"{where}.spec.stressors.memory.size",
-                                     svc.memory_limit_mb)
+                size = parse_size_mb(
+                    spec.params["memory_size"], f"{where}.spec.stressors.memory.size", svc.memory_limit_mb
+                )
                 if svc.memory_base_mb + size > svc.memory_limit_mb:
                     record.oom_at = self._now + size / (MEMORY_FILL_MB_PER_S * spec.params["memory_workers"])
         self._records.append(record)
@@ -222,8 +242,9 @@ class SimBackend:
             raise ScenarioError(f"collect_spans: end ({end}) must be after start ({start})")
         fx = self.effects(start, end)
         cluster = engine.Cluster(self._slot_service, self._slot_names)
-        cols, names = engine.simulate(cluster, fx, start, end, self.seed, self.users, self.day_amplitude,
-                                      think_s=sum(model.THINK_TIME_S) / 2)
+        cols, names = engine.simulate(
+            cluster, fx, start, end, self.seed, self.users, self.day_amplitude, think_s=sum(model.THINK_TIME_S) / 2
+        )
         if not cols:
             return empty_spanframe(source=f"sim(seed={self.seed})")
         return build_spanframe(cols, names, source=f"sim(seed={self.seed}) {start:.0f}-{end:.0f}")
@@ -231,8 +252,9 @@ class SimBackend:
     def effects(self, start: float, end: float) -> engine.Effects:
         """The recorded faults as the engine applies them over [start, end]."""
         t_base = np.floor(start)
-        fx = engine.Effects(t_base=t_base, n_slices=int(np.ceil(end + 5.0 - t_base)) + 1,
-                            n_slots=len(self._slot_service))
+        fx = engine.Effects(
+            t_base=t_base, n_slices=int(np.ceil(end + 5.0 - t_base)) + 1, n_slots=len(self._slot_service)
+        )
         for rec in self._records:
             t1 = rec.end(max(self._now, end))
             healthy = self._healthy_at(rec, t1)
@@ -252,10 +274,16 @@ class SimBackend:
                     if "memory_size" in p:
                         self._memory(fx, rec, i, t1, restart[i])
             elif spec.kind == "NetworkChaos":
-                rule = {"action": spec.action, "sel": np.array(rec.slots),
-                        "tgt": None if rec.target_slots is None else np.array(rec.target_slots),
-                        "to": spec.direction in ("to", "both"), "from": spec.direction in ("from", "both"),
-                        "t0": rec.t0, "t1": t1, **p}
+                rule = {
+                    "action": spec.action,
+                    "sel": np.array(rec.slots),
+                    "tgt": None if rec.target_slots is None else np.array(rec.target_slots),
+                    "to": spec.direction in ("to", "both"),
+                    "from": spec.direction in ("from", "both"),
+                    "t0": rec.t0,
+                    "t1": t1,
+                    **p,
+                }
                 fx.network.append(rule)
             elif spec.kind == "HTTPChaos":
                 fx.http.append(self._http_rule(rec, t1))
@@ -266,8 +294,8 @@ class SimBackend:
         size = parse_size_mb(rec.spec.params["memory_size"], "memory size", svc.memory_limit_mb)
         pressure = min(1.0, (svc.memory_base_mb + size) / svc.memory_limit_mb)
         span = fx.slice_range(rec.t0, t1)
-        fx.slowdown[slot, span] += 0.5 * pressure ** 4
-        fx.pause_prob[slot, span] = np.maximum(fx.pause_prob[slot, span], 0.1 * pressure ** 2)
+        fx.slowdown[slot, span] += 0.5 * pressure**4
+        fx.pause_prob[slot, span] = np.maximum(fx.pause_prob[slot, span], 0.1 * pressure**2)
         fx.pause_s[slot, span] = np.maximum(fx.pause_s[slot, span], 0.3)
         if rec.oom_at is not None and rec.oom_at < t1:
             fx.down.append((slot, rec.oom_at, rec.oom_at + restart))
@@ -285,9 +313,16 @@ class SimBackend:
         total = sum(w * len(model.TASKS[t][1]) for t, w in weights.items())
         hit = sum(w * sum(matches(all_pages[pg]) for pg in model.TASKS[t][1]) for t, w in weights.items())
         frontends = sum(1 for s in self._slot_service if s == "frontend")
-        return {"action": rec.spec.action, "target": p["target"], "sel": np.array(rec.slots),
-                "matches": matches, "delay_s": p.get("delay_s", 0.0), "t0": rec.t0, "t1": t1,
-                "share": hit / total * len(rec.slots) / frontends}
+        return {
+            "action": rec.spec.action,
+            "target": p["target"],
+            "sel": np.array(rec.slots),
+            "matches": matches,
+            "delay_s": p.get("delay_s", 0.0),
+            "t0": rec.t0,
+            "t1": t1,
+            "share": hit / total * len(rec.slots) / frontends,
+        }
 
     def jaeger_traces(self, start: float, end: float) -> list[dict]:
         """The simulated traces of [start, end] in Jaeger's JSON model (``collectors.to_jaeger_traces``)."""

@@ -19,6 +19,7 @@ Approximations (see ``docs/simulator.md``): arrivals are open-loop (closed-loop 
 HTTP delay); every call of a request sees the pod state, fault state and queueing slice of the
 request's arrival time; queueing delay is drawn per call as exponential around the slice's mean.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -70,7 +71,7 @@ class Template:
 
     def __init__(self, page: model.Page, slots_of: dict[str, np.ndarray], names: "Names") -> None:
         self.page = page
-        nodes: list[tuple[model.Call, int, int]] = []   # (call, parent, repeat slot)
+        nodes: list[tuple[model.Call, int, int]] = []  # (call, parent, repeat slot)
 
         def walk(call: model.Call, parent: int) -> None:
             for r in range(call.repeat_max):
@@ -92,8 +93,9 @@ class Template:
         caller = ["loadgenerator" if p < 0 else callee[p] for p in self.parent]
         self.callee, self.caller = callee, caller
         self.slots = [slots_of[s] for s in callee]
-        self.client_span = np.array([p >= 0 and SERVICES[caller[i]].emits_client_spans
-                                     for i, p in enumerate(self.parent)])
+        self.client_span = np.array(
+            [p >= 0 and SERVICES[caller[i]].emits_client_spans for i, p in enumerate(self.parent)]
+        )
         self.server_span = np.array([SERVICES[s].emits_server_spans for s in callee])
         self.ignore = np.array([c.ignore_errors for c in self.calls])
         self.timeout = np.array([c.timeout_s if c.timeout_s else model.RPC_TIMEOUT_S for c in self.calls])
@@ -101,19 +103,32 @@ class Template:
         self.time_params = np.array([model.SERVICE_TIME_MS[(c.callee, c.method)] for c in self.calls])
         self.throttle_own = np.array([SERVICES[s].throttle_prob for s in callee])
         self.throttle_client = np.array([SERVICES[s].throttle_prob if s in SERVICES else 0.0 for s in caller])
-        self.overhead_params = np.array([SERVICES[caller[i]].client_overhead_ms if p >= 0 else (0.0, 0.0)
-                                         for i, p in enumerate(self.parent)])
+        self.overhead_params = np.array(
+            [SERVICES[caller[i]].client_overhead_ms if p >= 0 else (0.0, 0.0) for i, p in enumerate(self.parent)]
+        )
         self.service_code = np.array([names.service(s) for s in callee])
         self.caller_code = np.array([names.service(s) if s != "loadgenerator" else -1 for s in caller])
-        self.server_op = np.array([names.operation(c.method if c is page.root else
-                                                   model.server_operation(c.callee, c.method))
-                                   for c in self.calls])
-        self.client_op = np.array([names.operation(model.client_operation(caller[i], c.callee, c.method))
-                                   if self.client_span[i] else -1 for i, c in enumerate(self.calls)])
-        self.rpc_service = np.array([names.rpc_service(SERVICES[c.callee].rpc_service)
-                                     if SERVICES[c.callee].rpc_service else -1 for c in self.calls])
-        self.rpc_method = np.array([names.rpc_method(c.method) if SERVICES[c.callee].rpc_service else -1
-                                    for c in self.calls])
+        self.server_op = np.array(
+            [
+                names.operation(c.method if c is page.root else model.server_operation(c.callee, c.method))
+                for c in self.calls
+            ]
+        )
+        self.client_op = np.array(
+            [
+                names.operation(model.client_operation(caller[i], c.callee, c.method)) if self.client_span[i] else -1
+                for i, c in enumerate(self.calls)
+            ]
+        )
+        self.rpc_service = np.array(
+            [
+                names.rpc_service(SERVICES[c.callee].rpc_service) if SERVICES[c.callee].rpc_service else -1
+                for c in self.calls
+            ]
+        )
+        self.rpc_method = np.array(
+            [names.rpc_method(c.method) if SERVICES[c.callee].rpc_service else -1 for c in self.calls]
+        )
         self.n_new = int(self.new_trace.sum())
 
 
@@ -121,8 +136,7 @@ class Names:
     """Interned strings for the categorical output columns."""
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[str, int]] = {k: {} for k in
-                                                    ("service", "operation", "rpc_service", "rpc_method")}
+        self._tables: dict[str, dict[str, int]] = {k: {} for k in ("service", "operation", "rpc_service", "rpc_method")}
 
     def _code(self, table: str, text: str) -> int:
         return self._tables[table].setdefault(text, len(self._tables[table]))
@@ -163,8 +177,9 @@ def _lognormal(rng: np.random.Generator, params: np.ndarray, size: tuple[int, ..
     return median_ms * 1e-3 * np.exp(sigma * rng.standard_normal(size))
 
 
-def draw_minute(rng: np.random.Generator, minute_start: float, rate_per_s: float,
-                templates: dict[str, Template]) -> dict[str, Requests]:
+def draw_minute(
+    rng: np.random.Generator, minute_start: float, rate_per_s: float, templates: dict[str, Template]
+) -> dict[str, Requests]:
     """All page requests whose task starts in one minute, with every random number they need."""
     task_names = list(model.TASKS)
     weights = np.array([model.TASKS[t][0] for t in task_names], dtype=float)
@@ -212,9 +227,11 @@ def draw_minute(rng: np.random.Generator, minute_start: float, rate_per_s: float
 def concat_requests(parts: list[Requests]) -> Requests:
     if not parts:
         raise ValueError("no request parts")
-    return Requests(t=np.concatenate([p.t for p in parts]),
-                    items=np.concatenate([p.items for p in parts]),
-                    draws={k: np.concatenate([p.draws[k] for p in parts]) for k in parts[0].draws})
+    return Requests(
+        t=np.concatenate([p.t for p in parts]),
+        items=np.concatenate([p.items for p in parts]),
+        draws={k: np.concatenate([p.draws[k] for p in parts]) for k in parts[0].draws},
+    )
 
 
 class Walk:
@@ -234,14 +251,21 @@ class Walk:
         self._network()
         d = req.draws
         slow = fx.slowdown[self.pod, self.slice[:, None]]
-        pause = np.where(d["pause"][..., 0] < fx.pause_prob[self.pod, self.slice[:, None]],
-                         d["pause"][..., 1] * fx.pause_s[self.pod, self.slice[:, None]], 0.0)
+        pause = np.where(
+            d["pause"][..., 0] < fx.pause_prob[self.pod, self.slice[:, None]],
+            d["pause"][..., 1] * fx.pause_s[self.pod, self.slice[:, None]],
+            0.0,
+        )
         th = d["throttle"]
         stall = np.where(th[..., 0] < tpl.throttle_own * slow, th[..., 1] * model.THROTTLE_PERIOD_S, 0.0)
         self.work = d["own"] * slow
         self.own = self.work + pause + stall
-        caller_slow = np.where(self.caller_pod >= 0, fx.slowdown[np.maximum(self.caller_pod, 0), self.slice[:, None]], 1.0)
-        caller_stall = np.where(th[..., 2] < tpl.throttle_client * caller_slow, th[..., 3] * model.THROTTLE_PERIOD_S, 0.0)
+        caller_slow = np.where(
+            self.caller_pod >= 0, fx.slowdown[np.maximum(self.caller_pod, 0), self.slice[:, None]], 1.0
+        )
+        caller_stall = np.where(
+            th[..., 2] < tpl.throttle_client * caller_slow, th[..., 3] * model.THROTTLE_PERIOD_S, 0.0
+        )
         self.overhead = d["overhead"] * caller_slow + caller_stall
         self.waits = np.zeros((n, k))
 
@@ -356,8 +380,9 @@ class Walk:
         client = np.where(timed_out, tpl.timeout[i], client)
         code = np.where(timed_out, GRPC_DEADLINE, code)
         refused = d["refused"][:, i]
-        client = np.where(unavailable, self.failed_attempts[:, i] * refused,
-                          client + self.failed_attempts[:, i] * refused)
+        client = np.where(
+            unavailable, self.failed_attempts[:, i] * refused, client + self.failed_attempts[:, i] * refused
+        )
         code = np.where(unavailable, GRPC_UNAVAILABLE, code)
         self.client_dur[:, i] = client
         self.code[:, i] = code
@@ -380,8 +405,9 @@ def _affected(rule: dict, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return hit
 
 
-def queue_waits(pods: np.ndarray, slices: np.ndarray, work: np.ndarray, workers: np.ndarray,
-                n_slices: int) -> np.ndarray:
+def queue_waits(
+    pods: np.ndarray, slices: np.ndarray, work: np.ndarray, workers: np.ndarray, n_slices: int
+) -> np.ndarray:
     """Mean queueing delay per (pod, slice) in seconds.
 
     Below saturation Sakasegawa's approximation of the M/M/c waiting time,
@@ -437,8 +463,16 @@ def _pod_names(cluster: Cluster, slot: np.ndarray, t: np.ndarray, pod_table: dic
     return out
 
 
-def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
-             base_users: float, amplitude: float, think_s: float) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+def simulate(
+    cluster: Cluster,
+    fx: Effects,
+    start: float,
+    end: float,
+    seed: int,
+    base_users: float,
+    amplitude: float,
+    think_s: float,
+) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
     """Span columns (see :func:`spans.build_spanframe`) for page requests arriving in [start, end]."""
     names = Names()
     for s in SERVICES:
@@ -446,7 +480,7 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
     pages = model.pages()
     slots_of = cluster.slots_of()
     templates = {p: Template(page, slots_of, names) for p, page in pages.items()}
-    first, last = int(np.floor((start - 1.0) / 60.0)), int(np.floor(end / 60.0))   # redirects follow <= 0.5 s later
+    first, last = int(np.floor((start - 1.0) / 60.0)), int(np.floor(end / 60.0))  # redirects follow <= 0.5 s later
     parts: dict[str, list[Requests]] = {p: [] for p in templates}
     for minute in range(first, last + 1):
         rng = np.random.default_rng([seed, minute])
@@ -459,14 +493,20 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
     for p, tpl in templates.items():
         req = concat_requests(parts[p])
         in_window = (req.t >= start) & (req.t <= end)
-        req = Requests(t=req.t[in_window], items=req.items[in_window],
-                       draws={k: v[in_window] for k, v in req.draws.items()})
+        req = Requests(
+            t=req.t[in_window], items=req.items[in_window], draws={k: v[in_window] for k, v in req.draws.items()}
+        )
         walks.append(Walk(tpl, req, fx))
     for w in walks:
         w.run(keep_times=False)
     demand = [w.demand() for w in walks]
-    mean_wait = queue_waits(np.concatenate([d[0] for d in demand]), np.concatenate([d[1] for d in demand]),
-                            np.concatenate([d[2] for d in demand]), cluster.workers(), fx.n_slices)
+    mean_wait = queue_waits(
+        np.concatenate([d[0] for d in demand]),
+        np.concatenate([d[1] for d in demand]),
+        np.concatenate([d[2] for d in demand]),
+        cluster.workers(),
+        fx.n_slices,
+    )
     for w in walks:
         w.waits = mean_wait[w.pod, w.slice[:, None]] * w.req.draws["wait"]
         w.run(keep_times=True)
@@ -479,13 +519,13 @@ def simulate(cluster: Cluster, fx: Effects, start: float, end: float, seed: int,
 
 def _http_thinning(fx: Effects, t: float, think_s: float) -> float:
     """Closed-loop effect of HTTP delay: users who wait longer send fewer requests."""
-    extra = sum(r["delay_s"] * r["share"] for r in fx.http
-                if r["action"] == "delay" and r["t0"] <= t < r["t1"])
+    extra = sum(r["delay_s"] * r["share"] for r in fx.http if r["action"] == "delay" and r["t0"] <= t < r["t1"])
     return (think_s + 0.2) / (think_s + 0.2 + extra)
 
 
-def _http_effects(fx: Effects, page: model.Page, t: np.ndarray,
-                  frontend_pod: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _http_effects(
+    fx: Effects, page: model.Page, t: np.ndarray, frontend_pod: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """HTTPChaos on the frontend's port: Request abort drops the request before the app sees it
     (no spans), Request delay holds it before the app (spans start later); Response rules act after
     the app has answered and leave its spans unchanged."""
@@ -535,7 +575,10 @@ def _columns(walks: list[Walk], cluster: Cluster, pod_table: dict[str, int]) -> 
         m = exists
         t_pod = start[m]
         chunk = {
-            "trace_hi": trace_hi[m], "trace_lo": trace_lo[m], "span_id": span_id[m], "parent_id": parent[m],
+            "trace_hi": trace_hi[m],
+            "trace_lo": trace_lo[m],
+            "span_id": span_id[m],
+            "parent_id": parent[m],
             "start_us": np.round(t_pod * 1e6).astype(np.int64),
             "duration_us": np.round(dur[m] * 1e6).astype(np.int64),
             "service": np.broadcast_to(np.stack([tpl.caller_code, tpl.service_code], axis=1)[None], (n, k, 2))[m],
@@ -544,7 +587,9 @@ def _columns(walks: list[Walk], cluster: Cluster, pod_table: dict[str, int]) -> 
             "rpc_service": np.broadcast_to(np.stack([tpl.rpc_service] * 2, axis=1)[None], (n, k, 2))[m],
             "rpc_method": np.broadcast_to(np.stack([tpl.rpc_method] * 2, axis=1)[None], (n, k, 2))[m],
             "kind": np.broadcast_to(np.array([0, 1])[None, None, :], (n, k, 2))[m],
-            "error": error[m], "grpc_status": grpc[m], "http_status": http[m],
+            "error": error[m],
+            "grpc_status": grpc[m],
+            "http_status": http[m],
             "pod_slot": pod_slot[m],
         }
         chunks.append(chunk)

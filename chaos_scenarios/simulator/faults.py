@@ -4,6 +4,7 @@ Only what the simulator can model is accepted; anything else (an unknown kind or
 a selector it cannot evaluate, a malformed value) raises :class:`ScenarioError` naming the
 manifest and the field, so that no fault is ever silently ignored.
 """
+
 from __future__ import annotations
 
 import re
@@ -23,9 +24,26 @@ MODES = ("one", "all", "fixed", "fixed-percent", "random-max-percent")
 _DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
-               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40,
-               "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 2**10, "MI": 2**20, "GI": 2**30, "TI": 2**40}
+_SIZE_UNITS = {
+    "": 1,
+    "B": 1,
+    "KB": 1e3,
+    "MB": 1e6,
+    "GB": 1e9,
+    "TB": 1e12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+    "K": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "KI": 2**10,
+    "MI": 2**20,
+    "GI": 2**30,
+    "TI": 2**40,
+}
 _SELECTOR_KEYS = {"namespaces", "labelSelectors", "pods"}
 
 
@@ -55,8 +73,9 @@ class FaultSpec:
 
     @property
     def fault_type(self) -> str:
-        return {"PodChaos": "", "NetworkChaos": "network-", "StressChaos": "stress-",
-                "HTTPChaos": "http-"}[self.kind] + self.action
+        return {"PodChaos": "", "NetworkChaos": "network-", "StressChaos": "stress-", "HTTPChaos": "http-"}[
+            self.kind
+        ] + self.action
 
 
 def parse_duration(value: Any, where: str) -> float:
@@ -110,8 +129,10 @@ def _selection(spec: dict[str, Any], where: str) -> Selection:
         raise ScenarioError(f"{where}.selector: missing or not a mapping")
     unknown = sorted(set(selector) - _SELECTOR_KEYS)
     if unknown:
-        raise ScenarioError(f"{where}.selector: the simulator cannot evaluate {unknown}; "
-                            f"use labelSelectors {{app: <service>}}, namespaces or pods")
+        raise ScenarioError(
+            f"{where}.selector: the simulator cannot evaluate {unknown}; "
+            f"use labelSelectors {{app: <service>}}, namespaces or pods"
+        )
     labels = selector.get("labelSelectors") or {}
     if not isinstance(labels, dict) or set(labels) - {"app"}:
         raise ScenarioError(f"{where}.selector.labelSelectors: only the 'app' label is modelled, got {labels!r}")
@@ -168,8 +189,9 @@ def parse_manifest(manifest: Any) -> FaultSpec:
     else:
         action = spec.get("action", "pod-kill" if kind == "PodChaos" else None)
     if action not in SUPPORTED[kind]:
-        raise ScenarioError(f"{where_spec}.action: {kind} action {action!r} cannot be simulated; "
-                            f"supported: {list(SUPPORTED[kind])}")
+        raise ScenarioError(
+            f"{where_spec}.action: {kind} action {action!r} cannot be simulated; supported: {list(SUPPORTED[kind])}"
+        )
     fault = FaultSpec(name=name, kind=kind, action=action, selection=_selection(spec, where_spec))
     if spec.get("duration") is not None:
         fault.duration_s = parse_duration(spec["duration"], f"{where_spec}.duration")
@@ -177,7 +199,8 @@ def parse_manifest(manifest: Any) -> FaultSpec:
     if fault.selection.namespace is None:
         fault.selection.namespace = namespace
     {"PodChaos": _pod, "NetworkChaos": _network, "StressChaos": _stress, "HTTPChaos": _http}[kind](
-        fault, spec, where_spec)
+        fault, spec, where_spec
+    )
     return fault
 
 
@@ -190,15 +213,20 @@ def _stress_action(spec: dict[str, Any], where: str) -> str:
     unknown = sorted(set(stressors) - {"cpu", "memory"})
     if unknown:
         raise ScenarioError(f"{where}.stressors: {unknown} cannot be simulated; supported: cpu, memory")
-    return "cpu" if "cpu" in stressors and "memory" not in stressors else (
-        "memory" if "cpu" not in stressors else "cpu+memory")
+    return (
+        "cpu"
+        if "cpu" in stressors and "memory" not in stressors
+        else ("memory" if "cpu" not in stressors else "cpu+memory")
+    )
 
 
 def _http_action(spec: dict[str, Any], where: str) -> str:
     for unsupported in ("replace", "patch"):
         if spec.get(unsupported):
-            raise ScenarioError(f"{where}.{unsupported}: HTTPChaos {unsupported} cannot be simulated "
-                                f"(it changes response bodies the traces never show); supported: abort, delay")
+            raise ScenarioError(
+                f"{where}.{unsupported}: HTTPChaos {unsupported} cannot be simulated "
+                f"(it changes response bodies the traces never show); supported: abort, delay"
+            )
     if spec.get("abort") is True:
         return "abort"
     if spec.get("delay"):

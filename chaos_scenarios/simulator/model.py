@@ -12,6 +12,7 @@ Timing parameters (lognormal medians/sigmas, client overheads) are *model choice
 hand from the quiet minutes of the recorded day ``online-boutique-2022-08-22`` (an augmented
 deployment); see ``docs/simulator.md`` for the comparison.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -25,34 +26,61 @@ class Service:
 
     name: str
     language: str
-    rpc_service: str           # gRPC service name, e.g. hipstershop.CartService ('' for non-gRPC)
+    rpc_service: str  # gRPC service name, e.g. hipstershop.CartService ('' for non-gRPC)
     emits_server_spans: bool
     emits_client_spans: bool
-    workers: int               # requests served in parallel by one pod (queueing model)
-    cpu_limit: float           # cores (upstream kubernetes-manifests limits)
+    workers: int  # requests served in parallel by one pod (queueing model)
+    cpu_limit: float  # cores (upstream kubernetes-manifests limits)
     memory_limit_mb: float
-    memory_base_mb: float      # resident memory in normal operation (model assumption)
-    restart_s: float           # time from container start to ready (model assumption)
-    client_overhead_ms: tuple[float, float] = (0.5, 0.4)   # lognormal (median ms, sigma) per outgoing call
-    throttle_prob: float = 0.005   # share of calls stalled by CFS quota throttling (model assumption)
+    memory_base_mb: float  # resident memory in normal operation (model assumption)
+    restart_s: float  # time from container start to ready (model assumption)
+    client_overhead_ms: tuple[float, float] = (0.5, 0.4)  # lognormal (median ms, sigma) per outgoing call
+    throttle_prob: float = 0.005  # share of calls stalled by CFS quota throttling (model assumption)
 
 
-SERVICES: dict[str, Service] = {s.name: s for s in (
-    Service("frontend", GO, "", True, True, 4, 0.2, 128, 40, 10, (3.5, 0.9), 0.06),
-    Service("checkoutservice", GO, "hipstershop.CheckoutService", True, True, 4, 0.2, 128, 30, 8, (6.5, 0.4), 0.05),
-    Service("productcatalogservice", GO, "hipstershop.ProductCatalogService", True, True, 4, 0.2, 128, 30, 8,
-            throttle_prob=0.02),
-    Service("currencyservice", NODE, "hipstershop.CurrencyService", True, True, 1, 0.2, 128, 60, 10,
-            throttle_prob=0.015),
-    Service("paymentservice", NODE, "hipstershop.PaymentService", True, True, 1, 0.2, 128, 55, 10),
-    Service("emailservice", PYTHON, "hipstershop.EmailService", True, True, 1, 0.2, 128, 50, 12),
-    Service("recommendationservice", PYTHON, "hipstershop.RecommendationService", True, True, 1, 0.2, 450, 70, 12,
-            (2.8, 0.5), 0.02),
-    Service("cartservice", CSHARP, "hipstershop.CartService", False, False, 2, 0.3, 128, 60, 15),
-    Service("shippingservice", GO, "hipstershop.ShippingService", False, False, 4, 0.2, 128, 25, 8),
-    Service("adservice", JAVA, "hipstershop.AdService", False, False, 2, 0.3, 300, 180, 30),
-    Service("redis-cart", REDIS, "", False, False, 1, 0.125, 256, 30, 5),
-)}
+SERVICES: dict[str, Service] = {
+    s.name: s
+    for s in (
+        Service("frontend", GO, "", True, True, 4, 0.2, 128, 40, 10, (3.5, 0.9), 0.06),
+        Service("checkoutservice", GO, "hipstershop.CheckoutService", True, True, 4, 0.2, 128, 30, 8, (6.5, 0.4), 0.05),
+        Service(
+            "productcatalogservice",
+            GO,
+            "hipstershop.ProductCatalogService",
+            True,
+            True,
+            4,
+            0.2,
+            128,
+            30,
+            8,
+            throttle_prob=0.02,
+        ),
+        Service(
+            "currencyservice", NODE, "hipstershop.CurrencyService", True, True, 1, 0.2, 128, 60, 10, throttle_prob=0.015
+        ),
+        Service("paymentservice", NODE, "hipstershop.PaymentService", True, True, 1, 0.2, 128, 55, 10),
+        Service("emailservice", PYTHON, "hipstershop.EmailService", True, True, 1, 0.2, 128, 50, 12),
+        Service(
+            "recommendationservice",
+            PYTHON,
+            "hipstershop.RecommendationService",
+            True,
+            True,
+            1,
+            0.2,
+            450,
+            70,
+            12,
+            (2.8, 0.5),
+            0.02,
+        ),
+        Service("cartservice", CSHARP, "hipstershop.CartService", False, False, 2, 0.3, 128, 60, 15),
+        Service("shippingservice", GO, "hipstershop.ShippingService", False, False, 4, 0.2, 128, 25, 8),
+        Service("adservice", JAVA, "hipstershop.AdService", False, False, 2, 0.3, 300, 180, 30),
+        Service("redis-cart", REDIS, "", False, False, 1, 0.125, 256, 30, 5),
+    )
+}
 
 # Own work per operation (callee, method): lognormal (median ms, sigma). Children's time is extra.
 SERVICE_TIME_MS: dict[tuple[str, str], tuple[float, float]] = {
@@ -80,16 +108,16 @@ SERVICE_TIME_MS: dict[tuple[str, str], tuple[float, float]] = {
     ("redis-cart", "HSET"): (0.3, 0.3),
     ("redis-cart", "DEL"): (0.25, 0.3),
 }
-TAIL_PROBABILITY = 0.01          # share of calls hit by a hiccup (GC, scheduling)
-TAIL_MS = (20.0, 0.8)            # lognormal (median ms, sigma) length of a hiccup
-THROTTLE_PERIOD_S = 0.1          # CFS period: a throttled call stalls up to the end of it
-NETWORK_LEG_MS = (0.12, 0.3)     # one direction of one call inside the cluster
-PRE_CALL_SHARE = 0.3             # share of own work done before the first outgoing call
-RPC_TIMEOUT_S = 5.0              # client deadline on every RPC (model choice; upstream sets none except ad)
-AD_TIMEOUT_S = 0.1               # frontend -> adservice deadline (upstream: 100 ms)
-RETRIES = 1                      # transparent retries of UNAVAILABLE calls on another pick of replica
-CONNECT_FAIL_MS = (1.0, 0.5)     # how long a refused connection takes to fail
-TCP_RTO_S = 0.2                  # first TCP retransmission timeout (Linux minimum), doubles per loss
+TAIL_PROBABILITY = 0.01  # share of calls hit by a hiccup (GC, scheduling)
+TAIL_MS = (20.0, 0.8)  # lognormal (median ms, sigma) length of a hiccup
+THROTTLE_PERIOD_S = 0.1  # CFS period: a throttled call stalls up to the end of it
+NETWORK_LEG_MS = (0.12, 0.3)  # one direction of one call inside the cluster
+PRE_CALL_SHARE = 0.3  # share of own work done before the first outgoing call
+RPC_TIMEOUT_S = 5.0  # client deadline on every RPC (model choice; upstream sets none except ad)
+AD_TIMEOUT_S = 0.1  # frontend -> adservice deadline (upstream: 100 ms)
+RETRIES = 1  # transparent retries of UNAVAILABLE calls on another pick of replica
+CONNECT_FAIL_MS = (1.0, 0.5)  # how long a refused connection takes to fail
+TCP_RTO_S = 0.2  # first TCP retransmission timeout (Linux minimum), doubles per loss
 
 
 def server_operation(service: str, method: str) -> str:
@@ -157,17 +185,21 @@ RECOMMENDATIONS_SHOWN = 4
 
 def _place_order() -> Call:
     """checkoutservice.PlaceOrder: prepare items and shipping, charge, ship, empty cart, email."""
-    return Call("checkoutservice", "PlaceOrder", [
-        _cart("GetCart", "HGET"),
-        _product("items", MAX_CART_ITEMS),
-        _convert("items", MAX_CART_ITEMS, new_trace=True),
-        Call("shippingservice", "GetQuote"),
-        _convert(new_trace=True),
-        Call("paymentservice", "Charge"),
-        Call("shippingservice", "ShipOrder"),
-        _cart("EmptyCart", "DEL", ignore_errors=True),
-        Call("emailservice", "SendOrderConfirmation", ignore_errors=True),
-    ])
+    return Call(
+        "checkoutservice",
+        "PlaceOrder",
+        [
+            _cart("GetCart", "HGET"),
+            _product("items", MAX_CART_ITEMS),
+            _convert("items", MAX_CART_ITEMS, new_trace=True),
+            Call("shippingservice", "GetQuote"),
+            _convert(new_trace=True),
+            Call("paymentservice", "Charge"),
+            Call("shippingservice", "ShipOrder"),
+            _cart("EmptyCart", "DEL", ignore_errors=True),
+            Call("emailservice", "SendOrderConfirmation", ignore_errors=True),
+        ],
+    )
 
 
 @dataclass
@@ -183,25 +215,74 @@ class Page:
 
 def pages() -> dict[str, Page]:
     """The frontend handlers the load generator reaches, as call trees."""
+
     def root(op: str, children: list[Call]) -> Call:
         return Call("frontend", op, children, timeout_s=None)
 
-    return {p.name: p for p in (
-        Page("index", "GET", "/", root("GET /", [
-            _currencies(), Call("productcatalogservice", "ListProducts"), _cart("GetCart", "HGET"),
-            _convert("products", CATALOG_SIZE), _ad()])),
-        Page("setCurrency", "POST", "/setCurrency", root("POST /setCurrency", []), ok_status=302),
-        Page("browseProduct", "GET", "/product/{id}", root("GET /product/{id}", [
-            _product(), _currencies(), _cart("GetCart", "HGET"), _convert(), _recommendations(),
-            _product("recs", RECOMMENDATIONS_SHOWN), _ad()])),
-        Page("addToCart", "POST", "/cart", root("POST /cart", [
-            _product(), _cart("AddItem", "HSET")]), ok_status=302),
-        Page("viewCart", "GET", "/cart", root("GET /cart", [
-            _currencies(), _cart("GetCart", "HGET"), _recommendations(), Call("shippingservice", "GetQuote"),
-            _convert(), _product("items", MAX_CART_ITEMS), _convert("items", MAX_CART_ITEMS)])),
-        Page("checkout", "POST", "/cart/checkout", root("POST /cart/checkout", [
-            _place_order(), _recommendations(), _currencies()])),
-    )}
+    return {
+        p.name: p
+        for p in (
+            Page(
+                "index",
+                "GET",
+                "/",
+                root(
+                    "GET /",
+                    [
+                        _currencies(),
+                        Call("productcatalogservice", "ListProducts"),
+                        _cart("GetCart", "HGET"),
+                        _convert("products", CATALOG_SIZE),
+                        _ad(),
+                    ],
+                ),
+            ),
+            Page("setCurrency", "POST", "/setCurrency", root("POST /setCurrency", []), ok_status=302),
+            Page(
+                "browseProduct",
+                "GET",
+                "/product/{id}",
+                root(
+                    "GET /product/{id}",
+                    [
+                        _product(),
+                        _currencies(),
+                        _cart("GetCart", "HGET"),
+                        _convert(),
+                        _recommendations(),
+                        _product("recs", RECOMMENDATIONS_SHOWN),
+                        _ad(),
+                    ],
+                ),
+            ),
+            Page(
+                "addToCart", "POST", "/cart", root("POST /cart", [_product(), _cart("AddItem", "HSET")]), ok_status=302
+            ),
+            Page(
+                "viewCart",
+                "GET",
+                "/cart",
+                root(
+                    "GET /cart",
+                    [
+                        _currencies(),
+                        _cart("GetCart", "HGET"),
+                        _recommendations(),
+                        Call("shippingservice", "GetQuote"),
+                        _convert(),
+                        _product("items", MAX_CART_ITEMS),
+                        _convert("items", MAX_CART_ITEMS),
+                    ],
+                ),
+            ),
+            Page(
+                "checkout",
+                "POST",
+                "/cart/checkout",
+                root("POST /cart/checkout", [_place_order(), _recommendations(), _currencies()]),
+            ),
+        )
+    }
 
 
 # locustfile.py task weights; each task expands into the page requests it makes (redirects followed).
@@ -213,4 +294,4 @@ TASKS: dict[str, tuple[int, tuple[str, ...]]] = {
     "viewCart": (3, ("viewCart",)),
     "checkout": (1, ("addToCart", "viewCart", "checkout")),
 }
-THINK_TIME_S = (1.0, 10.0)       # locust wait_time = between(1, 10)
+THINK_TIME_S = (1.0, 10.0)  # locust wait_time = between(1, 10)

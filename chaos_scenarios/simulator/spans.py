@@ -3,6 +3,7 @@
 Identifiers are random 64-bit integers rendered as lower-case hex straight into Arrow
 string buffers (trace ids: 32 hex digits, span ids: 16), the formats Jaeger and OTLP use.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,8 @@ def _hex_bytes(words: list[np.ndarray]) -> np.ndarray:
     out = np.empty((n, 16 * len(words)), dtype=np.uint8)
     for i, word in enumerate(words):
         raw = word.astype(">u8").view(np.uint8).reshape(n, 8)
-        out[:, 16 * i:16 * i + 16:2] = _HEX[raw >> 4]
-        out[:, 16 * i + 1:16 * i + 16:2] = _HEX[raw & 15]
+        out[:, 16 * i : 16 * i + 16 : 2] = _HEX[raw >> 4]
+        out[:, 16 * i + 1 : 16 * i + 16 : 2] = _HEX[raw & 15]
     return out
 
 
@@ -38,8 +39,9 @@ def hex_id_array(words: list[np.ndarray], valid: np.ndarray | None = None) -> pa
     np.cumsum(lengths, out=offsets[1:])
     data = digits[valid].tobytes()
     bitmap = np.packbits(valid, bitorder="little")
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data),
-                                       pa.py_buffer(bitmap.tobytes()), null_count=int(n - valid.sum()))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(bitmap.tobytes()), null_count=int(n - valid.sum())
+    )
 
 
 def _strings(codes: np.ndarray, names: list[str]) -> pd.Series:
@@ -65,25 +67,27 @@ def build_spanframe(cols: dict[str, np.ndarray], names: dict[str, list[str]], so
     order = np.lexsort((cols["start_us"], cols["trace_lo"], cols["trace_hi"]))
     c = {k: v[order] for k, v in cols.items()}
     parent = c["parent_id"]
-    frame = pd.DataFrame({
-        "trace_id": pd.Series(pd.arrays.ArrowStringArray(hex_id_array([c["trace_hi"], c["trace_lo"]])),
-                              dtype=ID_DTYPE),
-        "span_id": pd.Series(pd.arrays.ArrowStringArray(hex_id_array([c["span_id"]]))),
-        "parent_id": pd.Series(pd.arrays.ArrowStringArray(hex_id_array([parent], valid=parent != 0))),
-        "service": _category(c["service"], names["service"]),
-        "operation": _category(c["operation"], names["operation"]),
-        "start_us": c["start_us"].astype(np.int64),
-        "duration_us": c["duration_us"].astype(np.int64),
-        "kind": pd.Categorical.from_codes(np.where(c["kind"] == 1, 0, 1).astype(np.int8),
-                                          dtype=KIND_DTYPE),
-        "status": pd.Categorical.from_codes(np.where(c["error"], 1, 0).astype(np.int8), dtype=STATUS_DTYPE),
-        "pod": _category(c["pod"], names["pod"]),
-        "peer_service": _strings(c["peer"], names["service"]),
-        "rpc_service": _strings(c["rpc_service"], names["rpc_service"]),
-        "rpc_method": _strings(c["rpc_method"], names["rpc_method"]),
-        "http_status": pd.array(np.where(c["http_status"] < 0, 0, c["http_status"]), dtype="Int64"),
-        "grpc_status": pd.array(np.where(c["grpc_status"] < 0, 0, c["grpc_status"]), dtype="Int64"),
-    })
+    frame = pd.DataFrame(
+        {
+            "trace_id": pd.Series(
+                pd.arrays.ArrowStringArray(hex_id_array([c["trace_hi"], c["trace_lo"]])), dtype=ID_DTYPE
+            ),
+            "span_id": pd.Series(pd.arrays.ArrowStringArray(hex_id_array([c["span_id"]]))),
+            "parent_id": pd.Series(pd.arrays.ArrowStringArray(hex_id_array([parent], valid=parent != 0))),
+            "service": _category(c["service"], names["service"]),
+            "operation": _category(c["operation"], names["operation"]),
+            "start_us": c["start_us"].astype(np.int64),
+            "duration_us": c["duration_us"].astype(np.int64),
+            "kind": pd.Categorical.from_codes(np.where(c["kind"] == 1, 0, 1).astype(np.int8), dtype=KIND_DTYPE),
+            "status": pd.Categorical.from_codes(np.where(c["error"], 1, 0).astype(np.int8), dtype=STATUS_DTYPE),
+            "pod": _category(c["pod"], names["pod"]),
+            "peer_service": _strings(c["peer"], names["service"]),
+            "rpc_service": _strings(c["rpc_service"], names["rpc_service"]),
+            "rpc_method": _strings(c["rpc_method"], names["rpc_method"]),
+            "http_status": pd.array(np.where(c["http_status"] < 0, 0, c["http_status"]), dtype="Int64"),
+            "grpc_status": pd.array(np.where(c["grpc_status"] < 0, 0, c["grpc_status"]), dtype="Int64"),
+        }
+    )
     frame.loc[c["http_status"] < 0, "http_status"] = pd.NA
     frame.loc[c["grpc_status"] < 0, "grpc_status"] = pd.NA
     return make_spanframe(frame, source=source)

@@ -4,24 +4,52 @@ import pandas as pd
 import pytest
 
 from chaos_scenarios.case_folder import (
-    CaseLabel, is_case_folder, list_cases, read_label, read_manifests, read_spans, write_case, write_run,
+    CaseLabel,
+    is_case_folder,
+    list_cases,
+    read_label,
+    read_manifests,
+    read_spans,
+    write_case,
+    write_run,
 )
 from chaos_scenarios.errors import ScenarioError
 from collectors import make_spanframe
 
 
 def _label(case_id="c1"):
-    return CaseLabel(case_id=case_id, root_cause=["cart"], fault_type="network-delay",
-                     chaos_kind="NetworkChaos", action="delay", injected_at=100.0, recovered_at=280.0,
-                     window_start=0.0, window_end=400.0, backend="sim", parameters={"latency": "200ms"})
+    return CaseLabel(
+        case_id=case_id,
+        root_cause=["cart"],
+        fault_type="network-delay",
+        chaos_kind="NetworkChaos",
+        action="delay",
+        injected_at=100.0,
+        recovered_at=280.0,
+        window_start=0.0,
+        window_end=400.0,
+        backend="sim",
+        parameters={"latency": "200ms"},
+    )
 
 
 def _spans():
-    return make_spanframe(pd.DataFrame({
-        "trace_id": ["t"], "span_id": ["s"], "parent_id": [None], "service": ["front"],
-        "operation": ["GET"], "start_us": [1], "duration_us": [2], "kind": ["server"],
-        "status": ["ok"], "pod": ["p"],
-    }))
+    return make_spanframe(
+        pd.DataFrame(
+            {
+                "trace_id": ["t"],
+                "span_id": ["s"],
+                "parent_id": [None],
+                "service": ["front"],
+                "operation": ["GET"],
+                "start_us": [1],
+                "duration_us": [2],
+                "kind": ["server"],
+                "status": ["ok"],
+                "pod": ["p"],
+            }
+        )
+    )
 
 
 def test_round_trip(tmp_path):

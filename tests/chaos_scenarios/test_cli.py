@@ -1,4 +1,5 @@
 """`rca suite ...` commands."""
+
 import sys
 
 import pytest

@@ -2,6 +2,7 @@
 Kubernetes API on 127.0.0.1 (tests/doubles/k8s_double.py). No real cluster is involved:
 the double checks the paths, bodies and label selectors the client sends and plays ChaosMesh's
 status transitions."""
+
 import json
 import socket
 
@@ -24,22 +25,43 @@ class SpanlessBackend(KubernetesBackend):
 
     def collect_spans(self, start, end):
         self.collected = (start, end)
-        return make_spanframe(pd.DataFrame({
-            "trace_id": ["t"], "span_id": ["s"], "parent_id": [None], "service": ["frontend"], "operation": ["GET"],
-            "start_us": [int(start * 1e6)], "duration_us": [5], "kind": ["server"], "status": ["ok"],
-            "pod": ["frontend-0"]}))
+        return make_spanframe(
+            pd.DataFrame(
+                {
+                    "trace_id": ["t"],
+                    "span_id": ["s"],
+                    "parent_id": [None],
+                    "service": ["frontend"],
+                    "operation": ["GET"],
+                    "start_us": [int(start * 1e6)],
+                    "duration_us": [5],
+                    "kind": ["server"],
+                    "status": ["ok"],
+                    "pod": ["frontend-0"],
+                }
+            )
+        )
 
 
 def _suite(**defaults):
-    return parse_suite({
-        "name": "k",
-        "defaults": {"namespace": "online-boutique", "warmup": 60, "duration": 120, "cooldown": 30, **defaults},
-        "faults": [
-            {"name": "cart-delay", "target": "cartservice", "kind": "NetworkChaos", "action": "delay",
-             "parameters": {"latency": "200ms"}, "mode": "all", "peer": "redis-cart"},
-            {"name": "checkout-failure", "target": "checkoutservice", "kind": "PodChaos", "action": "pod-failure"},
-        ],
-    })
+    return parse_suite(
+        {
+            "name": "k",
+            "defaults": {"namespace": "online-boutique", "warmup": 60, "duration": 120, "cooldown": 30, **defaults},
+            "faults": [
+                {
+                    "name": "cart-delay",
+                    "target": "cartservice",
+                    "kind": "NetworkChaos",
+                    "action": "delay",
+                    "parameters": {"latency": "200ms"},
+                    "mode": "all",
+                    "peer": "redis-cart",
+                },
+                {"name": "checkout-failure", "target": "checkoutservice", "kind": "PodChaos", "action": "pod-failure"},
+            ],
+        }
+    )
 
 
 @pytest.fixture
@@ -51,8 +73,16 @@ def cluster(fake_k8s):
 
 @pytest.fixture
 def backend(cluster, api_client, clock):
-    return SpanlessBackend(api_client=api_client, jaeger_url=cluster.url, poll_interval=1.0, sleep=clock.sleep,
-                           clock=clock, inject_timeout=30, recover_timeout=30, ready_timeout=30)
+    return SpanlessBackend(
+        api_client=api_client,
+        jaeger_url=cluster.url,
+        poll_interval=1.0,
+        sleep=clock.sleep,
+        clock=clock,
+        inject_timeout=30,
+        recover_timeout=30,
+        ready_timeout=30,
+    )
 
 
 def _requests(double, method, fragment=""):
@@ -69,11 +99,16 @@ def test_full_run_against_the_double(cluster, backend, clock, tmp_path):
     expected = [m for case in plan_cases(suite, "k-s5") for m in case.manifests]
     assert [r.body for r in posts] == expected
     assert [r.path for r in _requests(cluster, "DELETE")] == [
-        f"{CHAOS}/networkchaos/rca-001-cart-delay-r1", f"{CHAOS}/podchaos/rca-002-checkout-failure-r1"]
+        f"{CHAOS}/networkchaos/rca-001-cart-delay-r1",
+        f"{CHAOS}/podchaos/rca-002-checkout-failure-r1",
+    ]
     selectors = {r.query.get("labelSelector") for r in _requests(cluster, "GET", "/pods")}
     assert selectors == {"app=cartservice", "app=redis-cart", "app=checkoutservice"}
-    assert {r.query.get("labelSelector") for r in cluster.requests
-            if r.method == "GET" and r.path.endswith(("/networkchaos", "/podchaos"))} == {OWNED_SELECTOR}
+    assert {
+        r.query.get("labelSelector")
+        for r in cluster.requests
+        if r.method == "GET" and r.path.endswith(("/networkchaos", "/podchaos"))
+    } == {OWNED_SELECTOR}
     assert cluster.objects == {}
     label = read_label(written[0])
     # the double stamps Apply after the 2nd read (1 s polls) and Recover on the 2nd read after DELETE
@@ -95,13 +130,18 @@ def test_recover_waits_until_pods_are_ready(cluster, backend, clock):
     assert len(_requests(cluster, "GET", "/pods")) - before == 4  # 3 unready answers, then ready
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda d: d.namespaces.discard("online-boutique"), "namespace 'online-boutique' does not exist"),
-    (lambda d: d.crds.clear(), r"ChaosMesh CRD networkchaos\.chaos-mesh\.org is not installed"),
-    (lambda d: d.pods["online-boutique"].clear(),
-     "fault cart-delay: no running pod with label app=cartservice in namespace 'online-boutique'"),
-    (lambda d: d.fail("GET", "/namespaces/online-boutique$", 403), "cannot read namespace.*HTTP 403"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda d: d.namespaces.discard("online-boutique"), "namespace 'online-boutique' does not exist"),
+        (lambda d: d.crds.clear(), r"ChaosMesh CRD networkchaos\.chaos-mesh\.org is not installed"),
+        (
+            lambda d: d.pods["online-boutique"].clear(),
+            "fault cart-delay: no running pod with label app=cartservice in namespace 'online-boutique'",
+        ),
+        (lambda d: d.fail("GET", "/namespaces/online-boutique$", 403), "cannot read namespace.*HTTP 403"),
+    ],
+)
 def test_preflight_errors(cluster, backend, setup, message):
     setup(cluster)
     with pytest.raises(ScenarioError, match=message):
@@ -110,8 +150,9 @@ def test_preflight_errors(cluster, backend, setup, message):
 
 
 def test_preflight_reports_pending_pods_and_leftovers(cluster, backend):
-    cluster.pods["online-boutique"] = [p for p in cluster.pods["online-boutique"]
-                                       if p["metadata"]["labels"]["app"] != "checkoutservice"]
+    cluster.pods["online-boutique"] = [
+        p for p in cluster.pods["online-boutique"] if p["metadata"]["labels"]["app"] != "checkoutservice"
+    ]
     cluster.add_service("online-boutique", "checkoutservice", phase="Pending")
     leftover = plan_cases(_suite(), "old")[0].manifests[0]
     cluster.add_object(leftover)
@@ -143,9 +184,14 @@ def test_cluster_unreachable(clock):
         backend.preflight(_suite())
 
 
-@pytest.mark.parametrize("namespace, message", [("kube-system", "never a fault target"),
-                                                ("chaos-mesh", "never a fault target"),
-                                                ("payments", "not on the allow-list")])
+@pytest.mark.parametrize(
+    "namespace, message",
+    [
+        ("kube-system", "never a fault target"),
+        ("chaos-mesh", "never a fault target"),
+        ("payments", "not on the allow-list"),
+    ],
+)
 def test_namespace_allow_list(cluster, backend, namespace, message):
     with pytest.raises(ScenarioError, match=message):
         backend.preflight(_suite(namespace=namespace))
@@ -216,11 +262,18 @@ def test_chaos_cleanup_command_uses_kubeconfig(cluster, tmp_path, monkeypatch, c
     cluster.add_object(ours)
     cluster.recover_after = 0
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "double",
-        "clusters": [{"name": "double", "cluster": {"server": cluster.url}}],
-        "contexts": [{"name": "double", "context": {"cluster": "double", "user": "u"}}],
-        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "double",
+                "clusters": [{"name": "double", "cluster": {"server": cluster.url}}],
+                "contexts": [{"name": "double", "context": {"cluster": "double", "user": "u"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+            }
+        )
+    )
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     assert main(["chaos", "cleanup", "--namespace", "online-boutique"]) == 0
     assert "deleted 1 chaos object(s)" in capsys.readouterr().out
@@ -262,18 +315,40 @@ def test_end_to_end_with_the_jaeger_client(cluster, api_client, clock, tmp_path)
 
     t0 = clock()
     starts = [t0 - 100 + 10 * i for i in range(60)]  # every 10 s from 100 s before the run to 490 s after
-    spans = make_spanframe(pd.DataFrame({
-        "trace_id": [f"t{i:03d}" for i in range(len(starts))], "span_id": ["s1"] * len(starts),
-        "parent_id": [None] * len(starts), "service": ["frontend"] * len(starts),
-        "operation": ["GET /"] * len(starts), "start_us": [int(s * 1e6) for s in starts],
-        "duration_us": [1000] * len(starts), "kind": ["server"] * len(starts), "status": ["ok"] * len(starts),
-        "pod": ["frontend-0"] * len(starts)}))
-    suite = parse_suite({"defaults": {"namespace": "online-boutique", "warmup": 60, "duration": 120, "cooldown": 30},
-                         "faults": [{"name": "cart-loss", "target": "cartservice", "kind": "NetworkChaos",
-                                     "action": "loss", "parameters": {"loss": 20}}]})
+    spans = make_spanframe(
+        pd.DataFrame(
+            {
+                "trace_id": [f"t{i:03d}" for i in range(len(starts))],
+                "span_id": ["s1"] * len(starts),
+                "parent_id": [None] * len(starts),
+                "service": ["frontend"] * len(starts),
+                "operation": ["GET /"] * len(starts),
+                "start_us": [int(s * 1e6) for s in starts],
+                "duration_us": [1000] * len(starts),
+                "kind": ["server"] * len(starts),
+                "status": ["ok"] * len(starts),
+                "pod": ["frontend-0"] * len(starts),
+            }
+        )
+    )
+    suite = parse_suite(
+        {
+            "defaults": {"namespace": "online-boutique", "warmup": 60, "duration": 120, "cooldown": 30},
+            "faults": [
+                {
+                    "name": "cart-loss",
+                    "target": "cartservice",
+                    "kind": "NetworkChaos",
+                    "action": "loss",
+                    "parameters": {"loss": 20},
+                }
+            ],
+        }
+    )
     with JaegerDouble(to_jaeger_traces(spans)) as jaeger:
-        backend = KubernetesBackend(api_client=api_client, jaeger_url=jaeger.url, poll_interval=1.0,
-                                    sleep=clock.sleep, clock=clock)
+        backend = KubernetesBackend(
+            api_client=api_client, jaeger_url=jaeger.url, poll_interval=1.0, sleep=clock.sleep, clock=clock
+        )
         [case] = run_suite(suite, backend, tmp_path, progress=False)
     from chaos_scenarios.case_folder import read_spans
 

@@ -2,6 +2,7 @@
 
 The Online-Boutique overlay pulls the released manifest from GitHub, so (vendoring nothing) the
 tests render its tracing component against a small local placeholder base instead."""
+
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,17 +16,35 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 KUBECTL = shutil.which("kubectl")
 needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed")
-TRACED = {"frontend", "checkoutservice", "currencyservice", "emailservice", "paymentservice",
-          "productcatalogservice", "recommendationservice"}
+TRACED = {
+    "frontend",
+    "checkoutservice",
+    "currencyservice",
+    "emailservice",
+    "paymentservice",
+    "productcatalogservice",
+    "recommendationservice",
+}
 UNTRACED = {"cartservice", "shippingservice", "adservice"}
 
 
 def _deployment(name, container="server", env=None):
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}},
-                                  "spec": {"containers": [{"name": container, "image": "placeholder",
-                                                           "env": env or [{"name": "PORT", "value": "8080"}]}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": container, "image": "placeholder", "env": env or [{"name": "PORT", "value": "8080"}]}
+                    ]
+                },
+            },
+        },
+    }
 
 
 def _kustomize(path):
@@ -45,15 +64,18 @@ def test_lab_script_shellcheck():
 
 
 def _dry_run(action):
-    done = subprocess.run(lab_command(action, dry_run=True), capture_output=True, text=True, timeout=30,
-                          env={"PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        lab_command(action, dry_run=True), capture_output=True, text=True, timeout=30, env={"PATH": "/usr/bin:/bin"}
+    )
     assert done.returncode == 0, done.stderr
     return [line[2:] for line in done.stdout.splitlines() if line.startswith("+ ")]
 
 
 def test_lab_up_dry_run_prints_every_command():
     commands = _dry_run("up")
-    assert commands[0].startswith("minikube start --profile rca-lab --cpus 6 --memory 12g --container-runtime containerd")
+    assert commands[0].startswith(
+        "minikube start --profile rca-lab --cpus 6 --memory 12g --container-runtime containerd"
+    )
     helm = next(c for c in commands if c.startswith("helm upgrade --install chaos-mesh"))
     assert "--set chaosDaemon.runtime=containerd" in helm
     assert "--set chaosDaemon.socketPath=/run/containerd/containerd.sock" in helm
@@ -90,8 +112,9 @@ def test_tracing_component_on_a_placeholder_base(tmp_path):
     base = [_deployment(name) for name in sorted(TRACED | UNTRACED)]
     base.append(_deployment("loadgenerator", "main", [{"name": "USERS", "value": "5"}]))
     (tmp_path / "base.yaml").write_text(yaml.safe_dump_all(base))
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(
-        {"namespace": "online-boutique", "resources": ["base.yaml"], "components": ["tracing"]}))
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump({"namespace": "online-boutique", "resources": ["base.yaml"], "components": ["tracing"]})
+    )
     rendered = {d["metadata"]["name"]: d for d in _kustomize(tmp_path)}
     jaeger_otlp = "jaeger.observability.svc.cluster.local:4317"
     for name in TRACED | UNTRACED:

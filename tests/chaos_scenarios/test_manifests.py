@@ -1,5 +1,6 @@
 """Manifest builders, checked against ChaosMesh's own CRD schemas (../shared/chaos-mesh-crds) when
 present, and always against hand-checked literal manifests in data/expected_manifests.yaml."""
+
 import copy
 import re
 from pathlib import Path
@@ -11,7 +12,13 @@ from hypothesis import strategies as st
 
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.manifests import (
-    OWNED_SELECTOR, PARAMETERS, build_manifest, fault_type, label_value, manifest_target, object_name,
+    OWNED_SELECTOR,
+    PARAMETERS,
+    build_manifest,
+    fault_type,
+    label_value,
+    manifest_target,
+    object_name,
 )
 from chaos_scenarios.runner import plan_cases
 from chaos_scenarios.suite import builtin_suites, load_suite, parse_suite
@@ -38,12 +45,24 @@ FULL_PARAMETERS = {
     ("StressChaos", "memory"): {"workers": 1, "size": "512MB", "containerNames": ["server"]},
     ("HTTPChaos", "abort"): {"port": 8080, "path": "/cart*", "method": "POST", "target": "Request"},
     ("HTTPChaos", "delay"): {"port": 8080, "delay": "500ms", "path": "*", "method": "GET", "target": "Response"},
-    ("HTTPChaos", "replace"): {"port": 8080, "code": 503, "body": "overloaded", "headers": {"X-Chaos": "1"},
-                               "path": "/", "method": "GET", "target": "Response"},
-    ("IOChaos", "latency"): {"volumePath": "/data", "delay": "100ms", "path": "/data/**/*", "percent": 50,
-                             "methods": ["READ", "WRITE"], "containerNames": ["redis"]},
-    ("IOChaos", "fault"): {"volumePath": "/data", "errno": 5, "path": "/data/*", "percent": 100,
-                           "methods": ["WRITE"]},
+    ("HTTPChaos", "replace"): {
+        "port": 8080,
+        "code": 503,
+        "body": "overloaded",
+        "headers": {"X-Chaos": "1"},
+        "path": "/",
+        "method": "GET",
+        "target": "Response",
+    },
+    ("IOChaos", "latency"): {
+        "volumePath": "/data",
+        "delay": "100ms",
+        "path": "/data/**/*",
+        "percent": 50,
+        "methods": ["READ", "WRITE"],
+        "containerNames": ["redis"],
+    },
+    ("IOChaos", "fault"): {"volumePath": "/data", "errno": 5, "path": "/data/*", "percent": 100, "methods": ["WRITE"]},
 }
 MODES = [("one", None), ("all", None), ("fixed", 2), ("fixed-percent", 50)]
 
@@ -58,16 +77,30 @@ def _variants():
             required["code"] = full["code"]
         for mode, value in MODES:
             for label, params in (("min", required), ("full", full)):
-                fault = {"name": f"{kind.lower()}-{action}-{label}-{mode}", "target": "cartservice", "kind": kind,
-                         "action": action, "parameters": params, "mode": mode}
+                fault = {
+                    "name": f"{kind.lower()}-{action}-{label}-{mode}",
+                    "target": "cartservice",
+                    "kind": kind,
+                    "action": action,
+                    "parameters": params,
+                    "mode": mode,
+                }
                 if value is not None:
                     fault["value"] = value
                 faults.append(fault)
         if kind == "NetworkChaos":
             for direction in ("to", "from", "both"):
-                faults.append({"name": f"net-{action}-{direction}-peer", "target": "cartservice", "kind": kind,
-                               "action": action, "parameters": full, "direction": direction,
-                               "peer": {"service": "redis-cart", "mode": "fixed-percent", "value": 50}})
+                faults.append(
+                    {
+                        "name": f"net-{action}-{direction}-peer",
+                        "target": "cartservice",
+                        "kind": kind,
+                        "action": action,
+                        "parameters": full,
+                        "direction": direction,
+                        "peer": {"service": "redis-cart", "mode": "fixed-percent", "value": 50},
+                    }
+                )
     return faults
 
 
@@ -91,9 +124,15 @@ def test_every_manifest_is_valid_against_chaos_mesh_crds(schemas):
     from chaos_scenarios.crds import validation_errors
 
     manifests = _all_manifests()
-    assert {(m["kind"], m["spec"].get("action") or next(iter(m["spec"].get("stressors", {})), None)
-             or ("abort" if m["spec"].get("abort") else "delay" if "delay" in m["spec"] else "replace"))
-            for m in manifests} >= set(PARAMETERS)
+    assert {
+        (
+            m["kind"],
+            m["spec"].get("action")
+            or next(iter(m["spec"].get("stressors", {})), None)
+            or ("abort" if m["spec"].get("abort") else "delay" if "delay" in m["spec"] else "replace"),
+        )
+        for m in manifests
+    } >= set(PARAMETERS)
     bad = {m["metadata"]["name"]: validation_errors(m, schemas) for m in manifests}
     assert {k: v for k, v in bad.items() if v} == {}
     shipped = {"online-boutique-smoke": 8, "online-boutique-full": 237, "online-boutique-demo": SHIPPED_DEMO_CASES}
@@ -105,9 +144,23 @@ def test_every_manifest_is_valid_against_chaos_mesh_crds(schemas):
 def test_strict_schema_catches_mistakes(schemas):
     from chaos_scenarios.crds import validation_errors
 
-    good = build_manifest(parse_suite({"faults": [{"name": "d", "target": "x", "kind": "NetworkChaos",
-                                                   "action": "delay", "parameters": {"latency": "1s"}}]}).faults[0],
-                          name="n", run_id="r")
+    good = build_manifest(
+        parse_suite(
+            {
+                "faults": [
+                    {
+                        "name": "d",
+                        "target": "x",
+                        "kind": "NetworkChaos",
+                        "action": "delay",
+                        "parameters": {"latency": "1s"},
+                    }
+                ]
+            }
+        ).faults[0],
+        name="n",
+        run_id="r",
+    )
     typo = copy.deepcopy(good)
     typo["spec"]["delay"]["latncy"] = typo["spec"]["delay"].pop("latency")
     errors = validation_errors(typo, schemas)
@@ -141,18 +194,41 @@ def test_literal_manifests_are_valid(schemas):
 
 
 def test_manifest_details():
-    suite = parse_suite({"defaults": {"namespace": "shop", "duration": 90}, "faults": [
-        {"name": "abort", "target": "frontend", "kind": "HTTPChaos", "action": "replace",
-         "parameters": {"port": 80, "body": "oops"}},
-        {"name": "mem", "target": "cartservice", "kind": "StressChaos", "action": "memory",
-         "parameters": {"workers": 1, "size": "1GB", "containerNames": ["server"]}},
-        {"name": "cut", "target": "cartservice", "kind": "NetworkChaos", "action": "partition", "direction": "both",
-         "peer": "redis-cart"}]})
+    suite = parse_suite(
+        {
+            "defaults": {"namespace": "shop", "duration": 90},
+            "faults": [
+                {
+                    "name": "abort",
+                    "target": "frontend",
+                    "kind": "HTTPChaos",
+                    "action": "replace",
+                    "parameters": {"port": 80, "body": "oops"},
+                },
+                {
+                    "name": "mem",
+                    "target": "cartservice",
+                    "kind": "StressChaos",
+                    "action": "memory",
+                    "parameters": {"workers": 1, "size": "1GB", "containerNames": ["server"]},
+                },
+                {
+                    "name": "cut",
+                    "target": "cartservice",
+                    "kind": "NetworkChaos",
+                    "action": "partition",
+                    "direction": "both",
+                    "peer": "redis-cart",
+                },
+            ],
+        }
+    )
     http, mem, cut = (build_manifest(f, name=f.name, run_id="Run 7!") for f in suite.faults)
     assert http["spec"]["replace"] == {"body": "b29wcw=="}  # base64 of "oops" (CRD format: byte)
     assert "action" not in http["spec"] and "action" not in mem["spec"]
     assert mem["spec"]["containerNames"] == ["server"] and mem["spec"]["stressors"] == {
-        "memory": {"workers": 1, "size": "1GB"}}
+        "memory": {"workers": 1, "size": "1GB"}
+    }
     assert cut["spec"]["action"] == "partition" and "partition" not in cut["spec"]
     assert cut["spec"]["target"]["selector"]["labelSelectors"] == {"app": "redis-cart"}
     for m in (http, mem, cut):
@@ -163,38 +239,55 @@ def test_manifest_details():
         assert m["metadata"]["labels"]["rca-fluxev/run"] == "Run-7"
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"port": 8080}, "needs at least one of code, body, headers"),
-    ({"port": 70000, "code": 500}, r"parameters\.port: expected an integer 1\.\.65535"),
-    ({"port": 80, "code": 500, "target": "Both"}, r"parameters\.target: expected 'Request' or 'Response'"),
-    ({"port": 80, "headers": {"a": 1}}, r"parameters\.headers"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"port": 8080}, "needs at least one of code, body, headers"),
+        ({"port": 70000, "code": 500}, r"parameters\.port: expected an integer 1\.\.65535"),
+        ({"port": 80, "code": 500, "target": "Both"}, r"parameters\.target: expected 'Request' or 'Response'"),
+        ({"port": 80, "headers": {"a": 1}}, r"parameters\.headers"),
+    ],
+)
 def test_http_parameter_errors(params, message):
     with pytest.raises(ScenarioError, match=message):
-        parse_suite({"faults": [{"name": "h", "target": "frontend", "kind": "HTTPChaos", "action": "replace",
-                                 "parameters": params}]})
+        parse_suite(
+            {
+                "faults": [
+                    {"name": "h", "target": "frontend", "kind": "HTTPChaos", "action": "replace", "parameters": params}
+                ]
+            }
+        )
 
 
-@pytest.mark.parametrize("kind, action, params, message", [
-    ("NetworkChaos", "loss", {"loss": "lots"}, r"parameters\.loss: expected a percentage"),
-    ("NetworkChaos", "loss", {"loss": 120}, r"parameters\.loss: expected a percentage"),
-    ("StressChaos", "cpu", {"workers": 0}, r"parameters\.workers: expected an integer 1\.\.8192"),
-    ("StressChaos", "cpu", {"workers": 1, "load": 101}, r"parameters\.load"),
-    ("PodChaos", "container-kill", {}, r"PodChaos/container-kill needs \['containerNames'\]"),
-    ("PodChaos", "container-kill", {"containerNames": "server"}, r"containerNames: expected a non-empty list"),
-    ("IOChaos", "fault", {"volumePath": "/d"}, r"IOChaos/fault needs \['errno'\]"),
-    ("PodChaos", "pod-failure", {"gracePeriod": 3}, r"unknown parameter\(s\) \['gracePeriod'\]"),
-])
+@pytest.mark.parametrize(
+    "kind, action, params, message",
+    [
+        ("NetworkChaos", "loss", {"loss": "lots"}, r"parameters\.loss: expected a percentage"),
+        ("NetworkChaos", "loss", {"loss": 120}, r"parameters\.loss: expected a percentage"),
+        ("StressChaos", "cpu", {"workers": 0}, r"parameters\.workers: expected an integer 1\.\.8192"),
+        ("StressChaos", "cpu", {"workers": 1, "load": 101}, r"parameters\.load"),
+        ("PodChaos", "container-kill", {}, r"PodChaos/container-kill needs \['containerNames'\]"),
+        ("PodChaos", "container-kill", {"containerNames": "server"}, r"containerNames: expected a non-empty list"),
+        ("IOChaos", "fault", {"volumePath": "/d"}, r"IOChaos/fault needs \['errno'\]"),
+        ("PodChaos", "pod-failure", {"gracePeriod": 3}, r"unknown parameter\(s\) \['gracePeriod'\]"),
+    ],
+)
 def test_parameter_errors(kind, action, params, message):
     with pytest.raises(ScenarioError, match=message):
-        parse_suite({"faults": [{"name": "x", "target": "svc", "kind": kind, "action": action,
-                                 "parameters": params}]})
+        parse_suite({"faults": [{"name": "x", "target": "svc", "kind": kind, "action": action, "parameters": params}]})
 
 
 def test_fault_types():
-    assert [fault_type(k, a) for k, a in [("NetworkChaos", "delay"), ("StressChaos", "cpu"), ("PodChaos", "pod-failure"),
-                                         ("HTTPChaos", "abort"), ("IOChaos", "latency")]] == [
-        "network-delay", "stress-cpu", "pod-failure", "http-abort", "io-latency"]
+    assert [
+        fault_type(k, a)
+        for k, a in [
+            ("NetworkChaos", "delay"),
+            ("StressChaos", "cpu"),
+            ("PodChaos", "pod-failure"),
+            ("HTTPChaos", "abort"),
+            ("IOChaos", "latency"),
+        ]
+    ] == ["network-delay", "stress-cpu", "pod-failure", "http-abort", "io-latency"]
 
 
 @given(st.text(max_size=200))

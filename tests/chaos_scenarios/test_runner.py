@@ -1,4 +1,5 @@
 """The suite runner driven through the Backend protocol by an in-memory recording backend."""
+
 import json
 
 import pandas as pd
@@ -64,10 +65,22 @@ class RecordingBackend:
 
     def collect_spans(self, start, end):
         self.calls.append(("collect", start, end))
-        return make_spanframe(pd.DataFrame({
-            "trace_id": ["t1"], "span_id": ["s1"], "parent_id": [None], "service": ["frontend"],
-            "operation": ["GET /"], "start_us": [int(start * 1e6)], "duration_us": [10], "kind": ["server"],
-            "status": ["ok"], "pod": ["frontend-0"]}))
+        return make_spanframe(
+            pd.DataFrame(
+                {
+                    "trace_id": ["t1"],
+                    "span_id": ["s1"],
+                    "parent_id": [None],
+                    "service": ["frontend"],
+                    "operation": ["GET /"],
+                    "start_us": [int(start * 1e6)],
+                    "duration_us": [10],
+                    "kind": ["server"],
+                    "status": ["ok"],
+                    "pod": ["frontend-0"],
+                }
+            )
+        )
 
     def cleanup(self):
         self.calls.append(("cleanup",))
@@ -75,17 +88,38 @@ class RecordingBackend:
 
 
 def _suite(concurrency=1, repetitions=1):
-    return parse_suite({
-        "name": "t",
-        "defaults": {"namespace": "shop", "warmup": 60, "duration": 30, "cooldown": 20,
-                     "repetitions": repetitions, "concurrency": concurrency},
-        "faults": [
-            {"name": "cart-delay", "target": "cartservice", "kind": "NetworkChaos", "action": "delay",
-             "parameters": {"latency": "100ms"}, "peer": "redis-cart"},
-            {"name": "cur-cpu", "target": "currencyservice", "kind": "StressChaos", "action": "cpu",
-             "parameters": {"workers": 1}, "mode": "fixed", "value": 1},
-        ],
-    })
+    return parse_suite(
+        {
+            "name": "t",
+            "defaults": {
+                "namespace": "shop",
+                "warmup": 60,
+                "duration": 30,
+                "cooldown": 20,
+                "repetitions": repetitions,
+                "concurrency": concurrency,
+            },
+            "faults": [
+                {
+                    "name": "cart-delay",
+                    "target": "cartservice",
+                    "kind": "NetworkChaos",
+                    "action": "delay",
+                    "parameters": {"latency": "100ms"},
+                    "peer": "redis-cart",
+                },
+                {
+                    "name": "cur-cpu",
+                    "target": "currencyservice",
+                    "kind": "StressChaos",
+                    "action": "cpu",
+                    "parameters": {"workers": 1},
+                    "mode": "fixed",
+                    "value": 1,
+                },
+            ],
+        }
+    )
 
 
 def test_run_loop_and_case_folders(tmp_path):
@@ -94,9 +128,16 @@ def test_run_loop_and_case_folders(tmp_path):
     assert [p.name for p in written] == ["001-cart-delay-r1", "002-cur-cpu-r1"]
     first = [c for c in backend.calls[1:9]]
     # warm-up 60; inject takes 5 s; hold until injected_at + 30 (25 s left); recover; cool-down 20
-    assert first == [("wait", 60), ("inject", "rca-001-cart-delay-r1"), ("wait", 30.0),
-                     ("recover", "rca-001-cart-delay-r1"), ("wait", 20), ("collect", 1000.0, 1118.0),
-                     ("wait", 60), ("inject", "rca-002-cur-cpu-r1")]
+    assert first == [
+        ("wait", 60),
+        ("inject", "rca-001-cart-delay-r1"),
+        ("wait", 30.0),
+        ("recover", "rca-001-cart-delay-r1"),
+        ("wait", 20),
+        ("collect", 1000.0, 1118.0),
+        ("wait", 60),
+        ("inject", "rca-002-cur-cpu-r1"),
+    ]
     assert backend.calls[0] == ("preflight", "t") and backend.calls[-1] == ("cleanup",)
     label = read_label(written[0])
     assert label.root_cause == ["cartservice"] and label.fault_type == "network-delay"
@@ -124,8 +165,7 @@ def test_hold_counts_from_the_backend_injection_time(tmp_path):
 
 def test_repetitions_run_in_rounds():
     cases = plan_cases(_suite(repetitions=2), "r")
-    assert [c.case_id for c in cases] == ["001-cart-delay-r1", "002-cur-cpu-r1", "003-cart-delay-r2",
-                                          "004-cur-cpu-r2"]
+    assert [c.case_id for c in cases] == ["001-cart-delay-r1", "002-cur-cpu-r1", "003-cart-delay-r2", "004-cur-cpu-r2"]
 
 
 def test_concurrency_injects_together_only_when_asked(tmp_path):

@@ -1,4 +1,5 @@
 """SimBackend: the Backend protocol, determinism, trace structure, tracing quirks, manifest errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,12 @@ NS = "online-boutique"
 def manifest(kind: str, name: str = "f", app: str = "cartservice", **spec) -> dict:
     body = {"mode": "all", "selector": {"namespaces": [NS], "labelSelectors": {"app": app}}}
     body.update(spec)
-    return {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": kind,
-            "metadata": {"name": name, "namespace": NS}, "spec": body}
+    return {
+        "apiVersion": "chaos-mesh.org/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NS},
+        "spec": body,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +62,7 @@ def test_traffic_is_the_same_whatever_window_it_is_collected_in():
 
 
 def test_output_is_a_valid_spanframe(minute):
-    assert list(minute.columns[:len(SPAN_COLUMNS)]) == list(SPAN_COLUMNS)
+    assert list(minute.columns[: len(SPAN_COLUMNS)]) == list(SPAN_COLUMNS)
     assert skipped_counts(minute) == {}
     again = make_spanframe(minute.copy(), source="again")
     assert len(again) == len(minute) and skipped_counts(again) == {}
@@ -101,18 +106,39 @@ def test_edge_set_is_online_boutiques_call_graph(minute):
     c = minute[minute["kind"] == "client"]
     edges = set(zip(c["service"].astype(str), c["peer_service"].astype(str)))
     assert edges == {
-        ("frontend", s) for s in ("currencyservice", "productcatalogservice", "cartservice",
-                                  "recommendationservice", "shippingservice", "checkoutservice", "adservice")
-    } | {("checkoutservice", s) for s in ("cartservice", "productcatalogservice", "currencyservice",
-                                          "shippingservice", "paymentservice", "emailservice")} | {
-        ("recommendationservice", "productcatalogservice")}
+        ("frontend", s)
+        for s in (
+            "currencyservice",
+            "productcatalogservice",
+            "cartservice",
+            "recommendationservice",
+            "shippingservice",
+            "checkoutservice",
+            "adservice",
+        )
+    } | {
+        ("checkoutservice", s)
+        for s in (
+            "cartservice",
+            "productcatalogservice",
+            "currencyservice",
+            "shippingservice",
+            "paymentservice",
+            "emailservice",
+        )
+    } | {("recommendationservice", "productcatalogservice")}
 
 
 def test_grpc_method_names_and_pod_names(minute):
     ops = set(minute["operation"].astype(str))
-    assert {"hipstershop.CartService/GetCart", "hipstershop.CheckoutService/PlaceOrder",
-            "grpc.hipstershop.CurrencyService/Convert", "/hipstershop.EmailService/SendOrderConfirmation",
-            "/hipstershop.ProductCatalogService/ListProducts", "hipstershop.AdService/GetAds"} <= ops
+    assert {
+        "hipstershop.CartService/GetCart",
+        "hipstershop.CheckoutService/PlaceOrder",
+        "grpc.hipstershop.CurrencyService/Convert",
+        "/hipstershop.EmailService/SendOrderConfirmation",
+        "/hipstershop.ProductCatalogService/ListProducts",
+        "hipstershop.AdService/GetAds",
+    } <= ops
     pods = minute["pod"].astype(str)
     assert pods.str.fullmatch(r"[a-z]+-[bcdfghjklmnpqrstvwxz2456789]{10}-[bcdfghjklmnpqrstvwxz2456789]{5}").all()
     assert (pods.str.rsplit("-", n=2).str[0] == minute["service"].astype(str)).all()
@@ -121,8 +147,9 @@ def test_grpc_method_names_and_pod_names(minute):
 def test_spans_per_trace_follow_the_page_call_trees(minute):
     roots = minute[minute["parent_id"].isna() & (minute["service"] == "frontend")]
     sizes = minute.groupby("trace_id").size()
-    per_page = sizes[roots.set_index("trace_id").index].groupby(roots["operation"].astype(str).to_numpy()).agg(
-        ["min", "max"])
+    per_page = (
+        sizes[roots.set_index("trace_id").index].groupby(roots["operation"].astype(str).to_numpy()).agg(["min", "max"])
+    )
     # GET /: root + 2 GetSupportedCurrencies + 2 ListProducts + GetCart + 9 x 2 Convert + GetAds
     assert tuple(per_page.loc["GET /"]) == (25, 25)
     assert tuple(per_page.loc["POST /setCurrency"]) == (1, 1)
@@ -151,7 +178,7 @@ def test_injection_and_recovery_times_come_from_the_simulated_clock():
     assert inj.injected_at == EPOCH + 100 and inj.pods == b.pods()["cartservice"]
     b.wait(30)
     healthy = b.recover(m)
-    assert healthy == EPOCH + 130 + 15   # cartservice restarts in 15 s after the pause image goes
+    assert healthy == EPOCH + 130 + 15  # cartservice restarts in 15 s after the pause image goes
     assert b.now() == healthy
     with pytest.raises(ScenarioError, match="no chaos object named"):
         b.recover(manifest("PodChaos", "other", action="pod-failure"))
@@ -170,27 +197,37 @@ def test_cleanup_ends_every_active_fault_and_is_idempotent():
     assert (spans.loc[spans["parent_id"].isna(), "status"] == "ok").all()
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"apiVersion": "v1", "kind": "PodChaos", "metadata": {"name": "x"}, "spec": {}}, "apiVersion"),
-    (manifest("IOChaos", action="latency"), "IOChaos.*cannot be simulated"),
-    (manifest("NetworkChaos", action="duplicate", duplicate={"duplicate": "10"}), "duplicate.*cannot be simulated"),
-    (manifest("NetworkChaos", action="bandwidth"), "bandwidth.*cannot be simulated"),
-    (manifest("NetworkChaos", action="delay", delay={"jitter": "1ms"}), "latency: missing"),
-    (manifest("NetworkChaos", action="delay", delay={"latency": 200}), "duration string"),
-    (manifest("NetworkChaos", action="delay", direction="sideways", delay={"latency": "1ms"}), "direction"),
-    (manifest("NetworkChaos", action="loss", loss={"loss": "130"}), "outside"),
-    (manifest("PodChaos", action="container-kill"), "containerNames"),
-    (manifest("PodChaos", action="pod-kill", mode="sometimes"), "mode"),
-    (manifest("PodChaos", action="pod-kill", mode="fixed", value="many"), "numeric value"),
-    (manifest("StressChaos", stressors={"io": {"workers": 1}}), "io.*cannot be simulated"),
-    (manifest("StressChaos", stressors={"cpu": {"load": 50}}), "workers"),
-    (manifest("StressChaos", stressors={"memory": {"workers": 1, "size": "lots"}}), "memory size"),
-    (manifest("HTTPChaos", app="frontend", target="Request", port=8080, replace={"code": 500}), "replace"),
-    (manifest("HTTPChaos", app="frontend", target="Body", port=8080, abort=True), "Request or Response"),
-    ({"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "PodChaos", "metadata": {"name": "x"},
-      "spec": {"action": "pod-kill", "mode": "all", "selector": {"nodes": ["n1"]}}}, "cannot evaluate"),
-    ("not a manifest", "expected a mapping"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"apiVersion": "v1", "kind": "PodChaos", "metadata": {"name": "x"}, "spec": {}}, "apiVersion"),
+        (manifest("IOChaos", action="latency"), "IOChaos.*cannot be simulated"),
+        (manifest("NetworkChaos", action="duplicate", duplicate={"duplicate": "10"}), "duplicate.*cannot be simulated"),
+        (manifest("NetworkChaos", action="bandwidth"), "bandwidth.*cannot be simulated"),
+        (manifest("NetworkChaos", action="delay", delay={"jitter": "1ms"}), "latency: missing"),
+        (manifest("NetworkChaos", action="delay", delay={"latency": 200}), "duration string"),
+        (manifest("NetworkChaos", action="delay", direction="sideways", delay={"latency": "1ms"}), "direction"),
+        (manifest("NetworkChaos", action="loss", loss={"loss": "130"}), "outside"),
+        (manifest("PodChaos", action="container-kill"), "containerNames"),
+        (manifest("PodChaos", action="pod-kill", mode="sometimes"), "mode"),
+        (manifest("PodChaos", action="pod-kill", mode="fixed", value="many"), "numeric value"),
+        (manifest("StressChaos", stressors={"io": {"workers": 1}}), "io.*cannot be simulated"),
+        (manifest("StressChaos", stressors={"cpu": {"load": 50}}), "workers"),
+        (manifest("StressChaos", stressors={"memory": {"workers": 1, "size": "lots"}}), "memory size"),
+        (manifest("HTTPChaos", app="frontend", target="Request", port=8080, replace={"code": 500}), "replace"),
+        (manifest("HTTPChaos", app="frontend", target="Body", port=8080, abort=True), "Request or Response"),
+        (
+            {
+                "apiVersion": "chaos-mesh.org/v1alpha1",
+                "kind": "PodChaos",
+                "metadata": {"name": "x"},
+                "spec": {"action": "pod-kill", "mode": "all", "selector": {"nodes": ["n1"]}},
+            },
+            "cannot evaluate",
+        ),
+        ("not a manifest", "expected a mapping"),
+    ],
+)
 def test_malformed_or_unsupported_manifests_are_clear_errors(bad, message):
     with pytest.raises(ScenarioError, match=message):
         parse_manifest(bad)
@@ -198,12 +235,15 @@ def test_malformed_or_unsupported_manifests_are_clear_errors(bad, message):
         SimBackend().inject(bad)
 
 
-@pytest.mark.parametrize("bad, message", [
-    (manifest("PodChaos", app="nosuchservice", action="pod-kill"), "selects no pods"),
-    (manifest("HTTPChaos", app="cartservice", target="Request", port=8080, abort=True), "only the frontend"),
-    (manifest("HTTPChaos", app="frontend", target="Request", port=9555, abort=True), "port 9555"),
-    (manifest("PodChaos", action="pod-kill", mode="fixed-percent", value="10"), "selects 0"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (manifest("PodChaos", app="nosuchservice", action="pod-kill"), "selects no pods"),
+        (manifest("HTTPChaos", app="cartservice", target="Request", port=8080, abort=True), "only the frontend"),
+        (manifest("HTTPChaos", app="frontend", target="Request", port=9555, abort=True), "port 9555"),
+        (manifest("PodChaos", action="pod-kill", mode="fixed-percent", value="10"), "selects 0"),
+    ],
+)
 def test_manifests_that_select_nothing_here_are_errors(bad, message):
     with pytest.raises(ScenarioError, match=message):
         SimBackend().inject(bad)
@@ -249,4 +289,4 @@ def test_frontend_down_means_no_traces_at_all():
     inj = b.inject(m)
     b.wait(20)
     spans = b.collect_spans(inj.injected_at + 1, inj.injected_at + 20)
-    assert len(spans) == 0 and list(spans.columns[:len(SPAN_COLUMNS)]) == list(SPAN_COLUMNS)
+    assert len(spans) == 0 and list(spans.columns[: len(SPAN_COLUMNS)]) == list(SPAN_COLUMNS)

@@ -1,4 +1,5 @@
 """Each simulated fault changes the traces the way the real fault would, and only there."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -11,8 +12,12 @@ NS = "online-boutique"
 def manifest(kind: str, name: str, app: str, **spec) -> dict:
     body = {"mode": "all", "selector": {"namespaces": [NS], "labelSelectors": {"app": app}}}
     body.update(spec)
-    return {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": kind,
-            "metadata": {"name": name, "namespace": NS}, "spec": body}
+    return {
+        "apiVersion": "chaos-mesh.org/v1alpha1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NS},
+        "spec": body,
+    }
 
 
 def before_during(m: dict, seconds: float = 60.0, seed: int = 3, **backend_kw):
@@ -42,12 +47,19 @@ def median_ms(frame: pd.DataFrame) -> float:
 
 
 def test_network_delay_raises_callers_client_latency_not_callee_server_time():
-    m = manifest("NetworkChaos", "pc-delay", "productcatalogservice", action="delay", direction="to",
-                 delay={"latency": "200ms", "jitter": "0ms"})
+    m = manifest(
+        "NetworkChaos",
+        "pc-delay",
+        "productcatalogservice",
+        action="delay",
+        direction="to",
+        delay={"latency": "200ms", "jitter": "0ms"},
+    )
     _, _, normal, faulty = before_during(m)
     for caller in ("frontend", "recommendationservice", "checkoutservice"):
         rise = median_ms(client(faulty, caller, "productcatalogservice")) - median_ms(
-            client(normal, caller, "productcatalogservice"))
+            client(normal, caller, "productcatalogservice")
+        )
         assert 190 <= rise <= 230, (caller, rise)
     own_normal = median_ms(server(normal, "productcatalogservice"))
     own_faulty = median_ms(server(faulty, "productcatalogservice"))
@@ -67,24 +79,34 @@ def test_network_delay_on_cart_raises_both_callers_and_cart_emits_no_spans():
 
 
 def test_delay_with_target_only_hits_traffic_to_that_target():
-    m = manifest("NetworkChaos", "cart-to-checkout", "cartservice", action="delay", direction="to",
-                 delay={"latency": "150ms"},
-                 target={"mode": "all", "selector": {"namespaces": [NS], "labelSelectors": {"app": "checkoutservice"}}})
+    m = manifest(
+        "NetworkChaos",
+        "cart-to-checkout",
+        "cartservice",
+        action="delay",
+        direction="to",
+        delay={"latency": "150ms"},
+        target={"mode": "all", "selector": {"namespaces": [NS], "labelSelectors": {"app": "checkoutservice"}}},
+    )
     _, _, normal, faulty = before_during(m)
     rise_checkout = median_ms(client(faulty, "checkoutservice", "cartservice")) - median_ms(
-        client(normal, "checkoutservice", "cartservice"))
+        client(normal, "checkoutservice", "cartservice")
+    )
     rise_frontend = median_ms(client(faulty, "frontend", "cartservice")) - median_ms(
-        client(normal, "frontend", "cartservice"))
+        client(normal, "frontend", "cartservice")
+    )
     assert 140 <= rise_checkout <= 170
     assert abs(rise_frontend) < 10
 
 
 def test_direction_from_delays_requests_into_the_selected_pod():
-    m = manifest("NetworkChaos", "pc-from", "productcatalogservice", action="delay", direction="from",
-                 delay={"latency": "100ms"})
+    m = manifest(
+        "NetworkChaos", "pc-from", "productcatalogservice", action="delay", direction="from", delay={"latency": "100ms"}
+    )
     _, _, normal, faulty = before_during(m)
     rise = median_ms(client(faulty, "frontend", "productcatalogservice")) - median_ms(
-        client(normal, "frontend", "productcatalogservice"))
+        client(normal, "frontend", "productcatalogservice")
+    )
     assert 90 <= rise <= 120
     assert median_ms(server(faulty, "productcatalogservice")) < 2 * median_ms(server(normal, "productcatalogservice"))
 
@@ -110,7 +132,7 @@ def test_pod_kill_fails_calls_until_restart_and_renames_the_pod():
     old = inj.pods[0]
     assert old.startswith("productcatalogservice-")
     errors = client(faulty, "frontend", "productcatalogservice")
-    t = (errors["start_us"] / 1e6 - inj.injected_at)
+    t = errors["start_us"] / 1e6 - inj.injected_at
     failing = errors["status"] == "error"
     restart = t[failing].max()
     assert 0 < restart < 20 and (t[~failing] >= restart - 1).all()
@@ -136,12 +158,14 @@ def test_cpu_stress_raises_the_services_own_server_time():
     conv_n = server(normal, "currencyservice")
     conv_f = server(faulty, "currencyservice")
     ratio = median_ms(conv_f) / median_ms(conv_n)
-    assert ratio > 2.5   # 1 + workers * load / 100 = 3 times the work, plus queueing
+    assert ratio > 2.5  # 1 + workers * load / 100 = 3 times the work, plus queueing
     assert median_ms(server(faulty, "productcatalogservice")) < 1.3 * median_ms(server(normal, "productcatalogservice"))
 
 
 def test_memory_stress_over_the_limit_oom_kills_then_pressure_slows():
-    m = manifest("StressChaos", "rec-mem", "recommendationservice", stressors={"memory": {"workers": 1, "size": "512MB"}})
+    m = manifest(
+        "StressChaos", "rec-mem", "recommendationservice", stressors={"memory": {"workers": 1, "size": "512MB"}}
+    )
     b, inj, normal, faulty = before_during(m)
     calls = client(faulty, "frontend", "recommendationservice")
     t = calls["start_us"] / 1e6 - inj.injected_at
@@ -149,12 +173,15 @@ def test_memory_stress_over_the_limit_oom_kills_then_pressure_slows():
     assert err.any() and (calls.loc[err, "grpc_status"] == 14).all()
     oom = 512 / 250.0
     assert t[err].min() >= oom - 0.5 and t[err].max() <= oom + 12 + 1
-    assert client(faulty, "frontend", "recommendationservice")["duration_us"].quantile(0.99) > \
-        client(normal, "frontend", "recommendationservice")["duration_us"].quantile(0.99)
+    assert client(faulty, "frontend", "recommendationservice")["duration_us"].quantile(0.99) > client(
+        normal, "frontend", "recommendationservice"
+    )["duration_us"].quantile(0.99)
 
 
 def test_memory_stress_under_the_limit_does_not_restart():
-    m = manifest("StressChaos", "rec-mem-small", "recommendationservice", stressors={"memory": {"workers": 1, "size": "64MB"}})
+    m = manifest(
+        "StressChaos", "rec-mem-small", "recommendationservice", stressors={"memory": {"workers": 1, "size": "64MB"}}
+    )
     _, _, _, faulty = before_during(m)
     assert (client(faulty, "frontend", "recommendationservice")["status"] == "ok").all()
 
@@ -165,7 +192,7 @@ def test_network_loss_adds_tcp_retransmission_delays_on_the_legs():
     n = client(normal, "checkoutservice", "paymentservice")["duration_us"] / 1e3
     f = client(faulty, "checkoutservice", "paymentservice")["duration_us"] / 1e3
     delayed = (f > 200).mean() - (n > 200).mean()
-    assert 0.2 < delayed < 0.4   # the reply leg leaves payment's pod: P(lost at least once) = 0.3
+    assert 0.2 < delayed < 0.4  # the reply leg leaves payment's pod: P(lost at least once) = 0.3
     assert median_ms(server(faulty, "paymentservice")) < 1.0
 
 
@@ -218,4 +245,4 @@ def test_pod_failure_respects_manifest_duration():
     t = calls["start_us"] / 1e6 - inj.injected_at
     assert (calls.loc[t < 9.5, "status"] == "error").all()
     assert (calls.loc[t > 10 + 10.5, "status"] == "ok").all()
-    assert b.recover(m) == inj.injected_at + 60   # ended by itself; recover() returns when it is called
+    assert b.recover(m) == inj.injected_at + 60  # ended by itself; recover() returns when it is called

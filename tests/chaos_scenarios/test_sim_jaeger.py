@@ -1,5 +1,6 @@
 """End-to-end collector path: simulated traces served by the Jaeger Query API *test double*
 (tests/doubles/jaeger_double.py, not a Jaeger server) and read back with collectors.JaegerClient."""
+
 from __future__ import annotations
 
 import pandas as pd
@@ -15,8 +16,12 @@ JaegerDouble = pytest.importorskip("jaeger_double").JaegerDouble
 def test_simulated_traces_round_trip_through_the_jaeger_api_double(api):
     backend = SimBackend(seed=21)
     start = backend.now()
-    m = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": "PodChaos", "metadata": {"name": "pf"},
-         "spec": {"action": "pod-failure", "mode": "all", "selector": {"labelSelectors": {"app": "currencyservice"}}}}
+    m = {
+        "apiVersion": "chaos-mesh.org/v1alpha1",
+        "kind": "PodChaos",
+        "metadata": {"name": "pf"},
+        "spec": {"action": "pod-failure", "mode": "all", "selector": {"labelSelectors": {"app": "currencyservice"}}},
+    }
     backend.wait(2)
     backend.inject(m)
     backend.wait(2)

@@ -1,4 +1,5 @@
 """Properties of simulated traces that must hold under any fault, any seed (hypothesis)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,9 +8,19 @@ from hypothesis import strategies as st
 
 from chaos_scenarios.simulator import SimBackend
 
-SERVICES = ["frontend", "cartservice", "productcatalogservice", "currencyservice", "paymentservice",
-            "shippingservice", "emailservice", "checkoutservice", "recommendationservice", "adservice",
-            "redis-cart"]
+SERVICES = [
+    "frontend",
+    "cartservice",
+    "productcatalogservice",
+    "currencyservice",
+    "paymentservice",
+    "shippingservice",
+    "emailservice",
+    "checkoutservice",
+    "recommendationservice",
+    "adservice",
+    "redis-cart",
+]
 SPECS = [
     {"kind": "PodChaos", "spec": {"action": "pod-kill"}},
     {"kind": "PodChaos", "spec": {"action": "pod-failure"}},
@@ -26,8 +37,12 @@ SPECS = [
 @given(seed=st.integers(0, 2**31), fault=st.sampled_from(SPECS), service=st.sampled_from(SERVICES))
 def test_trace_structure_holds_under_any_fault(seed, fault, service):
     b = SimBackend(seed=seed, users=40)
-    m = {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": fault["kind"], "metadata": {"name": "p"},
-         "spec": {"mode": "all", "selector": {"labelSelectors": {"app": service}}, **fault["spec"]}}
+    m = {
+        "apiVersion": "chaos-mesh.org/v1alpha1",
+        "kind": fault["kind"],
+        "metadata": {"name": "p"},
+        "spec": {"mode": "all", "selector": {"labelSelectors": {"app": service}}, **fault["spec"]},
+    }
     inj = b.inject(m)
     b.wait(8)
     spans = b.collect_spans(inj.injected_at, inj.injected_at + 8)

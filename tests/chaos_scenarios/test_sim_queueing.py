@@ -1,4 +1,5 @@
 """The queueing approximation: hand-computed values and its effect on simulated traces."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,9 @@ def test_single_worker_matches_mm1_waiting_time():
 def test_sakasegawa_for_several_workers():
     # c = 3, rho = 0.6, E[S] = 10 ms: Wq = 0.01 * 0.6 ** (sqrt(8) - 1) / (3 * 0.4)
     n = 180
-    wait = queue_waits(np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, 0.01),
-                       np.array([3]), n_slices=1)
+    wait = queue_waits(
+        np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.full(n, 0.01), np.array([3]), n_slices=1
+    )
     assert wait[0, 0] == pytest.approx(0.01 * 0.6 ** (np.sqrt(8) - 1) / 1.2)
 
 

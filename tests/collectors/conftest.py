@@ -14,15 +14,47 @@ def sample_spans(n_traces=30):
         t = T0 + i * S
         rows += [
             (f"{i:032x}", f"{i:08x}aaaaaaaa", None, "web", "GET /", "server", t, 9_000, "unset", "web-1"),
-            (f"{i:032x}", f"{i:08x}bbbbbbbb", f"{i:08x}aaaaaaaa", "web", "Cart/Get", "client", t + 100, 5_000,
-             "unset", "web-1"),
-            (f"{i:032x}", f"{i:08x}cccccccc", f"{i:08x}bbbbbbbb", "cart", "Cart/Get", "server", t + 200, 3_000,
-             "error" if i % 5 == 0 else "ok", "cart-1"),
+            (
+                f"{i:032x}",
+                f"{i:08x}bbbbbbbb",
+                f"{i:08x}aaaaaaaa",
+                "web",
+                "Cart/Get",
+                "client",
+                t + 100,
+                5_000,
+                "unset",
+                "web-1",
+            ),
+            (
+                f"{i:032x}",
+                f"{i:08x}cccccccc",
+                f"{i:08x}bbbbbbbb",
+                "cart",
+                "Cart/Get",
+                "server",
+                t + 200,
+                3_000,
+                "error" if i % 5 == 0 else "ok",
+                "cart-1",
+            ),
         ]
-    data = pd.DataFrame(rows, columns=["trace_id", "span_id", "parent_id", "service", "operation", "kind",
-                                       "start_us", "duration_us", "status", "pod"])
+    data = pd.DataFrame(
+        rows,
+        columns=[
+            "trace_id",
+            "span_id",
+            "parent_id",
+            "service",
+            "operation",
+            "kind",
+            "start_us",
+            "duration_us",
+            "status",
+            "pod",
+        ],
+    )
     return make_spanframe(data)
-
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """`rca collect` end to end; Jaeger is tests/doubles/jaeger_double.py (JaegerDouble), a test double on 127.0.0.1."""
+
 import json
 
 import pandas as pd
@@ -24,8 +25,22 @@ def test_collect_jaeger_to_parquet(tmp_path, capsys, sample):
     out = tmp_path / "spans.parquet"
     start = spans["start_us"].min() / 1e6
     with JaegerDouble(to_jaeger_traces(spans)) as jaeger:
-        code = main(["collect", "jaeger", "--url", jaeger.url, "--start", str(start), "--end", str(start + 60),
-                     "--limit", "5", "-o", str(out)])
+        code = main(
+            [
+                "collect",
+                "jaeger",
+                "--url",
+                jaeger.url,
+                "--start",
+                str(start),
+                "--end",
+                str(start + 60),
+                "--limit",
+                "5",
+                "-o",
+                str(out),
+            ]
+        )
     assert code == 0
     assert f"wrote {len(spans)} spans of 2 services" in capsys.readouterr().out
     assert len(read_spans(out)) == len(spans)
@@ -43,5 +58,8 @@ def test_collect_files(tmp_path, capsys, sample):
     out = tmp_path / "out.parquet"
     assert main(["collect", "files", str(tmp_path / "a.json"), "-o", str(out)]) == 0
     again = read_spans(out)
-    pd.testing.assert_series_equal(again["span_id"].sort_values(ignore_index=True),
-                                   spans["span_id"].sort_values(ignore_index=True), check_dtype=False)
+    pd.testing.assert_series_equal(
+        again["span_id"].sort_values(ignore_index=True),
+        spans["span_id"].sort_values(ignore_index=True),
+        check_dtype=False,
+    )

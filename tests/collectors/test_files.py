@@ -1,11 +1,12 @@
 """Jaeger UI exports, JSON lines, OTLP JSON, RCAEval traces.csv and SpanFrame Parquet, by content."""
+
 import gzip
 import json
 
 import pandas as pd
 import pytest
 
-from collectors import (CollectError, detect_format, make_spanframe, read_spans, to_jaeger_traces, write_spans)
+from collectors import CollectError, detect_format, make_spanframe, read_spans, to_jaeger_traces, write_spans
 from collectors.otlp import jaeger_to_otlp, otlp_id
 from collectors.status import status_from_tags
 
@@ -17,23 +18,52 @@ def tag(key, value, kind="string"):
 TRACE = {
     "traceID": "t1",
     "spans": [
-        {"traceID": "t1", "spanID": "a", "operationName": "GET /", "references": [], "startTime": 1_000,
-         "duration": 900, "tags": [tag("span.kind", "server"), tag("http.status_code", 503, "int64")],
-         "processID": "p1"},
-        {"traceID": "t1", "spanID": "b", "operationName": "Cart/Get",
-         "references": [{"refType": "FOLLOWS_FROM", "traceID": "t1", "spanID": "x"},
-                        {"refType": "CHILD_OF", "traceID": "t1", "spanID": "a"}],
-         "startTime": 1_100, "duration": 500,
-         "tags": [tag("span.kind", "client"), tag("peer.service", "cart"), tag("rpc.grpc.status_code", 0, "int64")],
-         "processID": "p1"},
-        {"traceID": "t1", "spanID": "c", "operationName": "Cart/Get", "references": [
-            {"refType": "CHILD_OF", "traceID": "t1", "spanID": "b"}], "startTime": 1_150, "duration": 300,
-         "tags": [tag("span.kind", "server"), tag("error", True, "bool")], "processID": "p2"},
-        {"traceID": "t1", "spanID": "d", "operationName": "broken", "startTime": "soon", "duration": 1,
-         "processID": "p2"},
+        {
+            "traceID": "t1",
+            "spanID": "a",
+            "operationName": "GET /",
+            "references": [],
+            "startTime": 1_000,
+            "duration": 900,
+            "tags": [tag("span.kind", "server"), tag("http.status_code", 503, "int64")],
+            "processID": "p1",
+        },
+        {
+            "traceID": "t1",
+            "spanID": "b",
+            "operationName": "Cart/Get",
+            "references": [
+                {"refType": "FOLLOWS_FROM", "traceID": "t1", "spanID": "x"},
+                {"refType": "CHILD_OF", "traceID": "t1", "spanID": "a"},
+            ],
+            "startTime": 1_100,
+            "duration": 500,
+            "tags": [tag("span.kind", "client"), tag("peer.service", "cart"), tag("rpc.grpc.status_code", 0, "int64")],
+            "processID": "p1",
+        },
+        {
+            "traceID": "t1",
+            "spanID": "c",
+            "operationName": "Cart/Get",
+            "references": [{"refType": "CHILD_OF", "traceID": "t1", "spanID": "b"}],
+            "startTime": 1_150,
+            "duration": 300,
+            "tags": [tag("span.kind", "server"), tag("error", True, "bool")],
+            "processID": "p2",
+        },
+        {
+            "traceID": "t1",
+            "spanID": "d",
+            "operationName": "broken",
+            "startTime": "soon",
+            "duration": 1,
+            "processID": "p2",
+        },
     ],
-    "processes": {"p1": {"serviceName": "web", "tags": [tag("hostname", "web-7")]},
-                  "p2": {"serviceName": "cart", "tags": [tag("k8s.pod.name", "cart-1")]}},
+    "processes": {
+        "p1": {"serviceName": "web", "tags": [tag("hostname", "web-7")]},
+        "p2": {"serviceName": "cart", "tags": [tag("k8s.pod.name", "cart-1")]},
+    },
 }
 
 
@@ -84,6 +114,7 @@ def test_otlp_ids_and_kinds():
     assert otlp_id("W47/95gDgQPSabYzgT/GDA==") == "5b8efff798038103d269b633813fc60c"
     assert otlp_id("") is None and otlp_id("AAAAAAAAAAA=") is None
     from collectors.otlp import _kind
+
     assert [_kind(v) for v in (2, "SPAN_KIND_CLIENT", 0, "weird")] == ["server", "client", "unknown", "unknown"]
 
 
@@ -135,27 +166,41 @@ def test_parquet_round_trip_and_directory(tmp_path):
 
 
 def test_jaeger_writer_round_trip():
-    rows = pd.DataFrame({
-        "trace_id": ["t1", "t1", "t2"], "span_id": ["a", "b", "c"], "parent_id": [None, "a", None],
-        "service": ["web", "cart", "web"], "operation": ["GET", "Get", "GET"], "start_us": [5, 6, 7],
-        "duration_us": [3, 1, 2], "kind": ["server", "server", "client"], "status": ["ok", "error", "unset"],
-        "pod": ["w-1", None, "w-1"], "peer_service": [None, None, "db"], "http_status": [200, 503, None],
-    })
+    rows = pd.DataFrame(
+        {
+            "trace_id": ["t1", "t1", "t2"],
+            "span_id": ["a", "b", "c"],
+            "parent_id": [None, "a", None],
+            "service": ["web", "cart", "web"],
+            "operation": ["GET", "Get", "GET"],
+            "start_us": [5, 6, 7],
+            "duration_us": [3, 1, 2],
+            "kind": ["server", "server", "client"],
+            "status": ["ok", "error", "unset"],
+            "pod": ["w-1", None, "w-1"],
+            "peer_service": [None, None, "db"],
+            "http_status": [200, 503, None],
+        }
+    )
     frame = make_spanframe(rows)
     traces = to_jaeger_traces(frame)
     assert [t["traceID"] for t in traces] == ["t1", "t2"]
     from collectors import read_jaeger_traces
+
     again = read_jaeger_traces(json.loads(json.dumps(traces)))
     cols = list(rows.columns)
     pd.testing.assert_frame_equal(frame[cols], again[cols], check_categorical=False)
 
 
-@pytest.mark.parametrize("content,match", [
-    ("{not json", "invalid JSON"),
-    ('{"data": 5}', "'data' must be a list"),
-    ('{"hello": 1}', "neither a Jaeger"),
-    ("", "empty file"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ("{not json", "invalid JSON"),
+        ('{"data": 5}', "'data' must be a list"),
+        ('{"hello": 1}', "neither a Jaeger"),
+        ("", "empty file"),
+    ],
+)
 def test_bad_json_files(tmp_path, content, match):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -177,6 +222,7 @@ def _write(path, document):
 
 def test_jaeger_without_span_kinds_gets_inferred_kinds():
     from collectors import read_jaeger_traces
+
     trace = json.loads(json.dumps(TRACE))
     for span in trace["spans"]:
         span["tags"] = [t for t in span.get("tags", []) if t["key"] != "span.kind"]
@@ -186,8 +232,10 @@ def test_jaeger_without_span_kinds_gets_inferred_kinds():
 
 def test_rcaeval_camel_case_header_and_response_code(tmp_path):
     path = tmp_path / "traces.csv"
-    path.write_text("traceId,spanId,parentSpanId,serviceName,operationName,startTime,duration,response_code\n"
-                    "t1,p1,,a,root,10,1,200\nt1,c1,p1,b,work,11,10,500\n")
+    path.write_text(
+        "traceId,spanId,parentSpanId,serviceName,operationName,startTime,duration,response_code\n"
+        "t1,p1,,a,root,10,1,200\nt1,c1,p1,b,work,11,10,500\n"
+    )
     frame = read_spans(path)
     assert frame["status"].tolist() == ["ok", "error"] and frame["http_status"].tolist() == [200, 500]
 

@@ -1,5 +1,6 @@
 """JaegerClient against tests/doubles/jaeger_double.py (JaegerDouble): a test double on 127.0.0.1 that
 speaks Jaeger's query API wire formats (classic JSON and api_v3/OTLP). It is not Jaeger."""
+
 import pandas as pd
 import pytest
 
@@ -19,8 +20,18 @@ def client(url, **kw):
 
 
 def canonical(frame):
-    cols = ["trace_id", "span_id", "parent_id", "service", "operation", "kind", "start_us", "duration_us", "status",
-            "pod"]
+    cols = [
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "service",
+        "operation",
+        "kind",
+        "start_us",
+        "duration_us",
+        "status",
+        "pod",
+    ]
     out = frame[cols].astype(object).sort_values(["trace_id", "span_id"]).reset_index(drop=True)
     return out.where(out.notna(), None)
 
@@ -121,8 +132,11 @@ def test_full_windows_at_the_shortest_width_are_counted(sample):
 
 def test_concatenated_json_documents():
     from collectors.jaeger_client import json_documents
-    assert json_documents('{"result": {"a": 1}}\n{"result": {"b": 2}}', "u") == [{"result": {"a": 1}},
-                                                                               {"result": {"b": 2}}]
+
+    assert json_documents('{"result": {"a": 1}}\n{"result": {"b": 2}}', "u") == [
+        {"result": {"a": 1}},
+        {"result": {"b": 2}},
+    ]
     with pytest.raises(CollectError, match="u: empty answer"):
         json_documents("  ", "u")
 

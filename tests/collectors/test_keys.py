@@ -8,8 +8,13 @@ from collectors.spanframe import ID_DTYPE
 
 
 def ids(trace, span, parent):
-    return pd.DataFrame({"trace_id": pd.array(trace, dtype=ID_DTYPE), "span_id": pd.array(span, dtype=ID_DTYPE),
-                         "parent_id": pd.array(parent, dtype=ID_DTYPE)})
+    return pd.DataFrame(
+        {
+            "trace_id": pd.array(trace, dtype=ID_DTYPE),
+            "span_id": pd.array(span, dtype=ID_DTYPE),
+            "parent_id": pd.array(parent, dtype=ID_DTYPE),
+        }
+    )
 
 
 def naive_parents(frame):
@@ -39,8 +44,11 @@ def test_parent_id_matching_a_span_of_another_trace_is_missing():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("xyz"), st.sampled_from("abcd"), st.sampled_from(["a", "b", "c", None])),
-                max_size=25))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("xyz"), st.sampled_from("abcd"), st.sampled_from(["a", "b", "c", None])), max_size=25
+    )
+)
 def test_matches_naive_join(rows):
     frame = ids([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
     assert parent_positions(frame).tolist() == naive_parents(frame)
@@ -50,6 +58,7 @@ def test_matches_naive_join(rows):
 
 def test_fixed_width_view():
     from collectors.keys import fixed_width_view
+
     view = fixed_width_view(pd.Series(pd.array(["ab", "cd", "ef"], dtype=ID_DTYPE)).iloc[1:])
     assert view.tolist() == [b"cd", b"ef"]
     assert fixed_width_view(pd.Series(pd.array(["ab", "c"], dtype=ID_DTYPE))) is None

@@ -1,4 +1,5 @@
 """Nezha / TraStrainer minute CSVs: hand-made files, plus a check on the shared day when present."""
+
 import gzip
 from pathlib import Path
 

@@ -43,7 +43,10 @@ def test_bad_rows_are_dropped_and_counted():
     frame = make_spanframe(rows, skipped={"malformed_row": 2})
     assert len(frame) == 1
     assert skipped_counts(frame) == {
-        "duplicate_span": 1, "malformed_row": 2, "missing_trace_id": 1, "negative_duration": 1,
+        "duplicate_span": 1,
+        "malformed_row": 2,
+        "missing_trace_id": 1,
+        "negative_duration": 1,
     }
 
 

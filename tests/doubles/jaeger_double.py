@@ -16,6 +16,7 @@ trace or service request. ``api`` selects which API the double speaks (``"both"`
     with JaegerDouble(traces) as jaeger:
         spans = JaegerClient(jaeger.url).collect(start, end)
 """
+
 from __future__ import annotations
 
 import json
@@ -160,8 +161,13 @@ class JaegerDouble:
             if number not in self._v1_json:
                 self._v1_json[number] = json.dumps(self.traces[number]).encode()
             parts.append(self._v1_json[number])
-        return (b'{"data": [' + b", ".join(parts) + b'], "total": ' + str(len(parts)).encode()
-                + b', "limit": 0, "offset": 0, "errors": null}')
+        return (
+            b'{"data": ['
+            + b", ".join(parts)
+            + b'], "total": '
+            + str(len(parts)).encode()
+            + b', "limit": 0, "offset": 0, "errors": null}'
+        )
 
     def _v3_body(self, numbers: list[int]) -> bytes:
         parts = []
@@ -205,11 +211,20 @@ class JaegerDouble:
             self._send(handler, 200, {"data": names, "total": len(names), "limit": 0, "offset": 0, "errors": None})
         elif path == "/api/traces" and v1:
             if not params.get("service"):
-                self._send(handler, 400, {"data": None, "total": 0, "limit": 0, "offset": 0,
-                                          "errors": [{"code": 400, "msg": "parameter 'service' is required"}]})
+                self._send(
+                    handler,
+                    400,
+                    {
+                        "data": None,
+                        "total": 0,
+                        "limit": 0,
+                        "offset": 0,
+                        "errors": [{"code": 400, "msg": "parameter 'service' is required"}],
+                    },
+                )
                 return
             try:
-                start, end = int(params.get("start", 0)), int(params.get("end", 2 ** 62))
+                start, end = int(params.get("start", 0)), int(params.get("end", 2**62))
                 limit = int(params.get("limit", DEFAULT_LIMIT))
             except ValueError as exc:
                 self._send(handler, 400, {"data": None, "errors": [{"code": 400, "msg": str(exc)}]})

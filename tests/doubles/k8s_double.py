@@ -8,6 +8,7 @@ check what the real client sent, and plays ChaosMesh's part: a created chaos obj
 ``Recover`` events and disappears after ``recover_after`` reads. ``fail()`` makes the next
 matching requests return an API error (403/404/409/500 ...).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
 CHAOS_PREFIX = "/apis/chaos-mesh.org/v1alpha1"
-KINDS = {"podchaos": "PodChaos", "networkchaos": "NetworkChaos", "stresschaos": "StressChaos",
-         "httpchaos": "HTTPChaos", "iochaos": "IOChaos"}
+KINDS = {
+    "podchaos": "PodChaos",
+    "networkchaos": "NetworkChaos",
+    "stresschaos": "StressChaos",
+    "httpchaos": "HTTPChaos",
+    "iochaos": "IOChaos",
+}
 
 
 @dataclass
@@ -45,8 +51,15 @@ def rfc3339(t: float) -> str:
 
 
 def _status(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-            "message": message, "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 def _matches(labels: dict[str, str], selector: str | None) -> bool:
@@ -65,7 +78,7 @@ class FakeKubernetes:
 
     clock: Callable[[], float]
     namespaces: set[str] = field(default_factory=lambda: {"default", "online-boutique"})
-    pods: dict[str, list[dict]] = field(default_factory=dict)          # namespace -> pod objects
+    pods: dict[str, list[dict]] = field(default_factory=dict)  # namespace -> pod objects
     crds: set[str] = field(default_factory=lambda: set(KINDS))
     objects: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (ns, plural, name)
     inject_after: int = 2
@@ -81,11 +94,14 @@ class FakeKubernetes:
 
     def add_service(self, namespace: str, service: str, replicas: int = 1, phase: str = "Running") -> None:
         for i in range(replicas):
-            self.pods.setdefault(namespace, []).append({
-                "apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": f"{service}-{i}", "namespace": namespace, "labels": {"app": service}},
-                "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True"}]},
-            })
+            self.pods.setdefault(namespace, []).append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {"name": f"{service}-{i}", "namespace": namespace, "labels": {"app": service}},
+                    "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True"}]},
+                }
+            )
 
     def add_object(self, manifest: dict) -> None:
         """An object that already exists in the cluster (e.g. left over from an earlier run)."""
@@ -142,17 +158,29 @@ class FakeKubernetes:
 
     def _route(self, method, path, query, body):
         if path.rstrip("/") == "/version":
-            return 200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0", "gitCommit": "0" * 40,
-                         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.22.0",
-                         "compiler": "gc", "platform": "linux/amd64"}
+            return 200, {
+                "major": "1",
+                "minor": "30",
+                "gitVersion": "v1.30.0",
+                "gitCommit": "0" * 40,
+                "gitTreeState": "clean",
+                "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.22.0",
+                "compiler": "gc",
+                "platform": "linux/amd64",
+            }
         if path == "/api/services":
             return 200, {"data": self.services, "total": len(self.services)}
         m = re.fullmatch(r"/api/v1/namespaces/([^/]+)", path)
         if m and method == "GET":
             if m[1] not in self.namespaces:
                 return 404, _status(404, "NotFound", f'namespaces "{m[1]}" not found')
-            return 200, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": m[1]},
-                         "status": {"phase": "Active"}}
+            return 200, {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": m[1]},
+                "status": {"phase": "Active"},
+            }
         m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", path)
         if m and method == "GET":
             return 200, self._pod_list(m[1], query.get("labelSelector"))
@@ -160,8 +188,11 @@ class FakeKubernetes:
         if m and method == "GET":
             if m[1] not in self.crds:
                 return 404, _status(404, "NotFound", "the server could not find the requested resource")
-            items = [o for (ns, plural, _), o in self.objects.items()
-                     if plural == m[1] and _matches(o["metadata"].get("labels", {}), query.get("labelSelector"))]
+            items = [
+                o
+                for (ns, plural, _), o in self.objects.items()
+                if plural == m[1] and _matches(o["metadata"].get("labels", {}), query.get("labelSelector"))
+            ]
             return 200, {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": KINDS[m[1]] + "List", "items": items}
         m = re.fullmatch(CHAOS_PREFIX + r"/namespaces/([^/]+)/([^/]+)(?:/([^/]+))?", path)
         if m:
@@ -169,10 +200,14 @@ class FakeKubernetes:
             if plural not in self.crds:
                 return 404, _status(404, "NotFound", "the server could not find the requested resource")
             if name is None and method == "GET":
-                items = [o for (ns, p, _), o in self.objects.items() if ns == namespace and p == plural
-                         and _matches(o["metadata"].get("labels", {}), query.get("labelSelector"))]
-                return 200, {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": KINDS[plural] + "List",
-                             "items": items}
+                items = [
+                    o
+                    for (ns, p, _), o in self.objects.items()
+                    if ns == namespace
+                    and p == plural
+                    and _matches(o["metadata"].get("labels", {}), query.get("labelSelector"))
+                ]
+                return 200, {"apiVersion": "chaos-mesh.org/v1alpha1", "kind": KINDS[plural] + "List", "items": items}
             if name is None and method == "POST":
                 return self._create(namespace, plural, body)
             if name is not None and method == "GET":
@@ -214,8 +249,12 @@ class FakeKubernetes:
         if key in self.objects:
             return 409, _status(409, "AlreadyExists", f'{plural}.chaos-mesh.org "{name}" already exists')
         obj = json.loads(json.dumps(body))
-        obj["metadata"].update(namespace=namespace, uid=f"uid-{len(self.requests)}",
-                               creationTimestamp=rfc3339(self.clock()), resourceVersion="1")
+        obj["metadata"].update(
+            namespace=namespace,
+            uid=f"uid-{len(self.requests)}",
+            creationTimestamp=rfc3339(self.clock()),
+            resourceVersion="1",
+        )
         obj["status"] = {"experiment": {}, "conditions": [{"type": "AllInjected", "status": "False"}]}
         obj["_reads"] = 0
         self.objects[key] = obj
@@ -232,13 +271,22 @@ class FakeKubernetes:
         stamp = rfc3339(self.clock())
         obj.setdefault("status", {}).setdefault("experiment", {})
         records = obj["status"]["experiment"].get("containerRecords") or [
-            {"id": f"{namespace}/{p['metadata']['name']}", "selectorKey": ".", "phase": "Not Injected",
-             "injectedCount": 0, "recoveredCount": 0, "events": []} for p in pods["items"]]
+            {
+                "id": f"{namespace}/{p['metadata']['name']}",
+                "selectorKey": ".",
+                "phase": "Not Injected",
+                "injectedCount": 0,
+                "recoveredCount": 0,
+                "events": [],
+            }
+            for p in pods["items"]
+        ]
         for record in records:
             if operation == "Apply":
                 if self.inject_error:
-                    record["events"].append({"operation": "Apply", "type": "Failed", "timestamp": stamp,
-                                             "message": self.inject_error})
+                    record["events"].append(
+                        {"operation": "Apply", "type": "Failed", "timestamp": stamp, "message": self.inject_error}
+                    )
                     continue
                 record.update(phase="Injected", injectedCount=record["injectedCount"] + 1)
             else:
@@ -256,14 +304,18 @@ class FakeKubernetes:
         if not deleting and obj["_reads"] >= self.inject_after and not _injected(obj):
             self._records(obj, "Apply")
             if not self.inject_error:
-                obj["status"]["conditions"] = [{"type": "AllInjected", "status": "True"},
-                                               {"type": "AllRecovered", "status": "False"}]
+                obj["status"]["conditions"] = [
+                    {"type": "AllInjected", "status": "True"},
+                    {"type": "AllRecovered", "status": "False"},
+                ]
         if deleting:
             obj["_delete_reads"] += 1
             if obj["_delete_reads"] == self.recover_after:
                 self._records(obj, "Recover")
-                obj["status"]["conditions"] = [{"type": "AllInjected", "status": "False"},
-                                               {"type": "AllRecovered", "status": "True"}]
+                obj["status"]["conditions"] = [
+                    {"type": "AllInjected", "status": "False"},
+                    {"type": "AllRecovered", "status": "True"},
+                ]
             elif obj["_delete_reads"] > self.recover_after:
                 self._remove(namespace, plural, name)
                 return 404, _status(404, "NotFound", f'{plural}.chaos-mesh.org "{name}" not found')

@@ -15,24 +15,45 @@ T0 = 1_700_000_000.0
 
 def _spans(times_s):
     n = len(times_s)
-    return make_spanframe(pd.DataFrame({
-        "trace_id": [f"t{i}" for i in range(n)], "span_id": [f"s{i}" for i in range(n)],
-        "parent_id": [None] * n, "service": ["front"] * n, "operation": ["GET"] * n,
-        "start_us": [int(t * 1e6) for t in times_s], "duration_us": [1000] * n,
-        "kind": ["server"] * n, "status": ["ok"] * n, "pod": ["p"] * n,
-    }))
+    return make_spanframe(
+        pd.DataFrame(
+            {
+                "trace_id": [f"t{i}" for i in range(n)],
+                "span_id": [f"s{i}" for i in range(n)],
+                "parent_id": [None] * n,
+                "service": ["front"] * n,
+                "operation": ["GET"] * n,
+                "start_us": [int(t * 1e6) for t in times_s],
+                "duration_us": [1000] * n,
+                "kind": ["server"] * n,
+                "status": ["ok"] * n,
+                "pod": ["p"] * n,
+            }
+        )
+    )
 
 
 def _write(run, case_id, times, recovered=T0 + 120):
-    label = CaseLabel(case_id=case_id, root_cause=["cart"], fault_type="network-delay",
-                      chaos_kind="NetworkChaos", action="delay", injected_at=T0, recovered_at=recovered,
-                      window_start=T0 - 600, window_end=T0 + 300, backend="sim", suite="smoke", seed=3)
+    label = CaseLabel(
+        case_id=case_id,
+        root_cause=["cart"],
+        fault_type="network-delay",
+        chaos_kind="NetworkChaos",
+        action="delay",
+        injected_at=T0,
+        recovered_at=recovered,
+        window_start=T0 - 600,
+        window_end=T0 + 300,
+        backend="sim",
+        suite="smoke",
+        seed=3,
+    )
     write_case(run / case_id, label, [], _spans(times))
 
 
 def test_run_directory(tmp_path):
     _write(tmp_path, "c1", [T0 - 300, T0 - 10, T0 + 10, T0 + 100])
-    _write(tmp_path, "c2", [T0 - 300, T0 + 400])           # nothing in the 3 minutes after
+    _write(tmp_path, "c2", [T0 - 300, T0 + 400])  # nothing in the 3 minutes after
     write_run(tmp_path, suite="smoke", backend="sim", seed=3, cases=["c1", "c2", "c3"])
     cases, skipped = load_cases(str(tmp_path))
     assert [c.case_id for c in cases] == ["c1"]
@@ -40,7 +61,7 @@ def test_run_directory(tmp_path):
     assert case.root_causes == ["cart"] and case.fault_type == "network-delay"
     assert case.inject_time == pd.Timestamp(T0, unit="s", tz="UTC")
     assert case.end_time == pd.Timestamp(T0 + 120, unit="s", tz="UTC")
-    assert case.spans is None and case.source == "spans"          # read on demand, not held
+    assert case.spans is None and case.source == "spans"  # read on demand, not held
     assert len(case.load_spans()) == 4 and case.metadata["spans"] == 4
     assert case.metadata["layout"] == "cases" and case.metadata["seed"] == 3
     assert dict(skipped) == {

@@ -21,17 +21,26 @@ def _edge_csv(path, rows):
 def _case(root, name="case_a", detect=T0 + 300, service="back"):
     folder = root / name
     folder.mkdir(parents=True)
-    (folder / f"{name}.json").write_text(json.dumps(
-        {"fault": "exception", "fault_release_service": service, "detect_timestamp": detect,
-         "plan": {service: {"release_time": detect - 120}}}))
+    (folder / f"{name}.json").write_text(
+        json.dumps(
+            {
+                "fault": "exception",
+                "fault_release_service": service,
+                "detect_timestamp": detect,
+                "plan": {service: {"release_time": detect - 120}},
+            }
+        )
+    )
     (folder / "dependency.csv").write_text("Source,Target,Weight\nfront,back,1\n")
     minutes = range(10)
     # caller side: one front pod; server side: two back pods, one of them failing from minute 5
-    _edge_csv(folder / "front-abc-1_front_back.csv",
-              [(T0 + 60 * m + 1, 60 if m == 9 else 100, 10.0 + m) for m in minutes])
+    _edge_csv(
+        folder / "front-abc-1_front_back.csv", [(T0 + 60 * m + 1, 60 if m == 9 else 100, 10.0 + m) for m in minutes]
+    )
     _edge_csv(folder / "back-v1-x-1_front_back.csv", [(T0 + 60 * m - 1, 100, 2.0) for m in minutes])
-    _edge_csv(folder / "back-v2-y-2_front_back.csv",
-              [(T0 + 60 * m, 50 if m >= 5 else 100, 4.0) for m in minutes if m != 7])
+    _edge_csv(
+        folder / "back-v2-y-2_front_back.csv", [(T0 + 60 * m, 50 if m >= 5 else 100, 4.0) for m in minutes if m != 7]
+    )
     _edge_csv(folder / "other-z-3_front_back.csv", [(T0, 100, 1.0)])
     return folder
 
@@ -70,8 +79,13 @@ def test_missing_minutes_are_explicit_and_case_without_before_data_is_skipped(tm
     _case(tmp_path, "early", detect=T0 - 3600)
     cases, skipped = load_cases(f"changerca:{tmp_path}")
     assert [c.case_id for c in cases] == ["late"]
-    assert skipped == [("early", "0 reporting minutes in the 10 minutes before injection; "
-                                 "0 reporting minutes in the 3 minutes after injection")]
+    assert skipped == [
+        (
+            "early",
+            "0 reporting minutes in the 10 minutes before injection; "
+            "0 reporting minutes in the 3 minutes after injection",
+        )
+    ]
 
 
 def test_bare_path_is_detected(tmp_path):
@@ -107,7 +121,9 @@ def test_shared_sample():
     cases, skipped = load_cases(f"changerca:{SHARED}")
     assert skipped == []
     assert {c.case_id: c.root_causes[0] for c in cases} == {
-        "2023-09-22_1": "adservice", "2023-09-22_10": "productcatalogservice"}
+        "2023-09-22_1": "adservice",
+        "2023-09-22_10": "productcatalogservice",
+    }
     for case in cases:
         assert case.metadata["ignored_files"] == []
         assert case.edge_series.index.droplevel("time").nunique() == 14

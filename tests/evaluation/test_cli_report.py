@@ -16,23 +16,26 @@ T0 = 1_700_000_000 - 1_700_000_000 % 60
 
 
 def _csv(path, rows):
-    path.write_text("\n".join(["Time,Timestamp,SuccessRate,Latency"] +
-                              [f"t,{ts},{sr},{lat}" for ts, sr, lat in rows]) + "\n")
+    path.write_text(
+        "\n".join(["Time,Timestamp,SuccessRate,Latency"] + [f"t,{ts},{sr},{lat}" for ts, sr, lat in rows]) + "\n"
+    )
 
 
 def _changerca(root):
     """front calls back and other; back's answers fail from the injection on (minute 20)."""
     folder = root / "c1"
     folder.mkdir(parents=True)
-    (folder / "c1.json").write_text(json.dumps({"fault": "exception", "fault_release_service": "back",
-                                                 "detect_timestamp": T0 + 20 * 60}))
+    (folder / "c1.json").write_text(
+        json.dumps({"fault": "exception", "fault_release_service": "back", "detect_timestamp": T0 + 20 * 60})
+    )
     minutes = range(30)
     wobble = [0.0, 0.3, -0.2, 0.1, -0.1]
     for callee in ("back", "other"):
-        _csv(folder / f"front-a-1_front_{callee}.csv",
-             [(T0 + 60 * m, 100, 10 + wobble[m % 5]) for m in minutes])
-        _csv(folder / f"{callee}-b-2_front_{callee}.csv",
-             [(T0 + 60 * m, 40 if callee == "back" and m >= 20 else 100, 3 + wobble[m % 5]) for m in minutes])
+        _csv(folder / f"front-a-1_front_{callee}.csv", [(T0 + 60 * m, 100, 10 + wobble[m % 5]) for m in minutes])
+        _csv(
+            folder / f"{callee}-b-2_front_{callee}.csv",
+            [(T0 + 60 * m, 40 if callee == "back" and m >= 20 else 100, 3 + wobble[m % 5]) for m in minutes],
+        )
     return root
 
 
@@ -85,17 +88,35 @@ class _Result:
 
 
 def _fake(spans=None, inject_time=None, end_time=None, *, edge_series=None, method="m"):
-    return _Result([_Cand("db", 2.0, "errors into db 2.0"), _Cand("api", 1.0, "latency api->db")], None,
-                   nx.DiGraph([("api", "db")]))
+    return _Result(
+        [_Cand("db", 2.0, "errors into db 2.0"), _Cand("api", 1.0, "latency api->db")],
+        None,
+        nx.DiGraph([("api", "db")]),
+    )
 
 
 def test_report_explains_each_case(tmp_path):
-    index = pd.MultiIndex.from_tuples([(pd.Timestamp(T0, unit="s", tz="UTC"), "api", "db")],
-                                      names=["time", "caller", "callee"])
-    cases = [Case("case-1", ["db"], "exception", T0, edge_series=pd.DataFrame({"calls": [1]}, index=index),
-                  metadata={"inject_pod": "db-7f-x"})]
-    evaluation = evaluate(cases, ["m"], localize=_fake, skipped=[("case-0", "0 spans in the 3 minutes after")],
-                          progress=False, share_evidence=False)
+    index = pd.MultiIndex.from_tuples(
+        [(pd.Timestamp(T0, unit="s", tz="UTC"), "api", "db")], names=["time", "caller", "callee"]
+    )
+    cases = [
+        Case(
+            "case-1",
+            ["db"],
+            "exception",
+            T0,
+            edge_series=pd.DataFrame({"calls": [1]}, index=index),
+            metadata={"inject_pod": "db-7f-x"},
+        )
+    ]
+    evaluation = evaluate(
+        cases,
+        ["m"],
+        localize=_fake,
+        skipped=[("case-0", "0 spans in the 3 minutes after")],
+        progress=False,
+        share_evidence=False,
+    )
     md_path, html_path = write_report(evaluation, tmp_path, dataset="hand-made", parameters={"before": "10min"})
     md = md_path.read_text()
     assert "| case-0 | 0 spans in the 3 minutes after |" in md

@@ -4,13 +4,28 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from evaluation.metrics import (
-    Outcome, accuracy_at, average_accuracy, by_fault_type, chance_accuracy, mean_rank, rank_of, summarize,
+    Outcome,
+    accuracy_at,
+    average_accuracy,
+    by_fault_type,
+    chance_accuracy,
+    mean_rank,
+    rank_of,
+    summarize,
 )
 
 
 def _outcome(case_id, truth, ranking, n, fault="delay", error=None, seconds=1.0):
-    return Outcome(case_id=case_id, method="m", fault_type=fault, root_causes=truth, ranking=ranking,
-                   n_candidates=n, seconds=seconds, error=error)
+    return Outcome(
+        case_id=case_id,
+        method="m",
+        fault_type=fault,
+        root_causes=truth,
+        ranking=ranking,
+        n_candidates=n,
+        seconds=seconds,
+        error=error,
+    )
 
 
 # ranks 1, 3, miss (N=4 -> counts 5), 5

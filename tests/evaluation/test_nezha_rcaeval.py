@@ -31,21 +31,34 @@ def _minute_file(folder, name, times):
 
 def _day(root, faults):
     (root / "trace").mkdir(parents=True)
-    (root / "label.json").write_text(json.dumps({"03": [
-        {"inject_time": "wall clock", "inject_timestamp": str(ts), "inject_pod": pod, "inject_type": kind}
-        for ts, pod, kind in faults]}))
+    (root / "label.json").write_text(
+        json.dumps(
+            {
+                "03": [
+                    {"inject_time": "wall clock", "inject_timestamp": str(ts), "inject_pod": pod, "inject_type": kind}
+                    for ts, pod, kind in faults
+                ]
+            }
+        )
+    )
     return root
 
 
 def test_nezha_windows_and_skips(tmp_path):
-    day = _day(tmp_path, [(T0, "cartservice-579f59597d-wc2lz", "network_delay"),
-                          (T0 + 3000, "frontend-579b9bff58-t2dbm", "cpu_contention")])
+    day = _day(
+        tmp_path,
+        [
+            (T0, "cartservice-579f59597d-wc2lz", "network_delay"),
+            (T0 + 3000, "frontend-579b9bff58-t2dbm", "cpu_contention"),
+        ],
+    )
     _minute_file(day / "trace", "03_01", [T0 - 700, T0 - 300, T0 - 290])
     _minute_file(day / "trace", "03_02", [T0 + 30, T0 + 170, T0 + 200])
     _minute_file(day / "trace", "03_03", [T0 + 3000 - 100])
     cases, skipped = load_cases(f"nezha:{day}")
     assert [c.case_id for c in cases] == [
-        pd.Timestamp(T0, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S") + "_cartservice_network_delay"]
+        pd.Timestamp(T0, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S") + "_cartservice_network_delay"
+    ]
     case = cases[0]
     assert case.root_causes == ["cartservice"] and case.fault_type == "network_delay"
     assert case.end_time - case.inject_time == pd.Timedelta(minutes=3)
@@ -54,8 +67,12 @@ def test_nezha_windows_and_skips(tmp_path):
     assert len(case.spans) == 12
     assert starts.min() >= T0 - 600 and starts.max() < T0 + 180
     assert set(case.spans["service"]) == {"frontend", "cartservice"}
-    assert skipped == [(pd.Timestamp(T0 + 3000, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S")
-                        + "_frontend_cpu_contention", "0 spans in the 3 minutes after injection")]
+    assert skipped == [
+        (
+            pd.Timestamp(T0 + 3000, unit="s", tz="UTC").strftime("%Y-%m-%dT%H:%M:%S") + "_frontend_cpu_contention",
+            "0 spans in the 3 minutes after injection",
+        )
+    ]
     # wider windows are parameters
     cases, skipped = load_cases(f"nezha:{day}", before="15min", after="5min")
     assert len(cases[0].spans) == 18 and skipped[0][1] == "0 spans in the 5 minutes after injection"
@@ -66,9 +83,12 @@ def test_nezha_bare_path_and_label_errors(tmp_path):
     _minute_file(day / "trace", "03_01", [T0 - 300, T0 + 30])
     cases, _ = load_cases(day)
     assert cases[0].metadata["layout"] == "nezha"
-    (day / "label.json").write_text(json.dumps({"03": [{"inject_timestamp": "x", "inject_pod": "a-b-c",
-                                                        "inject_type": "cpu"}]}))
-    with pytest.raises(EvaluationError, match=r"label.json: entry '03'\[0\]: inject_timestamp: cannot read 'x' as a time"):
+    (day / "label.json").write_text(
+        json.dumps({"03": [{"inject_timestamp": "x", "inject_pod": "a-b-c", "inject_type": "cpu"}]})
+    )
+    with pytest.raises(
+        EvaluationError, match=r"label.json: entry '03'\[0\]: inject_timestamp: cannot read 'x' as a time"
+    ):
         load_cases(f"nezha:{day}")
     (day / "label.json").write_text(json.dumps({"03": [{"inject_timestamp": T0}]}))
     with pytest.raises(EvaluationError, match=r"missing field\(s\) \['inject_pod', 'inject_type'\]"):
@@ -107,7 +127,8 @@ def test_rcaeval_layout(tmp_path):
     _rcaeval_case(tmp_path, "ts-auth-service_delay", 2, T0, [T0 - 60])
     cases, skipped = load_cases(tmp_path)
     assert [(c.case_id, c.root_causes, c.fault_type) for c in cases] == [
-        ("ts-auth-service_delay/1", ["ts-auth-service"], "delay")]
+        ("ts-auth-service_delay/1", ["ts-auth-service"], "delay")
+    ]
     assert cases[0].metadata["layout"] == "rcaeval" and len(cases[0].spans) == 4
     assert cases[0].end_time is None
     assert skipped == [("ts-auth-service_delay/2", "0 spans in the 3 minutes after injection")]

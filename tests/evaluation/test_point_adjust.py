@@ -1,4 +1,5 @@
 """AIOps-challenge point adjustment with a delay, and pooled precision / recall / F1."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,7 +41,7 @@ def literal_adjust(alarm, label, delay):
             j = i
             while j < len(label) and label[j]:
                 j += 1
-            hit = any(alarm[i: min(i + delay + 1, j)])
+            hit = any(alarm[i : min(i + delay + 1, j)])
             for k in range(i, j):
                 out[k] = hit
             i = j

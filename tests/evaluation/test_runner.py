@@ -29,8 +29,9 @@ class _Result:
 
 def _series(services):
     times = pd.date_range(pd.Timestamp(T0 - 120, unit="s", tz="UTC"), periods=4, freq="1min")
-    index = pd.MultiIndex.from_tuples([(t, "front", s) for t in times for s in services],
-                                      names=["time", "caller", "callee"])
+    index = pd.MultiIndex.from_tuples(
+        [(t, "front", s) for t in times for s in services], names=["time", "caller", "callee"]
+    )
     return pd.DataFrame({"calls": 1}, index=index)
 
 
@@ -55,8 +56,14 @@ def fake_localize(spans=None, inject_time=None, end_time=None, *, edge_series=No
 
 
 def test_evaluate_with_fake_localize():
-    ev = evaluate(_cases(), ["alpha", "broken"], localize=fake_localize, skipped=[("c0", "no spans")],
-                  progress=False, share_evidence=False)
+    ev = evaluate(
+        _cases(),
+        ["alpha", "broken"],
+        localize=fake_localize,
+        skipped=[("c0", "no spans")],
+        progress=False,
+        share_evidence=False,
+    )
     results = ev.results()
     json.dumps(results, allow_nan=False)
     alpha = results["alpha"]
@@ -93,5 +100,3 @@ def test_custom_localize_needs_method_names():
         evaluate(_cases(), ["alpha", "alpha"], localize=fake_localize, progress=False, share_evidence=False)
     with pytest.raises(EvaluationError, match="share_evidence needs a rank function"):
         evaluate(_cases(), ["alpha"], localize=fake_localize, progress=False)
-
-

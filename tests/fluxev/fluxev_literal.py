@@ -1,6 +1,7 @@
 """A deliberately naive FluxEV written straight from the issue's step list, point by point with
 plain lists, np.std/np.var and Python's max: an independent oracle for the vectorized detector.
 """
+
 from __future__ import annotations
 
 import math
@@ -13,8 +14,7 @@ def _py_max(values):
     return max(values)
 
 
-def literal_fluxev(x, train_len, s=10, p=5, h=2, period=None, q=0.003, level=0.98, alpha=0.2,
-                   smoothing=2):
+def literal_fluxev(x, train_len, s=10, p=5, h=2, period=None, q=0.003, level=0.98, alpha=0.2, smoothing=2):
     x = [float(v) for v in x]
     n = len(x)
     periodic = smoothing == 2 and period is not None
@@ -31,15 +31,15 @@ def literal_fluxev(x, train_len, s=10, p=5, h=2, period=None, q=0.003, level=0.9
     count = 0
     for i in range(s, n):
         r = x[i - s]
-        for v in x[i - s + 1: i]:
+        for v in x[i - s + 1 : i]:
             r = alpha * v + (1 - alpha) * r
         err[i] = x[i] - r
         if i < first:
             continue
-        fse[i] = max(float(np.std(err[i - s: i + 1]) - np.std(err[i - s: i])), 0.0)
+        fse[i] = max(float(np.std(err[i - s : i + 1]) - np.std(err[i - s : i])), 0.0)
         if periodic:
             if i >= first + d:
-                lm[i - h] = _py_max(fse[i - d: i + 1])
+                lm[i - h] = _py_max(fse[i - d : i + 1])
             if i >= warm:
                 refs = [lm[i - k * period] for k in range(1, p)]
                 refs = [v for v in refs if not math.isnan(v)]
@@ -47,7 +47,7 @@ def literal_fluxev(x, train_len, s=10, p=5, h=2, period=None, q=0.003, level=0.9
         else:
             score[i] = fse[i]
         if i == train_len - 1:
-            init = np.array(score[warm: i + 1])
+            init = np.array(score[warm : i + 1])
             t = float(np.sort(init)[int(level * len(init))])
             peaks = list(init[init > t] - t)
             count = len(init)
@@ -63,7 +63,7 @@ def literal_fluxev(x, train_len, s=10, p=5, h=2, period=None, q=0.003, level=0.9
                 count += 1
             if alarm and periodic:
                 fse[i] = math.nan
-                lm[i - h] = _py_max(fse[i - d: i + 1])
+                lm[i - h] = _py_max(fse[i - d : i + 1])
             thresholds.append(z)
             alarms.append(bool(alarm))
     return np.array(score[train_len:]), np.array(thresholds), np.array(alarms, dtype=bool)

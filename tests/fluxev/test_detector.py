@@ -1,5 +1,6 @@
 """FluxEV end to end: against a literal per-point implementation, streaming == batch, checkpoints,
 short training windows, bad input."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,8 @@ def test_an_alarm_never_becomes_a_periodic_reference():
     x[period * 6 + first] += 8
     x[period * 6 + second] += 6  # same phase next day, smaller
     params = dict(s=5, p=3, h=1, period=period, q=0.01, level=0.9)
-    result = FluxEV(**params).fit(x[: period * 6]).detect(x[period * 6:])
-    fse = FluxEV(s=5, smoothing=1, q=0.01, level=0.9).fit(x[: period * 6]).detect(x[period * 6:]).score
+    result = FluxEV(**params).fit(x[: period * 6]).detect(x[period * 6 :])
+    fse = FluxEV(s=5, smoothing=1, q=0.01, level=0.9).fit(x[: period * 6]).detect(x[period * 6 :]).score
     assert result.alarm[first] and result.alarm[second]
     assert fse[first] > fse[second]  # as a reference, the first anomaly would hide the second
 
@@ -61,15 +62,17 @@ def test_an_alarm_never_becomes_a_periodic_reference():
     assert result.score[second] == pytest.approx(fse[second] - max(without_first, two_days_back))
 
 
-series_params = st.fixed_dictionaries({
-    "s": st.integers(1, 6),
-    "p": st.integers(2, 4),
-    "h": st.integers(0, 3),
-    "period": st.sampled_from([None, 8, 13, 24]),
-    "smoothing": st.sampled_from([1, 2]),
-    "estimator": st.sampled_from(["mom", "mle"]),
-    "level": st.sampled_from([0.8, 0.9, 0.98]),
-})
+series_params = st.fixed_dictionaries(
+    {
+        "s": st.integers(1, 6),
+        "p": st.integers(2, 4),
+        "h": st.integers(0, 3),
+        "period": st.sampled_from([None, 8, 13, 24]),
+        "smoothing": st.sampled_from([1, 2]),
+        "estimator": st.sampled_from(["mom", "mle"]),
+        "level": st.sampled_from([0.8, 0.9, 0.98]),
+    }
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -162,36 +165,42 @@ def test_too_short_training_names_the_need():
         FluxEV(smoothing=1).fit(np.arange(20.0))
 
 
-@pytest.mark.parametrize("bad,match", [
-    ([1.0, np.nan, 2.0] * 20, "NaN"),
-    ([1.0, np.inf, 2.0] * 20, "infinite"),
-    (["a", "b"] * 30, "numeric"),
-    ([1, "2", 3] * 20, "numeric"),
-    ([True, False] * 30, "numeric"),
-    (np.ones((30, 2)), "1-D"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        ([1.0, np.nan, 2.0] * 20, "NaN"),
+        ([1.0, np.inf, 2.0] * 20, "infinite"),
+        (["a", "b"] * 30, "numeric"),
+        ([1, "2", 3] * 20, "numeric"),
+        ([True, False] * 30, "numeric"),
+        (np.ones((30, 2)), "1-D"),
+    ],
+)
 def test_bad_values(bad, match):
     with pytest.raises(DetectorError, match=match):
         FluxEV(smoothing=1).fit(np.array(bad, dtype=object) if isinstance(bad, list) else bad)
 
 
-@pytest.mark.parametrize("params,match", [
-    (dict(s=0), "s: must be a positive integer"),
-    (dict(s=2.5), "s: must be a positive integer"),
-    (dict(period=0), "period"),
-    (dict(period=-24), "period"),
-    (dict(period=24, p=1), "p: periodic"),
-    (dict(period=24, h=-1), "h:"),
-    (dict(period=2, h=2), "period: must exceed h"),
-    (dict(q=0.0), "q: must be in"),
-    (dict(q=0.05), "q: must be in"),
-    (dict(q=0.01, level=1.2), "level"),
-    (dict(alpha=0), "alpha"),
-    (dict(smoothing=3), "smoothing"),
-    (dict(estimator="bayes"), "estimator"),
-    (dict(predictor="arima"), "predictor"),
-    (dict(predictor="holt-winters"), "needs a period"),
-])
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        (dict(s=0), "s: must be a positive integer"),
+        (dict(s=2.5), "s: must be a positive integer"),
+        (dict(period=0), "period"),
+        (dict(period=-24), "period"),
+        (dict(period=24, p=1), "p: periodic"),
+        (dict(period=24, h=-1), "h:"),
+        (dict(period=2, h=2), "period: must exceed h"),
+        (dict(q=0.0), "q: must be in"),
+        (dict(q=0.05), "q: must be in"),
+        (dict(q=0.01, level=1.2), "level"),
+        (dict(alpha=0), "alpha"),
+        (dict(smoothing=3), "smoothing"),
+        (dict(estimator="bayes"), "estimator"),
+        (dict(predictor="arima"), "predictor"),
+        (dict(predictor="holt-winters"), "needs a period"),
+    ],
+)
 def test_bad_parameters(params, match):
     with pytest.raises(DetectorError, match=match):
         FluxEV(**params).fit(np.arange(5000.0))

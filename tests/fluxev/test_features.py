@@ -1,4 +1,5 @@
 """Each FluxEV step against hand-computed values and independent libraries."""
+
 from __future__ import annotations
 
 import math
@@ -48,12 +49,14 @@ def test_first_smoothing_by_hand():
 
 
 def test_local_max_skips_missing_values_except_a_missing_oldest_one():
-    rows = np.array([
-        [1.0, 3.0, 2.0, 0.5, 1.0],
-        [1.0, np.nan, 7.0, 0.5, 1.0],
-        [np.nan, 3.0, 2.0, 9.0, 1.0],
-        [1.0, 3.0, 2.0, 0.5, np.nan],
-    ])
+    rows = np.array(
+        [
+            [1.0, 3.0, 2.0, 0.5, 1.0],
+            [1.0, np.nan, 7.0, 0.5, 1.0],
+            [np.nan, 3.0, 2.0, 9.0, 1.0],
+            [1.0, 3.0, 2.0, 0.5, np.nan],
+        ]
+    )
     out = ft.local_max(rows)
     assert out[0] == 3.0 and out[1] == 7.0 and math.isnan(out[2]) and out[3] == 3.0
     # the same rule as Python's max over these windows (the authors' implementation)

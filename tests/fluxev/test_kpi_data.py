@@ -1,5 +1,6 @@
 """On one real KPI of the shared AIOps 2018 data (skipped when ../shared/data is absent):
 the vectorized detector gives exactly the alarms of the literal per-point implementation."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Regular grid and the paper's day-based filling rule, against hand-computed values."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,12 +24,15 @@ def test_regular_grid_accepts_datetimes():
     assert grid.interval == 300 and grid.filled.tolist() == [False, False, True, False]
 
 
-@pytest.mark.parametrize("times,match", [
-    ([0, 60, 150], "not a multiple"),
-    ([0, 120, 60], "not sorted"),
-    ([0, 60, 60], "duplicate"),
-    (["a", "b", "c"], "numbers or datetimes"),
-])
+@pytest.mark.parametrize(
+    "times,match",
+    [
+        ([0, 60, 150], "not a multiple"),
+        ([0, 120, 60], "not sorted"),
+        ([0, 60, 60], "duplicate"),
+        (["a", "b", "c"], "numbers or datetimes"),
+    ],
+)
 def test_regular_grid_rejects_bad_timestamps(times, match):
     with pytest.raises(DetectorError, match=match):
         regular_grid(times, [1.0, 2.0, 3.0])
@@ -50,8 +54,8 @@ def test_day_rule_by_hand():
     period = 20
     x = three_days(period)
     x[14:20] = np.nan  # first day, 6 missing: no previous day, so linear
-    x[20 + 4: 20 + 12] = np.nan  # day 1, run of 8: 5 < 8 < 0.6 * 20 -> shifted previous day
-    x[40 + 2: 40 + 16] = np.nan  # day 2, run of 14 > 12 -> previous day's values
+    x[20 + 4 : 20 + 12] = np.nan  # day 1, run of 8: 5 < 8 < 0.6 * 20 -> shifted previous day
+    x[40 + 2 : 40 + 16] = np.nan  # day 2, run of 14 > 12 -> previous day's values
     x[40 + 18] = np.nan  # day 2, run of 1 -> linear
     out = fill_missing(x, period)
     j = np.arange(period, dtype=float)
@@ -70,8 +74,8 @@ def test_day_rule_by_hand():
 def test_runs_of_exactly_six_tenths_of_a_day_and_quiet_days_are_linear():
     period = 20
     x = three_days(period)
-    x[20 + 4: 20 + 16] = np.nan  # exactly 0.6 * period: neither rule applies
-    x[40 + 3: 40 + 8] = np.nan  # only 5 missing in the day: linear
+    x[20 + 4 : 20 + 16] = np.nan  # exactly 0.6 * period: neither rule applies
+    x[40 + 3 : 40 + 8] = np.nan  # only 5 missing in the day: linear
     out = fill_missing(x, period)
     np.testing.assert_allclose(out[24:36], np.linspace(103, 116, 14)[1:-1])
     np.testing.assert_allclose(out[43:48], 200 + np.arange(3, 8))

@@ -1,4 +1,5 @@
 """detect_series / detect_frame on pandas objects, the CLI and the built-in example."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,9 @@ def test_split_errors():
     with pytest.raises(DetectorError, match="FluxEV: unknown parameter 'window'; valid parameters: s, p, h"):
         detect_series(series, train_len=200, window=3)
     naive, aware = pd.Timestamp("2026-03-01 01:00"), pd.Timestamp("2026-03-01 01:00", tz="UTC")
-    pd.testing.assert_frame_equal(detect_series(series, train_until=naive, **PARAMS),
-                                  detect_series(series, train_until=aware, **PARAMS))  # naive times are UTC
+    pd.testing.assert_frame_equal(
+        detect_series(series, train_until=naive, **PARAMS), detect_series(series, train_until=aware, **PARAMS)
+    )  # naive times are UTC
     with pytest.raises(DetectorError, match="train_until: True is a boolean"):
         detect_series(series, train_until=True, **PARAMS)
 
@@ -95,8 +97,24 @@ def test_rca_detect_command(tmp_path, capsys):
     series = make_series()
     path = tmp_path / "edge.csv"
     pd.DataFrame({"timestamp": series.index.as_unit("s").asi8, "value": series.to_numpy()}).to_csv(path, index=False)
-    code = main(["detect", str(path), "--time-column", "timestamp", "--train-len", "200", "--set", "s=4",
-                 "--set", "smoothing=1", "--set", "q=0.01", "--set", "level=0.9"])
+    code = main(
+        [
+            "detect",
+            str(path),
+            "--time-column",
+            "timestamp",
+            "--train-len",
+            "200",
+            "--set",
+            "s=4",
+            "--set",
+            "smoothing=1",
+            "--set",
+            "q=0.01",
+            "--set",
+            "level=0.9",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0
     assert series.index[250].strftime("%Y-%m-%d %H:%M:%S") in captured.out

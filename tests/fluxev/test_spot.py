@@ -1,4 +1,5 @@
 """SPOT: initialisation, streaming rules, running moments, GPD estimators."""
+
 from __future__ import annotations
 
 import math
@@ -19,7 +20,7 @@ def test_initial_threshold_and_mom_threshold_by_hand():
     gamma, sigma = spot.tail()
     assert gamma == pytest.approx(0.5 * (1 - 4)) and sigma == pytest.approx(0.5 * 2 * (1 + 4))
     r = 0.003 * 200 / 3
-    assert spot.z_ == pytest.approx(196 + (5 / -1.5) * (r ** 1.5 - 1))
+    assert spot.z_ == pytest.approx(196 + (5 / -1.5) * (r**1.5 - 1))
 
 
 def test_streaming_rules():
@@ -37,7 +38,7 @@ def test_streaming_rules():
     g, s = spot.tail()
     assert (g, s) == pytest.approx(gpd.mom(4, peaks.mean(), peaks.var(ddof=1)))
     r = 0.003 * 202 / 4
-    assert threshold == pytest.approx(196 + s / g * (r ** -g - 1))
+    assert threshold == pytest.approx(196 + s / g * (r**-g - 1))
 
 
 def test_running_moments_match_numpy_after_many_peaks():

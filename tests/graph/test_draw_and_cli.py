@@ -51,7 +51,7 @@ def test_rca_graph_command(tmp_path, capsys, make_spans):
 
 def test_layered_positions_put_callers_before_callees_in_both_orientations():
     g = nx.DiGraph([("front", "cart"), ("front", "catalog"), ("cart", "redis"), ("redis", "front")])
-    across = layered_positions(g)                       # the cycle redis -> front is broken
+    across = layered_positions(g)  # the cycle redis -> front is broken
     down = layered_positions(g, orientation="top-down")
     assert set(across) == set(down) == set(g.nodes)
     assert across["front"][0] < across["cart"][0] < across["redis"][0]

@@ -8,8 +8,19 @@ from graph import GraphError, edge_series, service_series
 from graph.series import group_quantiles
 
 S = 1_000_000
-COLUMNS = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms",
-           "server_mean_ms", "server_p50_ms", "server_p90_ms", "server_p99_ms"]
+COLUMNS = [
+    "calls",
+    "errors",
+    "error_rate",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "server_mean_ms",
+    "server_p50_ms",
+    "server_p90_ms",
+    "server_p99_ms",
+]
 
 
 def frame(make_spans):

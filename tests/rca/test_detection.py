@@ -1,4 +1,5 @@
 """detect_evidence on synthetic series with a known shift, and its reports and errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -117,10 +118,14 @@ def test_a_detector_bug_is_not_hidden():
 
 def test_mistyped_detector_parameter_is_an_error_naming_the_valid_ones():
     es, ss = build_series([("a", "b")], fault={"slow": {"b": 10.0}})
-    with pytest.raises(DetectorError, match=r"unknown parameter 'smoothin' \(did you mean 'smoothing'\?\); "
-                                             r"valid parameters: s, p, h, period"):
-        rca.localize(edge_series=es, service_series=ss, inject_time=INJECT,
-                     detection=rca.DetectionConfig(params={"smoothin": 1}))
+    with pytest.raises(
+        DetectorError,
+        match=r"unknown parameter 'smoothin' \(did you mean 'smoothing'\?\); "
+        r"valid parameters: s, p, h, period",
+    ):
+        rca.localize(
+            edge_series=es, service_series=ss, inject_time=INJECT, detection=rca.DetectionConfig(params={"smoothin": 1})
+        )
     with pytest.raises(DetectorError, match="q: must be in"):
         rca.DetectionConfig(params={"q": -5})
     with pytest.raises(DetectorError, match="unknown detector 'fluxe'"):
@@ -136,7 +141,8 @@ def test_collection_gap_buckets_are_missing_not_zero():
     other = derived.xs(START, level="time")
     assert other.loc[("a", "c"), "call_ratio"] == pytest.approx(2.0)
     assert other.loc[("a", "b"), "gap_mean_ms"] == pytest.approx(
-        other.loc[("a", "b"), "latency_mean_ms"] - other.loc[("a", "b"), "server_mean_ms"])
+        other.loc[("a", "b"), "latency_mean_ms"] - other.loc[("a", "b"), "server_mean_ms"]
+    )
 
 
 def test_test_window_ends_before_end_time():

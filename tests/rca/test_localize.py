@@ -1,4 +1,5 @@
 """rca.localize from spans or edge series, and the ``rca rank`` command, on tiny synthetic cases."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -39,8 +40,9 @@ def synthetic_spans(slow: str | None = "cart", extra_ms: float = 40.0, seed: int
         for k, (callee, start, client, server) in enumerate(children):
             rows.append((trace, f"c{k}", "r", "frontend", f"{callee}.Get", start, client, "client"))
             rows.append((trace, f"s{k}", f"c{k}", callee, f"{callee}.Get", start + 250, server, "server"))
-    frame = pd.DataFrame(rows, columns=["trace_id", "span_id", "parent_id", "service", "operation",
-                                        "start_us", "duration_us", "kind"])
+    frame = pd.DataFrame(
+        rows, columns=["trace_id", "span_id", "parent_id", "service", "operation", "start_us", "duration_us", "kind"]
+    )
     frame["status"] = "ok"
     frame["pod"] = frame["service"] + "-0"
     return make_spanframe(frame, source="synthetic")
@@ -89,9 +91,18 @@ def test_localize_errors():
 
 
 def test_rank_command_on_a_case_folder(tmp_path, spans, capsys):
-    label = CaseLabel(case_id="c1", root_cause=["cart"], fault_type="stress-cpu", chaos_kind="StressChaos",
-                      action="cpu", injected_at=T0, recovered_at=T0 + 180, window_start=T0 - 600,
-                      window_end=T0 + 180, backend="simulator")
+    label = CaseLabel(
+        case_id="c1",
+        root_cause=["cart"],
+        fault_type="stress-cpu",
+        chaos_kind="StressChaos",
+        action="cpu",
+        injected_at=T0,
+        recovered_at=T0 + 180,
+        window_start=T0 - 600,
+        window_end=T0 + 180,
+        backend="simulator",
+    )
     case = write_case(tmp_path / "c1", label, [], spans)
     assert main(["rank", str(case), "--top", "2"]) == 0
     out = capsys.readouterr().out

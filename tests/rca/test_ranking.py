@@ -1,4 +1,5 @@
 """Each ranking method on small synthetic graphs whose root cause is known."""
+
 from __future__ import annotations
 
 import networkx as nx
@@ -162,8 +163,11 @@ def _renamed(ev: EdgeEvidence, mapping: dict) -> EdgeEvidence:
 
 @pytest.mark.parametrize("method", [rca.DEFAULT_METHOD, "pagerank", "max-score"])
 @settings(max_examples=15, deadline=None)
-@given(names=st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12),
-                      min_size=5, max_size=5, unique=True))
+@given(
+    names=st.lists(
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12), min_size=5, max_size=5, unique=True
+    )
+)
 def test_ranking_does_not_depend_on_service_names(method, names):
     g, ev = FAN_CASE
     mapping = dict(zip(sorted(g.nodes), names))
@@ -171,4 +175,3 @@ def test_ranking_does_not_depend_on_service_names(method, names):
     renamed = rca.rank(nx.relabel_nodes(g, mapping), _renamed(ev, mapping), method)
     assert [mapping[s] for s in original.services()][:1] == renamed.services()[:1]
     assert sorted(c.score for c in original) == pytest.approx(sorted(c.score for c in renamed))
-

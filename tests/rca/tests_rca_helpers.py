@@ -1,4 +1,5 @@
 """Synthetic EdgeSeries/ServiceSeries with known faults, and a stand-in detector."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,18 +90,39 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
         for c, x in edges:
             w = waited(c, x)
             s = server_time(x)
-            edge_rows.append({"time": t, "caller": c, "callee": x, "calls": edge_calls[(c, x)],
-                              "errors": int(round(error_rate(x) * edge_calls[(c, x)])),
-                              "error_rate": error_rate(x), "latency_mean_ms": w, "latency_p50_ms": w,
-                              "latency_p90_ms": w * 1.5, "latency_p99_ms": w * 2,
-                              "server_mean_ms": s, "server_p50_ms": s, "server_p90_ms": s * 1.5,
-                              "server_p99_ms": s * 2})
+            edge_rows.append(
+                {
+                    "time": t,
+                    "caller": c,
+                    "callee": x,
+                    "calls": edge_calls[(c, x)],
+                    "errors": int(round(error_rate(x) * edge_calls[(c, x)])),
+                    "error_rate": error_rate(x),
+                    "latency_mean_ms": w,
+                    "latency_p50_ms": w,
+                    "latency_p90_ms": w * 1.5,
+                    "latency_p99_ms": w * 2,
+                    "server_mean_ms": s,
+                    "server_p50_ms": s,
+                    "server_p90_ms": s * 1.5,
+                    "server_p99_ms": s * 2,
+                }
+            )
         for n in nodes:
             s = server_time(n)
-            service_rows.append({"time": t, "service": n, "calls": incoming[n],
-                                 "errors": int(round(error_rate(n) * incoming[n])), "error_rate": error_rate(n),
-                                 "latency_mean_ms": s, "latency_p50_ms": s, "latency_p90_ms": s * 1.5,
-                                 "latency_p99_ms": s * 2})
+            service_rows.append(
+                {
+                    "time": t,
+                    "service": n,
+                    "calls": incoming[n],
+                    "errors": int(round(error_rate(n) * incoming[n])),
+                    "error_rate": error_rate(n),
+                    "latency_mean_ms": s,
+                    "latency_p50_ms": s,
+                    "latency_p90_ms": s * 1.5,
+                    "latency_p99_ms": s * 2,
+                }
+            )
     es = pd.DataFrame(edge_rows).set_index(["time", "caller", "callee"])
     ss = pd.DataFrame(service_rows).set_index(["time", "service"])
     es.attrs["bucket"] = BUCKET
