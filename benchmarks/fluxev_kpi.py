@@ -22,7 +22,6 @@ import numpy as np
 import pyarrow.csv as pv_csv
 from tqdm import tqdm
 
-
 from evaluation.point_adjust import point_adjusted_scores
 from fluxev import FluxEV, fill_missing, points_per_day, regular_grid
 

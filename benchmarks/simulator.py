@@ -13,7 +13,6 @@ import argparse
 import tempfile
 import time
 
-
 from chaos_scenarios.runner import plan_cases, run_suite
 from chaos_scenarios.simulator import SimBackend
 from chaos_scenarios.suite import load_suite

@@ -39,7 +39,7 @@ def load_real(data: Path, n_files: int) -> pd.DataFrame:
     frame = pd.concat([pd.read_csv(f) for f in files], ignore_index=True).drop_duplicates()
     start_s = frame["StartTimeUnixNano"] / 1e9
     quiet = np.zeros(len(frame), dtype=bool)
-    for this, nxt in zip(injections, injections[1:] + [injections[-1] + 600]):
+    for this, nxt in zip(injections, [*injections[1:], injections[-1] + 600]):
         quiet |= ((start_s >= this + QUIET_AFTER_S) & (start_s < nxt - QUIET_BEFORE_S)).to_numpy()
     frame = frame[quiet]
     traces_ok = frame.groupby("TraceID")["ParentID"].transform(lambda p: (p == "root").any())

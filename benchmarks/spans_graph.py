@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-
 from collectors import read_spans
 from graph import build_service_graph, calls, edge_series, service_series
 

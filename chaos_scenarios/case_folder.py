@@ -61,7 +61,7 @@ class CaseLabel:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], where: str = "label.json") -> "CaseLabel":
+    def from_json(cls, data: dict[str, Any], where: str = "label.json") -> CaseLabel:
         if data.get("format") != CASE_FORMAT:
             raise ScenarioError(f"{where}: format is {data.get('format')!r}, expected {CASE_FORMAT!r}")
         required = (
@@ -80,7 +80,7 @@ class CaseLabel:
             raise ScenarioError(f"{where}: missing field(s) {missing}")
         if not isinstance(data["root_cause"], list) or not data["root_cause"]:
             raise ScenarioError(f"{where}: root_cause must be a non-empty list of service names")
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in data.items() if k in known})
 
 

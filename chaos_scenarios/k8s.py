@@ -26,7 +26,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from chaos_scenarios.backend import Injection
-from collectors import JaegerClient
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.manifests import (
     GROUP,
@@ -37,6 +36,7 @@ from chaos_scenarios.manifests import (
     VERSION,
     manifest_target,
 )
+from collectors import JaegerClient
 
 DENIED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "chaos-mesh", "chaos-testing"})
 DEFAULT_ALLOWED_NAMESPACES = ("default", "online-boutique")
@@ -112,6 +112,7 @@ class KubernetesBackend:
     def _client(self):
         if self.api_client is None:
             from kubernetes import client, config
+            from kubernetes.config.config_exception import ConfigException
 
             configuration = client.Configuration()
             try:
@@ -120,10 +121,10 @@ class KubernetesBackend:
                     context=self.context,
                     client_configuration=configuration,
                 )
-            except Exception as kube_exc:  # noqa: BLE001 - fall back to in-cluster, else explain
+            except (ConfigException, OSError, TypeError) as kube_exc:  # no usable kubeconfig: try in-cluster
                 try:
                     config.load_incluster_config(client_configuration=configuration)
-                except Exception:  # noqa: BLE001
+                except ConfigException:
                     raise ScenarioError(
                         f"no Kubernetes configuration found ({kube_exc}); start a cluster "
                         "(`rca lab up`) or point KUBECONFIG at one"
@@ -162,6 +163,7 @@ class KubernetesBackend:
             self.sleep(seconds)
 
     def preflight(self, suite) -> None:
+        import urllib3
         from kubernetes import client
 
         for namespace in suite.namespaces:
@@ -171,7 +173,7 @@ class KubernetesBackend:
         try:
             asked = self.clock()
             _, _, headers = client.VersionApi(self._client()).get_code_with_http_info()
-        except Exception as exc:  # noqa: BLE001 - any failure here means unreachable
+        except (_api_exception(), urllib3.exceptions.HTTPError, OSError) as exc:
             raise ScenarioError(
                 f"cannot reach the Kubernetes API at {host} ({_describe(exc)}); "
                 "is the cluster running? (`rca lab status`)"

@@ -60,7 +60,7 @@ def plan_cases(suite: Suite, run_id: str) -> list[PlannedCase]:
     order: list[tuple[Fault, int]] = []
     for rep in range(1, max(f.repetitions for f in suite.faults) + 1):
         order.extend((f, rep) for f in suite.faults if f.repetitions >= rep)
-    cases = []
+    cases: list[PlannedCase] = []
     for start in range(0, len(order), suite.concurrency):
         group = order[start : start + suite.concurrency]
         index = len(cases) + 1

@@ -83,4 +83,4 @@ def format_duration(seconds: float) -> str:
     """A ChaosMesh duration string for ``seconds`` (whole seconds, or milliseconds)."""
     if float(seconds).is_integer():
         return f"{int(seconds)}s"
-    return f"{int(round(seconds * 1000))}ms"
+    return f"{round(seconds * 1000)}ms"

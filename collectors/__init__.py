@@ -9,9 +9,9 @@ from collectors.otlp import jaeger_to_otlp, read_otlp
 from collectors.spanframe import SPAN_COLUMNS, empty_spanframe, make_spanframe, skipped_counts
 
 __all__ = [
+    "SPAN_COLUMNS",
     "CollectError",
     "JaegerClient",
-    "SPAN_COLUMNS",
     "detect_format",
     "empty_spanframe",
     "infer_kinds",

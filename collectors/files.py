@@ -104,7 +104,7 @@ def combine(frames: list[pd.DataFrame], source: str, skipped: Counter) -> pd.Dat
         out.attrs["source"] = source
         return out
     data = pd.concat(
-        [f.astype({c: "object" for c in ("service", "operation", "pod", "kind", "status")}) for f in frames],
+        [f.astype(dict.fromkeys(("service", "operation", "pod", "kind", "status"), "object")) for f in frames],
         ignore_index=True,
     )
     return make_spanframe(data, source=source, skipped=skipped)

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -33,7 +33,7 @@ RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 def rfc3339(us: int) -> str:
     """Microseconds since the epoch -> RFC 3339 with nanosecond digits, UTC."""
     seconds, micros = divmod(int(us), 1_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
     return f"{stamp}.{micros:06d}000Z"
 
 
@@ -135,7 +135,7 @@ class JaegerClient:
             names = document.get("services") if isinstance(document, dict) else None
         else:
             url = f"{self.url}/api/services"
-            document = json_documents(self._get("/api/services"), url)[0]
+            document = json_documents(self._get("/api/services") or "", url)[0]
             if isinstance(document, dict) and document.get("errors"):
                 raise CollectError(f"{url}: Jaeger reported errors: {document['errors']}")
             names = document.get("data") if isinstance(document, dict) else None
@@ -156,7 +156,7 @@ class JaegerClient:
         )
         for i, names in enumerate(variants):
             try:
-                body = self._get("/api/v3/traces", {**params, **{n: self.limit for n in names}}, not_found_ok=True)
+                body = self._get("/api/v3/traces", {**params, **dict.fromkeys(names, self.limit)}, not_found_ok=True)
             except CollectError as exc:
                 if "HTTP 400" in str(exc) and i + 1 < len(variants):
                     continue
@@ -167,6 +167,7 @@ class JaegerClient:
 
     def query(self, service: str, start_us: int, end_us: int) -> tuple[list, int]:
         """Raw answer documents for one service and window, and the number of traces in them."""
+        params: dict[str, object]
         if self._resolve_api() == "v3":
             params = {
                 "query.service_name": service,
@@ -193,7 +194,7 @@ class JaegerClient:
             return documents, len(traces)
         params = {"service": service, "start": int(start_us), "end": int(end_us), "limit": self.limit}
         url = f"{self.url}/api/traces"
-        document = json_documents(self._get("/api/traces", params), url)[0]
+        document = json_documents(self._get("/api/traces", params) or "", url)[0]
         if not isinstance(document, dict):
             raise CollectError(f"{url}: expected an object with 'data', got {type(document).__name__}")
         if document.get("errors"):
@@ -217,7 +218,7 @@ class JaegerClient:
         names = list(services) if services is not None else self.services()
         skipped: Counter[str] = Counter()
         rows: dict[str, list] | None = None
-        stats = Counter()
+        stats: Counter[str] = Counter()
         seen: set = set()
         bar = None
         if self.progress:

@@ -71,7 +71,7 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
         if not isinstance(trace, dict) or not isinstance(trace.get("spans"), list):
             skipped["malformed_trace"] += 1
             continue
-        processes = trace.get("processes") if isinstance(trace.get("processes"), dict) else {}
+        processes: dict = trace["processes"] if isinstance(trace.get("processes"), dict) else {}
         for span in trace["spans"]:
             if not isinstance(span, dict):
                 skipped["malformed_span"] += 1
@@ -171,8 +171,10 @@ def to_jaeger_traces(spans: pd.DataFrame) -> list[dict]:
     }
     starts = frame["start_us"].to_numpy().tolist()
     durations = frame["duration_us"].to_numpy().tolist()
-    kind_tags = {k: [{"key": "span.kind", "type": "string", "value": k}] for k in KINDS if k != "unknown"}
-    status_tags = {
+    kind_tags: dict[str, list[dict[str, object]]] = {
+        k: [{"key": "span.kind", "type": "string", "value": k}] for k in KINDS if k != "unknown"
+    }
+    status_tags: dict[str, list[dict[str, object]]] = {
         "error": [
             {"key": "error", "type": "bool", "value": True},
             {"key": "otel.status_code", "type": "string", "value": "ERROR"},

@@ -57,7 +57,7 @@ def read_json_spans(path, fmt: str | None = None) -> pd.DataFrame:
     skipped: Counter[str] = Counter()
     if fmt == "json_lines":
         documents = []
-        for number, line in enumerate(text.splitlines(), 1):
+        for _number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:

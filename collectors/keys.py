@@ -56,7 +56,7 @@ def duplicated_keys(*columns: np.ndarray) -> np.ndarray:
             ordered = keys[order]
             out[order[1:][ordered[1:] == ordered[:-1]]] = True
         return out
-    return pd.DataFrame({i: c for i, c in enumerate(columns)}).duplicated(keep="first").to_numpy()
+    return pd.DataFrame(dict(enumerate(columns))).duplicated(keep="first").to_numpy()
 
 
 def fixed_width_view(series: pd.Series) -> np.ndarray | None:

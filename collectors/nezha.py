@@ -76,7 +76,7 @@ def read_nezha_csv(
 
 def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
     def read(path: Path):
-        bad = Counter()
+        bad: Counter[str] = Counter()
 
         def on_invalid(row):
             bad["malformed_row"] += 1

@@ -140,7 +140,7 @@ def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
                         skipped["malformed_span"] += 1
                         continue
                     tags = attributes(span.get("attributes"))
-                    status = span.get("status") if isinstance(span.get("status"), dict) else {}
+                    status: dict = span["status"] if isinstance(span.get("status"), dict) else {}
                     rows["trace_id"].append(otlp_id(span.get("traceId")))
                     rows["span_id"].append(otlp_id(span.get("spanId")))
                     rows["parent_id"].append(otlp_id(span.get("parentSpanId")))

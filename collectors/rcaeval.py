@@ -34,7 +34,7 @@ POD_COLUMNS = ("podName", "pod", "hostName", "host")
 def _canonical(fields: Sequence[str]) -> dict[str, str]:
     """Header name -> canonical name, case-insensitively (``traceId`` and ``traceID`` both work)."""
     wanted = {name.lower(): name for name in (*REQUIRED, "methodName", *STATUS_COLUMNS, *KIND_COLUMNS, *POD_COLUMNS)}
-    out = {}
+    out: dict[str, str] = {}
     for field in fields:
         canonical = wanted.get(field.strip().lower())
         if canonical and canonical not in out.values():
@@ -46,7 +46,7 @@ def is_rcaeval_header(fields: Sequence[str]) -> bool:
     return set(REQUIRED).issubset(_canonical(fields).values())
 
 
-def _status(values: pd.Series) -> tuple[pd.Series, pd.Series | None, pd.Series | None]:
+def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     numeric = pd.to_numeric(values, errors="coerce")
     words = values.astype("string").str.strip().str.lower()
     status = pd.Series("unset", index=values.index, dtype=object)

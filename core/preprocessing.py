@@ -87,9 +87,9 @@ def fill_missing(values, period: int) -> np.ndarray:
         raise DetectorError("values: every point is missing; nothing to fill from")
     if missing.any():
         days = -(-length // period)
-        grid = np.full(days * period, np.nan)
-        grid[:length] = x
-        grid = grid.reshape(days, period)
+        flat = np.full(days * period, np.nan)
+        flat[:length] = x
+        grid = flat.reshape(days, period)
         gaps = np.isnan(grid).sum(axis=1)
         long_run = LONG_RUN_FRACTION * period
         for day in np.flatnonzero(gaps > MIN_DAY_GAPS).tolist():

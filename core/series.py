@@ -11,10 +11,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from core.detector import Detector
-from core.detector import DetectorError
-from core.times import to_timestamp
+from core.detector import Detector, DetectorError
 from core.preprocessing import fill_missing
+from core.times import to_timestamp
 from core.values import as_finite_values, as_timestamps
 
 COLUMNS = ("score", "threshold", "alarm")
@@ -24,9 +23,9 @@ def _train_length(index: pd.Index, train_len, train_until) -> int:
     if (train_len is None) == (train_until is None):
         raise DetectorError("give exactly one of train_len (points) or train_until (a time)")
     if train_len is not None:
-        if isinstance(train_len, bool) or not isinstance(train_len, numbers.Integral) or train_len < 1:
+        if isinstance(train_len, bool) or not isinstance(train_len, numbers.Integral) or int(train_len) < 1:
             raise DetectorError(f"train_len: must be a positive integer, got {train_len!r}")
-        if train_len >= len(index):
+        if int(train_len) >= len(index):
             raise DetectorError(f"train_len: {train_len} leaves no point to detect in {len(index)}")
         return int(train_len)
     until = train_until

@@ -153,7 +153,7 @@ def format_time(value) -> str:
 def format_duration(value) -> str:
     """``30s``, ``10min``, ``1h30min``, ``250ms`` for a duration."""
     delta = to_timedelta(value)
-    total_ms = int(round(delta.total_seconds() * 1000))
+    total_ms = round(delta.total_seconds() * 1000)
     if total_ms % 1000:
         return f"{total_ms}ms" if total_ms < 60_000 else f"{total_ms / 1000:g}s"
     seconds = total_ms // 1000

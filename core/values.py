@@ -20,9 +20,9 @@ def as_finite_values(values, name: str = "values") -> np.ndarray:
     if arr.dtype == bool or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == object):
         raise DetectorError(f"{name}: values must be numeric, got dtype {arr.dtype}")
     if arr.dtype == object:
-        bad = [v for v in arr if not isinstance(v, numbers.Real) or isinstance(v, bool)]
-        if bad:
-            raise DetectorError(f"{name}: values must be numeric, found {bad[0]!r}")
+        wrong = [v for v in arr if not isinstance(v, numbers.Real) or isinstance(v, bool)]
+        if wrong:
+            raise DetectorError(f"{name}: values must be numeric, found {wrong[0]!r}")
     if np.issubdtype(arr.dtype, np.complexfloating):
         raise DetectorError(f"{name}: values must be real numbers, got dtype {arr.dtype}")
     out = arr.astype(np.float64)

@@ -7,6 +7,7 @@ Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`). Use :func:`make_detector
 FluxEV(s=3, smoothing=1)
 """
 
+from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
 from detectors.registry import (
     DETECTORS,
@@ -16,7 +17,6 @@ from detectors.registry import (
     name_of,
     register,
 )
-from core import series as _series
 from fluxev import FluxEV
 
 register("fluxev")(FluxEV)

@@ -91,7 +91,7 @@ def edge_files(folder: Path) -> list[tuple[Path, str, str, str]]:
     for file in sorted(folder.glob("*.csv")):
         parts = file.stem.rsplit("_", 2)
         if len(parts) == 3 and all(parts):
-            out.append((file, *parts))
+            out.append((file, parts[0], parts[1], parts[2]))
     return out
 
 
@@ -125,16 +125,16 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     rows, ignored = [], []
     for file, pod, caller, callee in edge_files(folder):
         if pod.startswith(callee + "-"):
-            side = "server"
+            end = "server"
         elif pod.startswith(caller + "-"):
-            side = "client"
+            end = "client"
         else:
             ignored.append(f"{file.name}: pod {pod!r} belongs to neither {caller!r} nor {callee!r}")
             continue
         frame = read_edge_file(file)
         if frame.empty:
             continue
-        frame["caller"], frame["callee"], frame["side"] = caller, callee, side
+        frame["caller"], frame["callee"], frame["side"] = caller, callee, end
         rows.append(frame)
     if not rows:
         raise EvaluationError(f"{folder}: no <pod>_<caller>_<callee>.csv edge files")

@@ -98,7 +98,7 @@ def summarize(outcomes: Sequence[Outcome]) -> dict:
     out["chance"] = {
         f"AC@{k}": _mean([chance_accuracy(o.n_candidates, k, len(set(o.root_causes))) for o in outcomes]) for k in KS
     }
-    out["chance"]["Avg@5"] = _mean(list(out["chance"][f"AC@{k}"] for k in KS)) if outcomes else float("nan")
+    out["chance"]["Avg@5"] = _mean([out["chance"][f"AC@{k}"] for k in KS]) if outcomes else float("nan")
     out["mean_candidates"] = _mean(sizes)
     out["failed"] = sum(o.error is not None for o in outcomes)
     out["seconds_per_case"] = _mean([o.seconds for o in outcomes])

@@ -305,11 +305,11 @@ def write_report(
             for metric in ("AC@1", "AC@3")
         ]
 
-    sections = []
+    sections: list[dict[str, Any]] = []
     outcomes = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
     for case in evaluation.cases:
         result = evaluation.kept.get(case.case_id)
-        detail = outcomes.get(evaluation.kept_method, {}).get(case.case_id)
+        detail = outcomes.get(evaluation.kept_method or "", {}).get(case.case_id)
         sections.append(
             {
                 "case": case,
@@ -345,7 +345,7 @@ def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tup
         (
             "data",
             f"edge series, {len(case.edge_series)} rows"
-            if case.source == "edge_series"
+            if case.source == "edge_series" and case.edge_series is not None
             else f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans",
         ),
     ]
@@ -359,7 +359,7 @@ def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tup
         )
         facts.append((f"{m}", f"{verdict}; {o.seconds:.2f} s"))
     for key, value in case.metadata.items():
-        if key in ("layout", "dataset") or isinstance(value, (dict, list)) and not value:
+        if key in ("layout", "dataset") or (isinstance(value, (dict, list)) and not value):
             continue
         facts.append((str(key), str(value)))
     rows = []

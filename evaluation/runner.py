@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -164,6 +164,7 @@ def evaluate(
     if keep_method is None:
         keep_method = default_method if default_method in names else names[0]
     order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
+    ranker = cast(Callable, rank)
     settings = {} if detection is None else detection.describe()
     settings["share_evidence"] = str(share_evidence)
 
@@ -185,10 +186,10 @@ def evaluate(
                     if share_evidence and method != order[0]:
                         if shared is None:
                             raise _SharedFailure(shared_error)
-                        result = _with_ranking(shared, rank(shared.graph, shared.evidence, method=method))
+                        result = _with_ranking(shared, ranker(shared.graph, shared.evidence, method=method))
                         detect_seconds, rank_seconds = shared_detect, time.perf_counter() - started
                     else:
-                        kwargs = {"edge_series": case.edge_series, "method": method}
+                        kwargs: dict[str, Any] = {"edge_series": case.edge_series, "method": method}
                         if detection is not None:
                             kwargs["detection"] = detection
                         result = localize(spans, case.inject_time, case.end_time, **kwargs)

@@ -5,18 +5,18 @@ detector protocol, the error root and the time parser).
 """
 
 from core.detector import DetectionResult, DetectorError, PointResult, UnmodelledSeries
-from fluxev.detector import FluxEV
 from core.preprocessing import RegularSeries, fill_missing, points_per_day, regular_grid
+from fluxev.detector import FluxEV
 from fluxev.series import detect_frame, detect_series
 from fluxev.spot import SPOT
 
 __all__ = [
+    "SPOT",
     "DetectionResult",
     "DetectorError",
     "FluxEV",
     "PointResult",
     "RegularSeries",
-    "SPOT",
     "UnmodelledSeries",
     "detect_frame",
     "detect_series",

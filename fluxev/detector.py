@@ -22,13 +22,15 @@ scores blocks of period - h points at once and applies alarms between blocks.
 from __future__ import annotations
 
 import math
+from typing import cast
+
 import numpy as np
 
-from fluxev import features as ft
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from core.values import as_finite_scalar, as_finite_values, non_negative_int, positive_int
+from fluxev import features as ft
 from fluxev.holt_winters import HoltWinters
 from fluxev.spot import SPOT
-from core.values import as_finite_scalar, as_finite_values, non_negative_int, positive_int
 
 PREDICTORS = ("ewma", "holt-winters")
 
@@ -52,6 +54,8 @@ class FluxEV(Detector):
     """
 
     name = "fluxev"
+    fse_: np.ndarray | None
+    train_score_: np.ndarray | None
 
     def __init__(
         self,
@@ -118,7 +122,7 @@ class FluxEV(Detector):
         return (self.p - 1) * self.period + self.h
 
     # ------------------------------------------------------------------ batch
-    def fit(self, train) -> "FluxEV":
+    def fit(self, train) -> FluxEV:
         """Compute the features over ``train`` and initialise SPOT on its scores."""
         self._check_params()
         x = as_finite_values(train, "train")
@@ -202,7 +206,7 @@ class FluxEV(Detector):
 
     def _detect_periodic(self, new_fse: np.ndarray):
         span, h, period = self._reference_span, self.h, self.period
-        fse = np.concatenate((self.fse_, new_fse))
+        fse = np.concatenate((cast(np.ndarray, self.fse_), new_fse))
         lm = self._local_max_all(fse)
         m = len(new_fse)
         score = np.empty(m)
@@ -241,14 +245,15 @@ class FluxEV(Detector):
         fse = ft.first_smoothing(errors[None, :])
         if self.periodic:
             h, period, span = self.h, self.period, self._reference_span
-            rows = np.stack([self.fse_[span - k * period - h : span - k * period + h + 1] for k in range(1, self.p)])
+            previous = cast(np.ndarray, self.fse_)
+            rows = np.stack([previous[span - k * period - h : span - k * period + h + 1] for k in range(1, self.p)])
             refs = ft.local_max(rows)[None, :]
             score = float(ft.periodic_smoothing(fse, refs)[0])
         else:
             score = float(fse[0])
         threshold, alarm = self.spot_.step(score)
         if self.periodic:
-            self.fse_ = np.concatenate((self.fse_[1:], [math.nan if alarm else float(fse[0])]))
+            self.fse_ = np.concatenate((previous[1:], [math.nan if alarm else float(fse[0])]))
         self.values_ = np.concatenate((self.values_[1:], value))
         self.errors_ = errors[1:]
         self.n_seen_ += 1
@@ -270,7 +275,7 @@ class FluxEV(Detector):
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "FluxEV":
+    def from_state(cls, state: dict) -> FluxEV:
         try:
             detector = cls(**state["params"])
             detector._check_params()

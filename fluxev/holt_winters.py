@@ -25,7 +25,7 @@ class HoltWinters:
     def __init__(self, period: int):
         self.period = period
 
-    def fit(self, values: np.ndarray) -> "HoltWinters":
+    def fit(self, values: np.ndarray) -> HoltWinters:
         from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
         m = self.period
@@ -83,7 +83,7 @@ class HoltWinters:
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "HoltWinters":
+    def from_state(cls, state: dict) -> HoltWinters:
         hw = cls(int(state["period"]))
         hw.alpha_, hw.beta_, hw.gamma_ = float(state["alpha"]), float(state["beta"]), float(state["gamma"])
         hw.level_, hw.trend_ = float(state["level"]), float(state["trend"])

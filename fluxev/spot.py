@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import math
 import time
+from typing import cast
 
 import numpy as np
 
-from fluxev import gpd
 from core.detector import DetectorError
+from fluxev import gpd
 
 ESTIMATORS = ("mom", "mle")
 
@@ -50,7 +51,7 @@ class SPOT:
                 "the alarm threshold must lie beyond the initial threshold"
             )
 
-    def fit(self, scores) -> "SPOT":
+    def fit(self, scores) -> SPOT:
         """Initial threshold and peaks from a batch of scores (NaN scores are ignored)."""
         self._check()
         x = np.asarray(scores, dtype=float)
@@ -74,7 +75,7 @@ class SPOT:
         if self.estimator == "mom":
             variance = self.m2_ / (self.n_peaks_ - 1) if self.n_peaks_ > 1 else 0.0
             return gpd.mom(self.n_peaks_, self.mean_, variance)
-        return gpd.grimshaw(self.peaks_[: self.n_peaks_])
+        return gpd.grimshaw(cast(np.ndarray, self.peaks_)[: self.n_peaks_])
 
     def _estimate_threshold(self) -> float:
         start = time.perf_counter()
@@ -159,7 +160,7 @@ class SPOT:
         }
 
     @classmethod
-    def from_state(cls, state: dict) -> "SPOT":
+    def from_state(cls, state: dict) -> SPOT:
         spot = cls(state["q"], state["level"], state["estimator"])
         spot._check()
         spot.t_ = float(state["t"])

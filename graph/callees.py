@@ -48,7 +48,7 @@ class CalleeResolver:
         self.served = dict(served or {})
 
     @classmethod
-    def from_spans(cls, spans: pd.DataFrame, mapping: Mapping[str, str] | None = None) -> "CalleeResolver":
+    def from_spans(cls, spans: pd.DataFrame, mapping: Mapping[str, str] | None = None) -> CalleeResolver:
         """Learn which service serves each RPC service from the server spans of ``spans``."""
         servers = spans.loc[spans["kind"].isin(["server", "consumer"]), ["service", "operation"]]
         counts = servers.groupby(["service", "operation"], observed=True).size()

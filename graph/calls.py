@@ -158,7 +158,7 @@ def _resolve_lonely(spans, rows, resolver, names, svc, op_codes):
     keys = pd.DataFrame({"svc": svc[rows], "op": op_codes[rows]})
     for column in present:
         keys[column] = spans[column].to_numpy(dtype=object)[rows]
-    keys = keys.astype({c: object for c in present})
+    keys = keys.astype(dict.fromkeys(present, object))
     group_cols = ["svc", "op", *present]
     codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys[group_cols].fillna("\0")))
     categories = spans["operation"].cat.categories

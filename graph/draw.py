@@ -10,7 +10,7 @@ import networkx as nx
 from graph.errors import GraphError
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1f}"
 
 
@@ -50,14 +50,14 @@ def layered_positions(graph: nx.DiGraph, orientation: str = "left-right") -> dic
     while not nx.is_directed_acyclic_graph(dag):
         cycle = nx.find_cycle(dag)
         dag.remove_edge(*cycle[-1][:2])
-    depth = {}
+    depth: dict[str, int] = {}
     for node in nx.topological_sort(dag):
         preds = list(dag.predecessors(node))
         depth[node] = 1 + max(depth[p] for p in preds) if preds else 0
     layers: dict[int, list] = {}
     for node, d in depth.items():
         layers.setdefault(d, []).append(node)
-    pos = {}
+    pos: dict[str, tuple[float, float]] = {}
     for d in sorted(layers):
         nodes = layers[d]
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from core.times import to_us, to_timedelta
+from core.times import to_timedelta, to_us
 from graph.calls import calls as build_calls
 from graph.calls import is_calls_table
 from graph.errors import GraphError

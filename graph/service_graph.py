@@ -59,7 +59,7 @@ def build_service_graph(
                 graph.add_node(
                     str(service),
                     instrumented=True,
-                    calls=int(len(group)),
+                    calls=len(group),
                     errors=int((group["status"] == "error").sum()),
                     **_summary(group["duration_us"].to_numpy(np.float64), "latency"),
                 )

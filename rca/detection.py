@@ -245,13 +245,13 @@ def strength_from(
     level = abs(shift) if metric in TWO_SIDED_METRICS else max(shift, 0.0)
     if level == 0.0:
         return 0.0
-    has_onset = onset is not None and np.isfinite(onset)
-    if source == "shift" or (source == "both" and not has_onset):
+    peak = onset if onset is not None and np.isfinite(onset) else None
+    if source == "shift" or (source == "both" and peak is None):
         value = level
     elif source == "score":
-        value = max(onset, 0.0) if has_onset else 0.0
-    elif source == "both":
-        value = 0.5 * (level + max(onset, 0.0))
+        value = max(peak, 0.0) if peak is not None else 0.0
+    elif source == "both" and peak is not None:
+        value = 0.5 * (level + max(peak, 0.0))
     else:
         raise RCAError(f"strength source must be 'shift', 'score' or 'both', got {source!r}")
     return float(value if alarmed else value * unconfirmed_weight)
@@ -367,7 +367,9 @@ def detect_evidence(
     edges = derived_edge_frame(edge_series, service_series)
     columns = [m for m in edge_metrics if m in edges.columns]
     wide = edges[columns].astype(float).unstack(["caller", "callee"]).sort_index()
-    keys = [("edge", str(caller), str(callee), metric) for metric, caller, callee in wide.columns]
+    keys: list[tuple[str, str, str | None, str]] = [
+        ("edge", str(caller), str(callee), metric) for metric, caller, callee in wide.columns
+    ]
     blocks = [wide]
     if service_series is not None and len(service_series):
         _check_frame(service_series, "service_series", ("time", "service"), ())

@@ -298,7 +298,7 @@ def _unexplained(own_delta: float, callee_deltas: list[tuple[float, float]]) -> 
 
 def service_anomaly(evidence: EdgeEvidence, nodes: list[str]) -> dict[str, tuple[float, str]]:
     """Largest single strength that belongs to each service: its own series and calls into it."""
-    best = {n: (0.0, "no anomalous evidence") for n in nodes}
+    best = dict.fromkeys(nodes, (0.0, "no anomalous evidence"))
     t = evidence.table
     for kind, caller, callee, metric, strength in zip(t["kind"], t["caller"], t["callee"], t["metric"], t["strength"]):
         owner = caller if kind == "service" else callee
@@ -404,11 +404,13 @@ def rank(
     if isinstance(method, RankingConfig):
         if params:
             raise RCAError("rank: give the parameters inside the RankingConfig, not beside it")
-        method, params = method.method, dict(method.params)
-    fn = method_function(method)
-    check_method_params(method, params)
+        name, params = method.method, dict(method.params)
+    else:
+        name = method
+    fn = method_function(name)
+    check_method_params(name, params)
     ranking = fn(graph, evidence, **params)
     if not isinstance(ranking, Ranking):
-        raise RCAError(f"ranking method {method!r} returned {type(ranking).__name__}, not rca.Ranking")
-    ranking.method = method
+        raise RCAError(f"ranking method {name!r} returned {type(ranking).__name__}, not rca.Ranking")
+    ranking.method = name
     return ranking

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 
 from core.times import format_time

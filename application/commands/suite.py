@@ -100,6 +100,7 @@ def _suite_run(args: argparse.Namespace) -> int:
     if not args.out:
         raise UsageError("suite run: --out DIR is required (or use --dry-run)")
     seed = args.seed
+    backend: SimBackend | KubernetesBackend
     if args.backend == "sim":
         seed = 0 if seed is None else seed
         backend = SimBackend(seed=seed)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from chaos_scenarios.backend import Injection
-from chaos_scenarios.manifests import build_manifest
 from chaos_scenarios.errors import ScenarioError
+from chaos_scenarios.manifests import build_manifest
 from chaos_scenarios.simulator import engine, model
 from chaos_scenarios.simulator.faults import FaultSpec, Selection, parse_manifest, parse_size_mb
 from chaos_scenarios.simulator.model import SERVICES
@@ -75,7 +75,7 @@ class SimBackend:
         self.namespace = namespace
         self.users = float(users)
         self.day_amplitude = float(day_amplitude)
-        self.replicas = {s: 1 for s in SERVICES} | dict(replicas or {})
+        self.replicas = dict.fromkeys(SERVICES, 1) | dict(replicas or {})
         self._now = float(start)
         self._pod_rng = np.random.default_rng([self.seed, 101])
         self._slot_service: list[str] = []

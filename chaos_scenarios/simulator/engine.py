@@ -48,17 +48,17 @@ class Effects:
     n_slices: int
     n_slots: int
     down: list[tuple[int, float, float]] = field(default_factory=list)
-    slowdown: np.ndarray | None = None
-    pause_prob: np.ndarray | None = None
-    pause_s: np.ndarray | None = None
+    slowdown: np.ndarray = field(init=False)
+    pause_prob: np.ndarray = field(init=False)
+    pause_s: np.ndarray = field(init=False)
     network: list[dict] = field(default_factory=list)
     http: list[dict] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         shape = (self.n_slots, self.n_slices)
-        self.slowdown = np.ones(shape) if self.slowdown is None else self.slowdown
-        self.pause_prob = np.zeros(shape) if self.pause_prob is None else self.pause_prob
-        self.pause_s = np.zeros(shape) if self.pause_s is None else self.pause_s
+        self.slowdown = np.ones(shape)
+        self.pause_prob = np.zeros(shape)
+        self.pause_s = np.zeros(shape)
 
     def slice_range(self, t0: float, t1: float) -> slice:
         a = int(np.clip(np.floor((t0 - self.t_base) / SLICE_S), 0, self.n_slices))
@@ -69,7 +69,7 @@ class Effects:
 class Template:
     """A page's call tree flattened in pre-order, with everything static about each call."""
 
-    def __init__(self, page: model.Page, slots_of: dict[str, np.ndarray], names: "Names") -> None:
+    def __init__(self, page: model.Page, slots_of: dict[str, np.ndarray], names: Names) -> None:
         self.page = page
         nodes: list[tuple[model.Call, int, int]] = []  # (call, parent, repeat slot)
 
@@ -166,7 +166,7 @@ class Requests:
     draws: dict[str, np.ndarray]
 
 
-def users_at(t: np.ndarray, base_users: float, amplitude: float) -> np.ndarray:
+def users_at(t: np.ndarray | float, base_users: float, amplitude: float) -> np.ndarray:
     """Diurnal load: users rise from a night low to an afternoon peak (peak at 15:00 UTC)."""
     hour = (np.asarray(t) % 86400.0) / 3600.0
     return base_users * (1.0 + amplitude * np.cos(2 * np.pi * (hour - 15.0) / 24.0))

@@ -187,7 +187,7 @@ def parse_manifest(manifest: Any) -> FaultSpec:
     elif kind == "HTTPChaos":
         action = _http_action(spec, where_spec)
     else:
-        action = spec.get("action", "pod-kill" if kind == "PodChaos" else None)
+        action = str(spec.get("action", "pod-kill" if kind == "PodChaos" else ""))
     if action not in SUPPORTED[kind]:
         raise ScenarioError(
             f"{where_spec}.action: {kind} action {action!r} cannot be simulated; supported: {list(SUPPORTED[kind])}"

@@ -146,7 +146,7 @@ class Call:
 
     callee: str
     method: str
-    children: list["Call"] = field(default_factory=list)
+    children: list[Call] = field(default_factory=list)
     repeat: str | None = None
     repeat_max: int = 1
     ignore_errors: bool = False

@@ -5,7 +5,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from k8s_double import FakeKubernetes  # noqa: E402
+from k8s_double import FakeKubernetes
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_DIR = REPO.parent / "shared" / "chaos-mesh-crds"

@@ -1,11 +1,8 @@
 """`rca suite ...` commands."""
 
-import sys
-
 import pytest
 import yaml
 
-from chaos_scenarios.errors import ScenarioError
 from application.cli import main
 
 SMOKE = "online-boutique-smoke"

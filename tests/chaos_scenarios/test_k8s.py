@@ -311,6 +311,7 @@ def test_end_to_end_with_the_jaeger_client(cluster, api_client, clock, tmp_path)
     """Kubernetes double + collectors' Jaeger query-API double (both test doubles, not servers):
     the case folder holds exactly the spans that started inside the case window."""
     from jaeger_double import JaegerDouble
+
     from collectors.jaeger_format import to_jaeger_traces
 
     t0 = clock()

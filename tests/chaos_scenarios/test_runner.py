@@ -126,7 +126,7 @@ def test_run_loop_and_case_folders(tmp_path):
     backend = RecordingBackend()
     written = run_suite(_suite(), backend, tmp_path, progress=False, seed=3)
     assert [p.name for p in written] == ["001-cart-delay-r1", "002-cur-cpu-r1"]
-    first = [c for c in backend.calls[1:9]]
+    first = list(backend.calls[1:9])
     # warm-up 60; inject takes 5 s; hold until injected_at + 30 (25 s left); recover; cool-down 20
     assert first == [
         ("wait", 60),

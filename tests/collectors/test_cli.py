@@ -4,14 +4,13 @@ import json
 
 import pandas as pd
 import pytest
+from jaeger_double import JaegerDouble
 
-from collectors import read_spans
+from application.cli import main
 from application.commands.collect import parse_last
 from application.errors import UsageError
-from collectors.errors import CollectError
-from jaeger_double import JaegerDouble
+from collectors import read_spans
 from collectors.jaeger_format import to_jaeger_traces
-from application.cli import main
 
 
 def test_parse_last():

@@ -3,10 +3,10 @@ speaks Jaeger's query API wire formats (classic JSON and api_v3/OTLP). It is not
 
 import pandas as pd
 import pytest
+from jaeger_double import JaegerDouble, _parse_rfc3339
 
 from collectors import CollectError
 from collectors.jaeger_client import JaegerClient, rfc3339
-from jaeger_double import JaegerDouble, _parse_rfc3339
 from collectors.jaeger_format import to_jaeger_traces
 
 S = 1_000_000
@@ -51,7 +51,7 @@ def test_collect_everything_with_paging(api, sample):
     pd.testing.assert_frame_equal(canonical(got), canonical(spans))
     assert got.attrs["queries"] > 2 and got.attrs["truncated_windows"] == 0
     assert got.attrs["refetched_spans"] > 0  # each trace comes back for web and for cart
-    assert (f"/api/v3/traces" in paths) == (api == "v3")
+    assert ("/api/v3/traces" in paths) == (api == "v3")
     assert got.attrs["skipped"] == {}
 
 

@@ -50,7 +50,7 @@ def test_columns_kinds_and_status(tmp_path):
 
 def test_directory_overlap_time_selection_and_duplicates(tmp_path):
     write(tmp_path / "03_53_trace.csv.gz", ROWS[:3])
-    write(tmp_path / "03_54_trace.csv.gz", ROWS[2:] + ["t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1002000000,1004000000,2100"])
+    write(tmp_path / "03_54_trace.csv.gz", [*ROWS[2:], "t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1002000000,1004000000,2100"])
     (tmp_path / "notes.txt").write_text("not spans")
     frame = read_spans(tmp_path)
     assert len(frame) == 5
@@ -60,7 +60,7 @@ def test_directory_overlap_time_selection_and_duplicates(tmp_path):
 
 
 def test_malformed_rows_are_counted(tmp_path):
-    rows = ROWS + ["t1,f,a,front-6d5f-abcde,x.Front/Other", "t1,g,a,front-6d5f-abcde,op,soon,1,5"]
+    rows = [*ROWS, "t1,f,a,front-6d5f-abcde,x.Front/Other", "t1,g,a,front-6d5f-abcde,op,soon,1,5"]
     frame = read_nezha_csv([write(tmp_path / "m.csv", rows, gz=False)])
     assert len(frame) == 5
     assert frame.attrs["skipped"] == {"malformed_row": 2}

@@ -85,7 +85,7 @@ class JaegerDouble:
         with self._lock:
             self._faults.extend(faults)
 
-    def start(self) -> "JaegerDouble":
+    def start(self) -> JaegerDouble:
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -107,7 +107,7 @@ class JaegerDouble:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "JaegerDouble":
+    def __enter__(self) -> JaegerDouble:
         return self.start()
 
     def __exit__(self, *exc) -> None:

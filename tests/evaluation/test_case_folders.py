@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from chaos_scenarios.case_folder import CaseLabel, write_case, write_run
-from collectors import make_spanframe
 from chaos_scenarios.errors import ScenarioError
+from collectors import make_spanframe
 from evaluation import EvaluationError
 from evaluation.cases import Case
 from evaluation.datasets import load_cases

@@ -7,10 +7,10 @@ import networkx as nx
 import pandas as pd
 import pytest
 
+from application.cli import main
 from evaluation.cases import Case
 from evaluation.report import write_report
 from evaluation.runner import evaluate
-from application.cli import main
 
 T0 = 1_700_000_000 - 1_700_000_000 % 60
 

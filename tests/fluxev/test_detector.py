@@ -8,11 +8,11 @@ import math
 
 import numpy as np
 import pytest
+from fluxev_literal import literal_fluxev
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fluxev import DetectionResult, DetectorError, FluxEV
-from fluxev_literal import literal_fluxev
 
 
 def periodic_series(seed: int, period: int = 24, days: int = 12, spikes: int = 8) -> np.ndarray:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from fluxev_literal import literal_fluxev
 
 from fluxev import FluxEV, fill_missing, points_per_day, regular_grid
-from fluxev_literal import literal_fluxev
 
 KPI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kpi-aiops2018"
 NAME = "a8c06b47-cc41-3738-9110-12df0ee4c721.csv.gz"

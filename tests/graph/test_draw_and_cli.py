@@ -3,10 +3,10 @@ import json
 import networkx as nx
 import pytest
 
+from application.cli import main
 from collectors.jaeger_format import to_jaeger_traces
 from graph import GraphError, build_service_graph
 from graph.draw import draw_png, edge_table, layered_positions, to_dot
-from application.cli import main
 
 
 def rows():

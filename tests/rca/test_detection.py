@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests_rca_helpers import BUCKET, INJECT, N_TEST, N_TRAIN, START, ZDetector, build_series
 
 import rca
 from core.detector import Detector, DetectorError, UnmodelledSeries
 from rca.detection import derived_edge_frame, robust_shift, strength_from
-from tests_rca_helpers import BUCKET, INJECT, N_TEST, N_TRAIN, START, ZDetector, build_series
 
 
 def test_known_shift_gives_hand_computed_strength_mad():

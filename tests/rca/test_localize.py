@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from tests_rca_helpers import INJECT, ZDetector, build_series
 
 import rca
+from application.cli import main
 from chaos_scenarios.case_folder import CaseLabel, write_case
 from collectors import make_spanframe
-from application.cli import main
-from tests_rca_helpers import INJECT, ZDetector, build_series
 
 T0 = 1_700_000_000.0  # unix seconds of the injection in the span fixtures
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import networkx as nx
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests_rca_helpers import INJECT, ZDetector, build_series
 
 import rca
 from rca.types import EdgeEvidence
-from tests_rca_helpers import INJECT, build_series, ZDetector  # noqa: F401  (see conftest)
 
 CHAIN = [("a", "b"), ("b", "c"), ("c", "d")]
 FAN = [("front", "x"), ("front", "y"), ("front", "z"), ("mid", "y")]

@@ -74,7 +74,7 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
             return err_memo[n]
 
         roots = [n for n in nodes if not any(x == n for _, x in edges)]
-        incoming = {n: 0 for n in nodes}
+        incoming = dict.fromkeys(nodes, 0)
         for r in roots:
             incoming[r] = 100
         ordered = list(nx_topological(nodes, edges))
@@ -84,7 +84,7 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
                 per_request = calls.get((c, x), 1.0)
                 if after:
                     per_request *= fault.get("ratio", {}).get((c, x), 1.0)
-                n_calls = int(round(incoming[c] * per_request))
+                n_calls = round(incoming[c] * per_request)
                 edge_calls[(c, x)] = n_calls
                 incoming[x] += n_calls
         for c, x in edges:
@@ -96,7 +96,7 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
                     "caller": c,
                     "callee": x,
                     "calls": edge_calls[(c, x)],
-                    "errors": int(round(error_rate(x) * edge_calls[(c, x)])),
+                    "errors": round(error_rate(x) * edge_calls[(c, x)]),
                     "error_rate": error_rate(x),
                     "latency_mean_ms": w,
                     "latency_p50_ms": w,
@@ -115,7 +115,7 @@ def build_series(edges, *, calls=None, fault=None, seed=0, services=None):
                     "time": t,
                     "service": n,
                     "calls": incoming[n],
-                    "errors": int(round(error_rate(n) * incoming[n])),
+                    "errors": round(error_rate(n) * incoming[n]),
                     "error_rate": error_rate(n),
                     "latency_mean_ms": s,
                     "latency_p50_ms": s,
