@@ -118,6 +118,8 @@ class Detector:
     raises :class:`DetectorError` for invalid parameter values."""
 
     name: ClassVar[str] = ""
+    multivariate: ClassVar[bool] = False
+    """True for detectors whose ``fit``/``detect`` take a DataFrame (one column per variable)."""
 
     def __init__(self) -> None:
         """A detector without parameters; subclasses define their own."""
