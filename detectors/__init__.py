@@ -11,11 +11,13 @@ from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
 from detectors.registry import (
     DETECTORS,
+    LAZY,
     available,
     detector_class,
     make_detector,
     name_of,
     register,
+    register_lazy,
 )
 from fluxev import FluxEV
 
@@ -39,6 +41,7 @@ def detect_frame(
 
 __all__ = [
     "DETECTORS",
+    "LAZY",
     "DetectionResult",
     "Detector",
     "DetectorError",
@@ -52,4 +55,5 @@ __all__ = [
     "make_detector",
     "name_of",
     "register",
+    "register_lazy",
 ]
