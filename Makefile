@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test gates pytest install clean
+.PHONY: demo test gates pytest install clean screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ gates: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest
+
+# look at a report as a reader does: headless Chromium (Debian package chromium), every case expanded
+REPORT ?= runs/demo/report/report.html
+HEIGHT ?= 16000
+screenshot:
+	chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking \
+	  --disable-component-update --disable-sync --user-data-dir=$$(mktemp -d) --window-size=1280,$(HEIGHT) \
+	  --screenshot=$(dir $(REPORT))report.png "file://$(abspath $(REPORT))#open"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

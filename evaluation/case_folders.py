@@ -19,6 +19,7 @@ import pandas as pd
 from chaos_scenarios.case_folder import RUN_FILE, SPANS_FILE, list_cases, read_label
 from chaos_scenarios.case_folder import read_spans as read_case_spans
 from chaos_scenarios.errors import ScenarioError
+from core.times import format_time
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
@@ -70,7 +71,7 @@ def load_case_folders(
                     "action": label.action,
                     "parameters": label.parameters,
                     "target_pods": label.target_pods,
-                    "window": [label.window_start, label.window_end],
+                    "window": f"{format_time(label.window_start)} to {format_time(label.window_end)}",
                     "spans": len(starts),
                 },
             )

@@ -81,17 +81,23 @@ def graph_by_score(
     edge_strength: dict[tuple[str, str], float],
     title: str = "",
 ) -> bytes:
-    """The service graph, nodes coloured by the method's score, edges by their strongest anomaly.
+    """The service graph, callers above callees: each service a box with its name and score,
+    coloured by the method's score; edges coloured and widened by their strongest anomaly.
 
-    True root causes get a thick black outline; edge width and colour grow with the edge's
-    strongest evidence (0 = grey, thin).
+    True root causes get a thick black frame. Boxes are sized to their text, so long service
+    names are never cut.
     """
     pos = layered_positions(graph, orientation="top-down")
-    widest = max((sum(1 for q in pos.values() if q[1] == p[1]) for p in pos.values()), default=1)
-    fig, ax = plt.subplots(figsize=(max(7.5, 1.55 * widest), 4.8))
+    rows: dict[float, int] = {}
+    for _, y in pos.values():
+        rows[y] = rows.get(y, 0) + 1
+    widest = max(rows.values(), default=1)
+    longest = max((len(str(n)) for n in graph.nodes), default=8)
+    fig, ax = plt.subplots(figsize=(max(8.0, widest * (0.13 * longest + 0.6)), 1.6 + 1.35 * len(rows)))
     nodes = list(graph.nodes)
     values = np.array([scores.get(n, 0.0) for n in nodes], dtype=float)
-    top = values.max() if len(values) and np.isfinite(values).any() and values.max() > 0 else 1.0
+    finite = values[np.isfinite(values)]
+    top = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
     cmap = plt.get_cmap("OrRd")
     edges = list(graph.edges)
     strengths = np.array([edge_strength.get((a, b), 0.0) for a, b in edges], dtype=float)
@@ -104,61 +110,112 @@ def graph_by_score(
         width=list(0.8 + 3.5 * strengths / edge_top),
         edge_color=[plt.get_cmap("Reds")(0.25 + 0.75 * s / edge_top) if s > 0 else "#bbbbbb" for s in strengths],
         arrows=True,
-        arrowsize=12,
-        node_size=1400,
-        connectionstyle="arc3,rad=0.06",
+        arrowsize=14,
+        node_size=2600,
+        connectionstyle="arc3,rad=0.05",
     )
     truth = set(root_causes)
-    shade = dict(zip(nodes, 0.1 + 0.85 * np.clip(values, 0, None) / top))
-    nx.draw_networkx_nodes(
-        graph,
-        pos,
-        ax=ax,
-        nodelist=nodes,
-        node_size=1400,
-        node_color=[cmap(shade[n]) for n in nodes],
-        edgecolors=["black" if n in truth else "#666666" for n in nodes],
-        linewidths=[3.0 if n in truth else 0.8 for n in nodes],
-    )
-    for dark in (False, True):
-        chosen = [n for n in nodes if (shade[n] > 0.6) == dark]
-        nx.draw_networkx_labels(
-            graph,
-            pos,
-            ax=ax,
-            font_size=6.5,
-            font_color="white" if dark else "black",
-            labels={n: f"{n}\n{scores.get(n, 0.0):.2g}" for n in chosen},
+    for node, value in zip(nodes, values):
+        shade = 0.1 + 0.85 * max(value, 0.0) / top if np.isfinite(value) else 0.1
+        x, y = pos[node]
+        ax.text(
+            x,
+            y,
+            f"{node}\n{value:.3g}",
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="white" if shade > 0.6 else "black",
+            fontweight="bold" if node in truth else "normal",
+            bbox={
+                "boxstyle": "round,pad=0.45",
+                "facecolor": cmap(shade),
+                "edgecolor": "black" if node in truth else "#777777",
+                "linewidth": 3.0 if node in truth else 0.8,
+            },
+            zorder=3,
         )
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, top))
-    fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label="score")
-    ax.set_title(title or "service graph coloured by score (black outline: true root cause)", fontsize=9)
+    fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01, label="method score")
+    ax.set_title(title or "service graph, callers above callees; black frame: true root cause", fontsize=10)
+    xs = [x for x, _ in pos.values()] or [0.0]
+    ys = [y for _, y in pos.values()] or [0.0]
+    ax.set_xlim(min(xs) - 0.8, max(xs) + 0.8)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
     ax.axis("off")
     return png(fig)
+
+
+def metric_unit(metric: str) -> str:
+    """Axis label of a metric column: ``ms`` for times, ``fraction`` for rates, ``calls per request``."""
+    if metric.endswith("_ms"):
+        return "ms"
+    if metric == "error_rate":
+        return "fraction of calls"
+    if metric == "call_ratio":
+        return "calls per request"
+    return metric
 
 
 def edge_series_panel(
     panels: Sequence[dict], inject_time: pd.Timestamp, end_time: pd.Timestamp | None, title: str = ""
 ) -> bytes:
-    """Top anomalous series: value over time, injection window shaded, alarms as red marks.
+    """Top anomalous series, one panel each: the value over time (left axis, the metric's unit)
+    with its training baseline, and the detector's score and threshold over the scored part
+    (right axis, the detector's own unit); the fault window shaded, alarms as red marks.
 
-    Each panel: ``label``, ``values`` (Series indexed by time), ``alarms`` (times),
-    ``first_alarm`` (time or None), ``threshold`` note.
+    Each panel: ``label``, ``metric``, ``values`` (Series indexed by time), ``scored`` (DataFrame
+    with ``score``/``threshold``/``alarm`` over the scored part, or None), ``baseline`` (float or
+    None), ``first_alarm`` (time or None).
     """
     n = max(1, len(panels))
-    fig, axes = plt.subplots(n, 1, figsize=(7.5, 1.7 * n + 0.4), sharex=True, squeeze=False)
+    fig, axes = plt.subplots(n, 1, figsize=(8.5, 2.0 * n + 0.6), sharex=True, squeeze=False)
     for ax, panel in zip(axes[:, 0], panels):
         values = panel["values"]
-        ax.plot(values.index, values.to_numpy(dtype=float), color="#1f77b4", linewidth=1.2, marker=".", markersize=3)
-        alarms = [t for t in panel.get("alarms", []) if t in values.index]
-        if alarms:
-            ax.scatter(alarms, values.loc[alarms].to_numpy(dtype=float), color="red", zorder=3, s=22, label="alarm")
+        ax.plot(
+            values.index,
+            values.to_numpy(dtype=float),
+            color="#1f77b4",
+            linewidth=1.3,
+            marker=".",
+            markersize=3,
+            label="value",
+        )
+        baseline = panel.get("baseline")
+        if baseline is not None and np.isfinite(baseline):
+            ax.axhline(baseline, color="#1f77b4", linestyle=":", linewidth=0.9, label="training baseline")
         right = end_time if end_time is not None else (values.index.max() if len(values) else inject_time)
-        ax.axvspan(inject_time, max(right, inject_time), color="orange", alpha=0.18, label="fault window")
+        ax.axvspan(inject_time, max(right, inject_time), color="orange", alpha=0.16, label="fault window")
         ax.axvline(inject_time, color="orange", linewidth=1)
+        scored = panel.get("scored")
+        if scored is not None and len(scored):
+            alarms = scored.index[scored["alarm"].astype(bool).to_numpy()]
+            shown = [t for t in alarms if t in values.index]
+            if shown:
+                ax.scatter(shown, values.loc[shown].to_numpy(dtype=float), color="red", zorder=3, s=24, label="alarm")
+            twin = ax.twinx()
+            twin.plot(
+                scored.index,
+                scored["score"].to_numpy(dtype=float),
+                color="#555555",
+                linewidth=1.0,
+                linestyle="--",
+                label="detector score",
+            )
+            threshold = scored["threshold"].to_numpy(dtype=float)
+            threshold = np.where(np.isfinite(threshold), threshold, np.nan)
+            if np.isfinite(threshold).any():
+                twin.step(
+                    scored.index, threshold, where="post", color="red", linewidth=0.9, linestyle=":", label="threshold"
+                )
+            twin.tick_params(labelsize=7, colors="#555555")
+            twin.set_ylabel("score", fontsize=7, color="#555555")
+            if panel is panels[0]:
+                twin.legend(fontsize=7, loc="upper right")
         if panel.get("first_alarm") is not None and not pd.isna(panel["first_alarm"]):
             ax.axvline(panel["first_alarm"], color="red", linestyle=":", linewidth=1)
         ax.set_title(panel["label"], fontsize=8, loc="left")
+        ax.set_ylabel(metric_unit(panel.get("metric", "")), fontsize=7)
         ax.tick_params(labelsize=7)
     if panels:
         axes[0, 0].legend(fontsize=7, loc="upper left")

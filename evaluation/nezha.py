@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from collectors import read_spans as read_span_files
+from core.times import format_time
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
@@ -129,7 +130,7 @@ def load_nezha(
                 metadata={
                     "inject_pod": fault["inject_pod"],
                     "inject_time_label": fault.get("inject_time"),
-                    "window": [str(inject - before), str(inject + after)],
+                    "window": f"{format_time(inject - before)} to {format_time(inject + after)}",
                     "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
                     "spans": int(hi - lo),
                     "reader_skipped_whole_day": source_skipped,

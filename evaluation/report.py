@@ -1,17 +1,19 @@
 """Evaluation reports: one Markdown file and one self-contained HTML page per run.
 
-Both are written from the same :class:`~evaluation.runner.Evaluation` and the same
-figure bytes (PNG files next to the Markdown; base64-embedded in the HTML), so every
-table and figure comes from the one run. A report records the data set, the
-parameters, the code version and the time it was made, then shows
+The report is built once as a list of blocks (headings, paragraphs, tables, figures, per-case
+sections) and rendered twice, to Markdown (PNG files next to it) and to HTML (figures embedded),
+so every table and figure of both comes from the one run. It shows
 
-- the accuracy table of every method (AC@1/3/5, Avg@5, mean rank, failures, time per
-  case) with the chance level for the cases' numbers of candidates;
-- bars per method and per fault type;
+- a one-paragraph summary, the run (data set, command, code version) and the settings as run,
+  each with what it means;
+- the methods, what each one's score means, and their parameters;
+- accuracy per method (AC@1/3/5, Avg@5, mean rank, failures, detection and ranking time apart)
+  with the chance level; bars per method and per fault type;
+- the misses of the default method, with what it ranked first instead and why;
 - the skipped cases with their reasons;
-- per case: the truth, the rank each method gave it, the top candidates of the
-  detailed method with their ``why``, the service graph coloured by score and the most
-  anomalous edge/service series with the fault window and the alarms drawn in.
+- per case: the truth, the rank each method gave it, the top candidates of the detailed method
+  with their ``why``, the service graph coloured by score, and the most anomalous series with
+  the detector's score and threshold, the fault window and the alarms.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from __future__ import annotations
 import base64
 import html
 import importlib.metadata
+import inspect
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +31,55 @@ import numpy as np
 import pandas as pd
 
 import graph as graph_pkg
-from core.times import bucket_floor
+import rca
+from core.errors import FrameworkError
+from core.times import bucket_floor, format_time
 from evaluation import figures
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
-from evaluation.metrics import REPORTED_KS, by_fault_type
+from evaluation.metrics import REPORTED_KS, Outcome, by_fault_type
 from evaluation.runner import Evaluation
 from rca.detection import derived_edge_frame
 
 TOP_SERIES = 4
 TOP_CANDIDATES = 5
+
+SETTING_MEANINGS = {
+    "detector": "the detector fitted on every edge and service series, with its parameters",
+    "bucket": "width of the time buckets of every series",
+    "train_window": "history before the injection the detector is trained on",
+    "edge_metrics": "series detected on every caller -> callee edge",
+    "service_metrics": "series detected on every service's own server spans",
+    "event_metrics": "series whose level is their worst bucket, not their median (events such as errors)",
+    "min_train": "fewest valid training buckets a series needs to be scored",
+    "rel_floor": "noise floor, as a fraction of the baseline level",
+    "baseline_points": "training buckets just before the injection that set the baseline level",
+    "spread": "how training noise is measured (diff: successive differences; mad: deviations)",
+    "strength_source": "what a series' strength is made of (level shift, detector onset, or both)",
+    "unconfirmed_weight": "factor on the strength of series the detector raised no alarm on",
+    "keep_scores": "whether per-bucket scores were kept (the series figures need them)",
+    "share_evidence": "detection once per case, every method ranking the same evidence",
+    "before": "history a case needs before its injection to be usable",
+    "after": "data a case needs after its injection to be usable",
+    "min_spans": "spans (or reporting buckets) needed in each of those two windows",
+}
+
+UNITS = (
+    "Units. A series' strength is a robust z-score: how many units of its own training noise its "
+    "level moved after the injection (averaged with how abrupt the change was), counted only in the "
+    "harmful direction (up for latencies and errors, either way for calls per request). "
+    "explain-upstream and max-score scores are sums or maxima of strengths, so they are in those noise "
+    "units; pagerank's score is 1 + the service's PageRank relative to the top one for services of "
+    "the anomalous subgraph (below 1 outside it); random's score is only its order."
+)
+
+ACCURACY_NOTE = (
+    "AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
+    "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
+    "Chance level: expected AC@k of a random order of each case's candidates. Detect s/case: building "
+    "the series and running the detector on them (shared by all methods when evidence is shared); "
+    "rank s/case: the method's own ranking."
+)
 
 
 def code_version() -> str:
@@ -64,6 +106,36 @@ class Figure:
     data: bytes
 
 
+# ----------------------------------------------------------------------------- the document model
+@dataclass
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass
+class Para:
+    text: str
+
+
+@dataclass
+class Table:
+    """``header`` None: a key/value table (first column the keys, no header row)."""
+
+    header: list[str] | None
+    rows: list[list[str]]
+
+
+@dataclass
+class Section:
+    """A per-case section: collapsible in HTML (``css`` colours the verdict), a heading in Markdown."""
+
+    title: str
+    verdict: str
+    css: str
+    blocks: list[Any] = field(default_factory=list)
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
@@ -72,8 +144,27 @@ def fmt(value: Any, digits: int = 2) -> str:
     return str(value)
 
 
+def _time(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    try:
+        return format_time(value)
+    except FrameworkError:
+        return str(value)
+
+
+# ----------------------------------------------------------------------------- tables
 def accuracy_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
-    header = ["method", *(f"AC@{k}" for k in REPORTED_KS), "Avg@5", "mean rank", "cases", "failed", "s/case"]
+    header = [
+        "method",
+        *(f"AC@{k}" for k in REPORTED_KS),
+        "Avg@5",
+        "mean rank",
+        "cases",
+        "failed",
+        "detect s/case",
+        "rank s/case",
+    ]
     rows = []
     for method in evaluation.methods:
         s = evaluation.summary(method)
@@ -86,17 +177,19 @@ def accuracy_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
                 fmt(s["mean_rank"]),
                 str(s["cases"]),
                 str(s["failed"]),
-                fmt(s["seconds_per_case"], 3),
+                fmt(s["detect_seconds_per_case"], 3),
+                fmt(s["rank_seconds_per_case"], 4),
             ]
         )
     if evaluation.methods:
-        chance = evaluation.summary(evaluation.methods[0])["chance"]
-        mean_n = evaluation.summary(evaluation.methods[0])["mean_candidates"]
+        first = evaluation.summary(evaluation.methods[0])
+        chance = first["chance"]
         rows.append(
             [
-                f"chance level (mean {fmt(mean_n, 1)} candidates)",
+                f"chance level (mean {fmt(first['mean_candidates'], 1)} candidates)",
                 *(fmt(chance[f"AC@{k}"]) for k in REPORTED_KS),
                 fmt(chance["Avg@5"]),
+                "",
                 "",
                 "",
                 "",
@@ -113,17 +206,20 @@ def fault_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     rows = []
     for fault in faults:
         n = max(t.get(fault, {}).get("cases", 0) for t in tables.values())
-        rows.append(
-            [
-                fault,
-                str(n),
-                *(
-                    f"{fmt(tables[m].get(fault, {}).get('AC@1'))} / {fmt(tables[m].get(fault, {}).get('AC@3'))}"
-                    for m in evaluation.methods
-                ),
-            ]
-        )
+        cells = [
+            f"{fmt(tables[m].get(fault, {}).get('AC@1'))} / {fmt(tables[m].get(fault, {}).get('AC@3'))}"
+            for m in evaluation.methods
+        ]
+        rows.append([fault, str(n), *cells])
     return header, rows
+
+
+def _rank_text(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return ""
+    if outcome.error:
+        return "failed"
+    return str(outcome.rank) if outcome.rank is not None else f"miss (>{outcome.n_candidates})"
 
 
 def case_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
@@ -138,15 +234,7 @@ def case_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     by_method = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
     rows = []
     for case in evaluation.cases:
-        ranks = []
-        for m in evaluation.methods:
-            o = by_method[m].get(case.case_id)
-            if o is None:
-                ranks.append("")
-            elif o.error:
-                ranks.append("failed")
-            else:
-                ranks.append(str(o.rank) if o.rank is not None else f"miss (>{o.n_candidates})")
+        ranks = [_rank_text(by_method[m].get(case.case_id)) for m in evaluation.methods]
         top = (
             by_method[detail][case.case_id].ranking[:3]
             if detail in by_method and case.case_id in by_method[detail]
@@ -156,14 +244,43 @@ def case_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def miss_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
+    """The default method's cases whose root cause is not ranked first, with what it ranked first."""
+    method = evaluation.default_method
+    header = ["case", "fault type", "root cause", "rank", "ranked first instead", "why (that one)"]
+    rows = []
+    for outcome in evaluation.misses(method, k=1) if method in evaluation.outcomes else []:
+        result = evaluation.kept.get(outcome.case_id) if evaluation.kept_method == method else None
+        ranking = getattr(result, "ranking", None)
+        candidates = list(getattr(ranking, "candidates", ranking or []))
+        first = outcome.ranking[0] if outcome.ranking else "–"
+        why = str(candidates[0].why) if candidates else ""
+        rank = "failed: " + outcome.error if outcome.error else _rank_text(outcome)
+        rows.append([outcome.case_id, outcome.fault_type, ", ".join(outcome.root_causes), rank, first, why])
+    return header, rows
+
+
+def method_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "what it does (its score)", "parameters"]
+    rows = []
+    for method in evaluation.methods:
+        fn = rca.METHODS.get(method)
+        doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ") if fn is not None else ""
+        params = rca.method_parameters(method) if fn is not None else {}
+        name = f"{method} (default)" if method == evaluation.default_method else method
+        rows.append(
+            [name, doc or "(not a registered method)", ", ".join(f"{k}={v}" for k, v in params.items()) or "none"]
+        )
+    return header, rows
+
+
+# ----------------------------------------------------------------------------- per-case figures
 def _bucket_of(evidence: Any, case: Case) -> pd.Timedelta:
+    config = getattr(evidence, "config", None)
     if case.edge_series is not None and "bucket" in case.edge_series.attrs:
         return pd.Timedelta(case.edge_series.attrs["bucket"])
-    for frame in getattr(evidence, "scores", {}).values():
-        steps = np.diff(frame.index.asi8) if len(frame) > 1 else []
-        steps = [s for s in steps if s > 0]
-        if steps:
-            return pd.Timedelta(int(min(steps)), unit="ns")
+    if config is not None:
+        return pd.Timedelta(config.bucket)
     return pd.Timedelta("30s")
 
 
@@ -184,7 +301,7 @@ def series_frames(case: Case, evidence: Any) -> tuple[pd.DataFrame | None, pd.Da
 
 
 def series_panels(case: Case, result: Any, limit: int = TOP_SERIES) -> list[dict]:
-    """The ``limit`` strongest series of the evidence, each with its values and alarms."""
+    """The ``limit`` strongest series of the evidence, each with its values, scores and alarms."""
     evidence = getattr(result, "evidence", None)
     table = getattr(evidence, "table", None)
     if table is None or not len(table) or "strength" not in table:
@@ -196,27 +313,31 @@ def series_panels(case: Case, result: Any, limit: int = TOP_SERIES) -> list[dict
     panels = []
     for _, row in top.iterrows():
         kind, caller, callee, metric = row["kind"], row["caller"], row["callee"], row["metric"]
-        key = (kind, caller, callee, metric)
-        scored = getattr(evidence, "scores", {}).get(key)
+        scored = getattr(evidence, "scores", {}).get((kind, caller, callee, metric))
         values = None
-        try:
-            if kind == "edge" and edge_frame is not None and metric in edge_frame:
-                values = edge_frame[metric].xs((caller, callee), level=("caller", "callee"))
-            elif kind == "service" and service_frame is not None and metric in service_frame:
-                values = service_frame[metric].xs(caller, level="service")
-        except KeyError:
-            values = None
+        if kind == "edge" and edge_frame is not None and metric in edge_frame:
+            values = edge_frame[metric].xs((caller, callee), level=("caller", "callee"))
+        elif kind == "service" and service_frame is not None and metric in service_frame:
+            values = service_frame[metric].xs(caller, level="service")
         if values is None:
             if scored is None or "value" not in scored:
                 continue
             values = scored["value"]
-        alarms = list(scored.index[scored["alarm"].astype(bool)]) if scored is not None and "alarm" in scored else []
         where = f"{caller} → {callee}" if kind == "edge" else f"service {caller}"
         label = (
-            f"{where}: {metric} (strength {fmt(float(row['strength']))}, "
+            f"{where}: {metric} (strength {fmt(float(row['strength']))}, shift {float(row['shift']):+.1f}, "
             f"{int(row['alarms']) if pd.notna(row.get('alarms')) else 0} alarm(s))"
         )
-        panels.append({"label": label, "values": values, "alarms": alarms, "first_alarm": row.get("first_alarm")})
+        panels.append(
+            {
+                "label": label,
+                "metric": metric,
+                "values": values,
+                "scored": scored,
+                "baseline": float(row["baseline"]) if pd.notna(row["baseline"]) else None,
+                "first_alarm": row.get("first_alarm"),
+            }
+        )
     return panels
 
 
@@ -240,8 +361,8 @@ def case_figures(case: Case, result: Any, method: str) -> list[Figure]:
         out.append(
             Figure(
                 f"{_slug(case.case_id)}-graph",
-                f"{case.case_id}: service graph, nodes coloured by "
-                f"{method} score, edges by their strongest anomaly; black outline = root cause",
+                f"{case.case_id}: service graph, boxes coloured by the {method} score, edges by their strongest "
+                "anomaly; black frame = root cause",
                 figures.graph_by_score(graph, scores, case.root_causes, edge_strengths(result)),
             )
         )
@@ -249,12 +370,162 @@ def case_figures(case: Case, result: Any, method: str) -> list[Figure]:
     out.append(
         Figure(
             f"{_slug(case.case_id)}-series",
-            f"{case.case_id}: the {len(panels)} most anomalous series "
-            f"(orange: fault window from the injection; red dots: alarms; dotted: first alarm)",
+            f"{case.case_id}: the {len(panels)} most anomalous series (left axis: the value, dotted: its training "
+            "baseline; right axis: the detector's score, dashed, and threshold, red dotted; orange: the fault "
+            "window; red dots: alarms)",
             figures.edge_series_panel(panels, case.inject_time, case.end_time),
         )
     )
     return out
+
+
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
+
+
+# ----------------------------------------------------------------------------- the report
+def _summary(evaluation: Evaluation, dataset: str) -> str:
+    n = len(evaluation.cases)
+    if not evaluation.methods or not n:
+        return f"{n} usable case(s) of {dataset}, {len(evaluation.skipped)} skipped."
+    s = evaluation.summary(evaluation.default_method) if evaluation.default_method in evaluation.outcomes else None
+    text = f"{n} usable case(s) of {dataset} ({len(evaluation.skipped)} skipped), {len(evaluation.methods)} method(s)."
+    if s is not None:
+        hits1 = round(s["AC@1"] * n)
+        hits3 = round(s["AC@3"] * n)
+        text += (
+            f" The default method, {evaluation.default_method}, ranked the root cause first in {hits1} of {n} "
+            f"cases (AC@1 {fmt(s['AC@1'])}) and in its top 3 in {hits3} (AC@3 {fmt(s['AC@3'])}); chance is "
+            f"{fmt(s['chance']['AC@1'])} / {fmt(s['chance']['AC@3'])}."
+        )
+    return text
+
+
+def _case_section(
+    case: Case, result: Any, outcomes: dict[str, Outcome | None], evaluation: Evaluation, case_figs: list[Figure]
+) -> Section:
+    facts = [
+        ["root cause", ", ".join(case.root_causes)],
+        ["fault type", case.fault_type],
+        ["injected", _time(case.inject_time)],
+        ["ends", _time(case.end_time) if case.end_time is not None else "not recorded (scored to the end of the data)"],
+        [
+            "data",
+            f"edge series, {len(case.edge_series)} rows"
+            if case.source == "edge_series" and case.edge_series is not None
+            else f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans",
+        ],
+    ]
+    for m, o in outcomes.items():
+        if o is None:
+            continue
+        verdict = (
+            "failed: " + o.error
+            if o.error
+            else f"rank {o.rank} of {o.n_candidates}"
+            if o.rank
+            else f"not ranked ({o.n_candidates} candidates)"
+        )
+        facts.append([m, verdict])
+    for key, value in case.metadata.items():
+        if key in ("layout", "dataset") or (isinstance(value, (dict, list)) and not value):
+            continue
+        facts.append([str(key), str(value)])
+    blocks: list[Any] = [Table(None, facts)]
+    ranking = getattr(result, "ranking", None)
+    truth = set(case.root_causes)
+    rows = [
+        [str(i), f"{c.service}{' ✔' if str(c.service) in truth else ''}", fmt(float(c.score), 3), str(c.why)]
+        for i, c in enumerate(list(getattr(ranking, "candidates", ranking or []))[:TOP_CANDIDATES], 1)
+    ]
+    if rows:
+        blocks += [
+            Para(f"Top candidates ({evaluation.kept_method}):"),
+            Table(["rank", "service", "score", "why"], rows),
+        ]
+    blocks += case_figs
+    detail = outcomes.get(evaluation.kept_method or "")
+    verdict = _rank_text(detail)
+    verdict = f"rank {verdict}" if verdict.isdigit() else verdict
+    css = "hit" if detail is not None and detail.rank == 1 else "miss"
+    return Section(f"{case.case_id} — {case.fault_type} on {', '.join(case.root_causes)}", verdict, css, blocks)
+
+
+def build_report(
+    evaluation: Evaluation, *, dataset: str, parameters: dict | None = None, per_case_figures: bool = True
+) -> list[Any]:
+    """The report as blocks (see the module docstring); :func:`write_report` renders them."""
+    made = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+    parameters = dict(parameters or {})
+    run = [
+        ["data set", dataset],
+        ["code version", code_version()],
+        ["made", made],
+        ["usable cases", str(len(evaluation.cases))],
+        ["skipped cases", str(len(evaluation.skipped))],
+        ["methods", ", ".join(evaluation.methods)],
+        ["default method", evaluation.default_method],
+        ["detailed per case", evaluation.kept_method or ""],
+    ]
+    if "command" in parameters:
+        run.append(["command", str(parameters.pop("command"))])
+    settings = {**{str(k): str(v) for k, v in parameters.items()}, **evaluation.settings}
+    blocks: list[Any] = [Para(_summary(evaluation, dataset)), Heading(2, "Run"), Table(None, run)]
+    if settings:
+        blocks += [
+            Heading(2, "Settings"),
+            Table(["setting", "value", "meaning"], [[k, v, SETTING_MEANINGS.get(k, "")] for k, v in settings.items()]),
+        ]
+    if evaluation.methods:
+        blocks += [Heading(2, "Methods"), Table(*method_rows(evaluation)), Para(UNITS)]
+        summaries = {m: evaluation.summary(m) for m in evaluation.methods}
+        chance = summaries[evaluation.methods[0]]["chance"]
+        blocks += [
+            Heading(2, "Accuracy"),
+            Table(*accuracy_rows(evaluation)),
+            Para(ACCURACY_NOTE),
+            Figure("accuracy", "AC@k per method; dashed lines: chance level", figures.accuracy_bars(summaries, chance)),
+        ]
+        misses = miss_rows(evaluation)
+        blocks += [
+            Heading(2, f"Misses of {evaluation.default_method}"),
+            Para(
+                f"{len(misses[1])} of {len(evaluation.cases)} case(s) where the default method did not rank "
+                "the root cause first."
+            )
+            if misses[1]
+            else Para("None: every root cause was ranked first."),
+        ]
+        if misses[1]:
+            blocks.append(Table(*misses))
+    if evaluation.methods and evaluation.cases:
+        by_type = {m: by_fault_type(evaluation.outcomes[m]) for m in evaluation.methods}
+        blocks += [Heading(2, "By fault type"), Table(*fault_rows(evaluation))]
+        blocks += [
+            Figure(
+                f"fault-types-{_slug(metric)}",
+                f"{metric} per fault type and method",
+                figures.fault_type_bars(by_type, metric),
+            )
+            for metric in ("AC@1", "AC@3")
+        ]
+    blocks += [
+        Heading(2, "Skipped cases"),
+        Table(["case", "reason"], [[c, r] for c, r in evaluation.skipped]) if evaluation.skipped else Para("None."),
+    ]
+    blocks += [Heading(2, "Cases"), Table(*case_rows(evaluation))]
+    outcomes = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
+    for case in evaluation.cases:
+        result = evaluation.kept.get(case.case_id)
+        figs = (
+            case_figures(case, result, evaluation.kept_method or "") if per_case_figures and result is not None else []
+        )
+        blocks.append(
+            _case_section(
+                case, result, {m: outcomes[m].get(case.case_id) for m in evaluation.methods}, evaluation, figs
+            )
+        )
+    return blocks
 
 
 def write_report(
@@ -273,156 +544,73 @@ def write_report(
     except OSError as exc:
         raise EvaluationError(f"{out_dir}: cannot create the report folder ({exc})") from exc
     title = title or f"Root-cause localization on {dataset}"
-    made = pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
-    info = [
-        ("data set", dataset),
-        ("code version", code_version()),
-        ("made", made),
-        ("usable cases", str(len(evaluation.cases))),
-        ("skipped cases", str(len(evaluation.skipped))),
-        ("methods", ", ".join(evaluation.methods)),
-        ("default method", evaluation.default_method),
-        ("detailed per case", evaluation.kept_method or ""),
-    ]
-    info += [(str(k), str(v)) for k, v in (parameters or {}).items()]
-    info += [(str(k), str(v)) for k, v in evaluation.settings.items()]
-
-    summaries = {m: evaluation.summary(m) for m in evaluation.methods}
-    chance = summaries[evaluation.methods[0]]["chance"] if evaluation.methods else {}
-    overall = (
-        [Figure("accuracy", "AC@k per method; dashed lines: chance level", figures.accuracy_bars(summaries, chance))]
-        if evaluation.methods
-        else []
-    )
-    if evaluation.methods and evaluation.cases:
-        by_type = {m: by_fault_type(evaluation.outcomes[m]) for m in evaluation.methods}
-        overall += [
-            Figure(
-                f"fault-types-{_slug(metric)}",
-                f"{metric} per fault type and method",
-                figures.fault_type_bars(by_type, metric),
-            )
-            for metric in ("AC@1", "AC@3")
-        ]
-
-    sections: list[dict[str, Any]] = []
-    outcomes = {m: {o.case_id: o for o in evaluation.outcomes[m]} for m in evaluation.methods}
-    for case in evaluation.cases:
-        result = evaluation.kept.get(case.case_id)
-        detail = outcomes.get(evaluation.kept_method or "", {}).get(case.case_id)
-        sections.append(
-            {
-                "case": case,
-                "result": result,
-                "outcomes": {m: outcomes[m].get(case.case_id) for m in evaluation.methods},
-                "error": detail.error if detail else None,
-                "figures": case_figures(case, result, evaluation.kept_method or "")
-                if (per_case_figures and result is not None)
-                else [],
-            }
-        )
-
-    for figure in overall + [f for s in sections for f in s["figures"]]:
+    blocks = build_report(evaluation, dataset=dataset, parameters=parameters, per_case_figures=per_case_figures)
+    for figure in _figures(blocks):
         (out_dir / "figures" / f"{figure.name}.png").write_bytes(figure.data)
-    md_path = out_dir / "report.md"
-    html_path = out_dir / "report.html"
-    md_path.write_text(_markdown(title, info, evaluation, overall, sections))
-    html_path.write_text(_html(title, info, evaluation, overall, sections))
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(to_markdown(title, blocks))
+    html_path.write_text(to_html(title, blocks))
     return md_path, html_path
 
 
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text)
+def _figures(blocks: list[Any]) -> list[Figure]:
+    out = []
+    for block in blocks:
+        if isinstance(block, Figure):
+            out.append(block)
+        elif isinstance(block, Section):
+            out += _figures(block.blocks)
+    return out
 
 
-def _case_summary_lines(section: dict, evaluation: Evaluation) -> tuple[list[tuple[str, str]], list[list[str]]]:
-    case: Case = section["case"]
-    facts = [
-        ("root cause", ", ".join(case.root_causes)),
-        ("fault type", case.fault_type),
-        ("injected", str(case.inject_time)),
-        ("ends", str(case.end_time) if case.end_time is not None else "not recorded (scored to the end of the data)"),
-        (
-            "data",
-            f"edge series, {len(case.edge_series)} rows"
-            if case.source == "edge_series" and case.edge_series is not None
-            else f"{case.metadata.get('spans', len(case.spans) if case.spans is not None else '?')} spans",
-        ),
-    ]
-    for m, o in section["outcomes"].items():
-        if o is None:
-            continue
-        verdict = (
-            "failed: " + o.error
-            if o.error
-            else (f"rank {o.rank} of {o.n_candidates}" if o.rank else f"not ranked ({o.n_candidates} candidates)")
-        )
-        facts.append((f"{m}", f"{verdict}; {o.seconds:.2f} s"))
-    for key, value in case.metadata.items():
-        if key in ("layout", "dataset") or (isinstance(value, (dict, list)) and not value):
-            continue
-        facts.append((str(key), str(value)))
-    rows = []
-    ranking = getattr(section["result"], "ranking", None)
-    truth = set(case.root_causes)
-    for i, c in enumerate(list(getattr(ranking, "candidates", ranking or []))[:TOP_CANDIDATES], 1):
-        mark = " ✔" if str(c.service) in truth else ""
-        rows.append([str(i), f"{c.service}{mark}", fmt(float(c.score), 3), str(c.why)])
-    return facts, rows
+# ----------------------------------------------------------------------------- renderers
+def _md_cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(text: str) -> str:
-        return str(text).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+def _md_table(table: Table) -> str:
+    header = table.header or ["", ""]
+    rows = table.rows
+    if table.header is None and rows:
+        header, rows = [f"**{_md_cell(rows[0][0])}**", rows[0][1]], rows[1:]
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    cells = [[f"**{_md_cell(r[0])}**", *r[1:]] if table.header is None else r for r in rows]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in cells]
     return "\n".join(lines)
 
 
-def _markdown(title, info, evaluation, overall, sections) -> str:
-    parts = [
-        f"# {title}",
-        "",
-        _md_table(["", ""], [[k, v] for k, v in info]),
-        "",
-        "## Accuracy",
-        "",
-        _md_table(*accuracy_rows(evaluation)),
-        "",
-        "AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
-        "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
-        "Chance level: expected AC@k of a random order of each case's candidates.",
-        "",
-    ]
-    parts += [f"![{f.caption}](figures/{f.name}.png)" + "\n" for f in overall]
-    parts += ["## By fault type", "", _md_table(*fault_rows(evaluation)), "", "## Skipped cases", ""]
-    parts += [
-        _md_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped]) if evaluation.skipped else "None.",
-        "",
-        "## Cases",
-        "",
-        _md_table(*case_rows(evaluation)),
-        "",
-    ]
-    for section in sections:
-        facts, rows = _case_summary_lines(section, evaluation)
-        parts += [f"### {section['case'].case_id}", "", _md_table(["", ""], [[k, v] for k, v in facts]), ""]
-        if rows:
-            parts += [
-                f"Top candidates ({evaluation.kept_method}):",
-                "",
-                _md_table(["rank", "service", "score", "why"], rows),
-                "",
-            ]
-        parts += [f"![{f.caption}](figures/{f.name}.png)\n" for f in section["figures"]]
-    return "\n".join(parts) + "\n"
+def _md_blocks(blocks: list[Any], level_offset: int = 0) -> list[str]:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts += ["#" * (block.level + level_offset) + " " + block.text, ""]
+        elif isinstance(block, Para):
+            parts += [block.text, ""]
+        elif isinstance(block, Table):
+            parts += [_md_table(block), ""]
+        elif isinstance(block, Figure):
+            parts += [f"![{block.caption}](figures/{block.name}.png)", ""]
+        elif isinstance(block, Section):
+            parts += [f"### {block.title}: {block.verdict}", "", *_md_blocks(block.blocks, 1)]
+    return parts
 
 
-def _html_table(header, rows, cls="") -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+def to_markdown(title: str, blocks: list[Any]) -> str:
+    return "\n".join([f"# {title}", "", *_md_blocks(blocks)]) + "\n"
+
+
+def _html_table(table: Table) -> str:
+    if table.header is None:
+        body = "".join(
+            f"<tr><th>{html.escape(str(row[0]))}</th>"
+            + "".join(f"<td>{html.escape(str(c))}</td>" for c in row[1:])
+            + "</tr>"
+            for row in table.rows
+        )
+        return f'<table class="kv"><tbody>{body}</tbody></table>'
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in table.header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in table.rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _img(figure: Figure) -> str:
@@ -434,64 +622,52 @@ def _img(figure: Figure) -> str:
 
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em;line-height:1.4}
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
 td,th{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
-th{background:#f3f3f3} figure{margin:.8em 0} img{max-width:100%}
+th{background:#f3f3f3} table.kv th{font-weight:600;white-space:nowrap}
+figure{margin:.8em 0} img{max-width:100%}
 figcaption{font-size:.8em;color:#555} details{margin:.4em 0;border-top:1px solid #ddd;padding-top:.3em}
 summary{cursor:pointer;font-weight:600} .hit{color:#17813a} .miss{color:#b3261e}
 """
 
 
-def _html(title, info, evaluation, overall, sections) -> str:
-    parts = [
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{STYLE}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        _html_table(["", ""], [[k, v] for k, v in info]),
-        "<h2>Accuracy</h2>",
-        _html_table(*accuracy_rows(evaluation)),
-        "<p>AC@k: fraction of usable cases whose root cause is among the top k. Avg@5: mean of AC@1..AC@5. "
-        "Mean rank: a root cause that is not ranked (or a failed run) counts as rank N+1 for N candidates. "
-        "Chance level: expected AC@k of a random order of each case's candidates.</p>",
-    ]
-    parts += [_img(f) for f in overall]
-    parts += [
-        "<h2>By fault type</h2>",
-        _html_table(*fault_rows(evaluation)),
-        "<h2>Skipped cases</h2>",
-        _html_table(["case", "reason"], [[c, r] for c, r in evaluation.skipped])
-        if evaluation.skipped
-        else "<p>None.</p>",
-        "<h2>Cases</h2>",
-        _html_table(*case_rows(evaluation)),
-    ]
-    for section in sections:
-        case = section["case"]
-        facts, rows = _case_summary_lines(section, evaluation)
-        detail = section["outcomes"].get(evaluation.kept_method)
-        hit = detail is not None and detail.rank == 1
-        verdict = (
-            (
-                "failed"
-                if detail is not None and detail.error
-                else f"rank {detail.rank}"
-                if detail is not None and detail.rank
-                else "not ranked"
+OPEN_ON_HASH = (
+    "<script>if (location.hash === '#open') document.querySelectorAll('details').forEach(d => d.open = true);</script>"
+)
+"""Opening ``report.html#open`` shows every case expanded (for reading it whole, or a screenshot)."""
+
+
+def _html_blocks(blocks: list[Any]) -> list[str]:
+    parts: list[str] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            parts.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif isinstance(block, Para):
+            parts.append(f"<p>{html.escape(block.text)}</p>")
+        elif isinstance(block, Table):
+            parts.append(_html_table(block))
+        elif isinstance(block, Figure):
+            parts.append(_img(block))
+        elif isinstance(block, Section):
+            parts.append(
+                f"<details><summary>{html.escape(block.title)}: "
+                f"<span class='{block.css}'>{html.escape(block.verdict)}</span></summary>"
             )
-            if detail
-            else ""
-        )
-        parts.append(
-            f"<details><summary>{html.escape(case.case_id)} — {html.escape(case.fault_type)} on "
-            f"{html.escape(', '.join(case.root_causes))}: <span class='{'hit' if hit else 'miss'}'>"
-            f"{html.escape(verdict)}</span></summary>"
-        )
-        parts.append(_html_table(["", ""], [[k, v] for k, v in facts]))
-        if rows:
-            parts.append(f"<p>Top candidates ({html.escape(evaluation.kept_method or '')}):</p>")
-            parts.append(_html_table(["rank", "service", "score", "why"], rows))
-        parts += [_img(f) for f in section["figures"]]
-        parts.append("</details>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+            parts += _html_blocks(block.blocks)
+            parts.append("</details>")
+    return parts
+
+
+def to_html(title: str, blocks: list[Any]) -> str:
+    """A self-contained page (cases collapsed; ``report.html#open`` expands them all)."""
+    return "\n".join(
+        [
+            f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body>",
+            f"<h1>{html.escape(title)}</h1>",
+            *_html_blocks(blocks),
+            OPEN_ON_HASH,
+            "</body></html>",
+        ]
+    )

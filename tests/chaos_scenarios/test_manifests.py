@@ -23,7 +23,7 @@ from chaos_scenarios.manifests import (
 from chaos_scenarios.runner import plan_cases
 from chaos_scenarios.suite import builtin_suites, load_suite, parse_suite
 
-SHIPPED_DEMO_CASES = 8
+SHIPPED_DEMO_CASES = 10
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]

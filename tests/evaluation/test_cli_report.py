@@ -63,9 +63,12 @@ def test_rca_evaluate_command(tmp_path, capsys):
     md = (out / "report.md").read_text()
     for name in re.findall(r"\(figures/([^)]+\.png)\)", md):
         assert (out / "figures" / name).is_file()
-    row = next(line for line in md.splitlines() if line.startswith(f"| {results['default']} (default)"))
+    accuracy = md.split("## Accuracy", 1)[1]
+    row = next(line for line in accuracy.splitlines() if line.startswith(f"| {results['default']} (default)"))
     assert row.split("|")[2].strip() == f"{default['AC@1']:.2f}"
     assert json.loads((out / "results.json").read_text()) == results
+    assert "<thead><tr><th></th><th></th></tr></thead>" not in html  # key/value tables have no empty header
+    assert "## Misses of explain-upstream" in md and "None: every root cause was ranked first." in md
 
 
 def test_rca_evaluate_reports_bad_input(tmp_path, capsys):
@@ -121,8 +124,11 @@ def test_report_explains_each_case(tmp_path):
     md = md_path.read_text()
     assert "| case-0 | 0 spans in the 3 minutes after |" in md
     assert "| 1 | db ✔ | 2.000 | errors into db 2.0 |" in md
-    assert "| inject_pod | db-7f-x |" in md
-    assert "| before | 10min |" in md and "code version" in md
+    assert "| **inject_pod** | db-7f-x |" in md
+    assert "| before | 10min | history a case needs before its injection to be usable |" in md
+    assert "code version" in md
+    injected = pd.Timestamp(T0, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+    assert f"| **injected** | {injected} |" in md  # times are dates, not epoch seconds
     html = html_path.read_text()
     assert "case-1 — exception on db: <span class='hit'>rank 1</span>" in html
     assert (tmp_path / "figures" / "case-1-graph.png").is_file()
@@ -150,3 +156,90 @@ def test_shared_evidence_gives_the_same_rankings(tmp_path):
         strip = [{k: v for k, v in c.items() if k not in timings} for c in separate[method]["per_case"]]
         assert strip == [{k: v for k, v in c.items() if k not in timings} for c in shared[method]["per_case"]]
     assert set(shared_run.kept) == {"c1"}
+
+
+def test_a_method_registered_in_user_code_is_evaluated_and_reported(tmp_path, capsys):
+    import rca
+
+    @rca.ranking_method("alphabetical-test")
+    def alphabetical(graph, evidence, *, reverse=False):
+        """Test method: services in alphabetical order."""
+        names = sorted(graph.nodes, reverse=reverse)
+        return rca.Ranking([rca.Candidate(n, float(len(names) - i), "alphabet") for i, n in enumerate(names)])
+
+    try:
+        data = _changerca(tmp_path / "data")
+        out = tmp_path / "report"
+        assert (
+            main(
+                [
+                    "evaluate",
+                    f"changerca:{data}",
+                    "-m",
+                    "alphabetical-test",
+                    "-m",
+                    rca.DEFAULT_METHOD,
+                    "--out",
+                    str(out),
+                    "-q",
+                ]
+            )
+            == 0
+        )
+        results = json.loads((out / "results.json").read_text())
+        assert results["methods"] == ["alphabetical-test", rca.DEFAULT_METHOD]
+        assert results["alphabetical-test"]["per_case"][0]["top5"] == ["back", "front", "other"]
+        md = (out / "report.md").read_text()
+        assert "| alphabetical-test | Test method: services in alphabetical order. | reverse=False |" in md
+        assert "| alphabetical-test | 1.00 |" in md
+    finally:
+        rca.METHODS.pop("alphabetical-test")
+
+
+def test_plugin_module_registers_a_method_for_the_cli(tmp_path, capsys, monkeypatch):
+    import rca
+
+    (tmp_path / "my_rca_plugin.py").write_text(
+        "import rca\n\n"
+        "@rca.ranking_method('reverse-test')\n"
+        "def reverse(graph, evidence):\n"
+        "    names = sorted(graph.nodes, reverse=True)\n"
+        "    return rca.Ranking([rca.Candidate(n, float(i), '') for i, n in enumerate(names)])\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        data = _changerca(tmp_path / "data")
+        out = tmp_path / "report"
+        assert (
+            main(
+                [
+                    "--plugin",
+                    "my_rca_plugin",
+                    "evaluate",
+                    f"changerca:{data}",
+                    "-m",
+                    "reverse-test",
+                    "--out",
+                    str(out),
+                    "-q",
+                ]
+            )
+            == 0
+        )
+        assert json.loads((out / "results.json").read_text())["methods"] == ["reverse-test"]
+    finally:
+        rca.METHODS.pop("reverse-test", None)
+    assert main(["--plugin", "no_such_plugin_module", "evaluate", "x"]) == 1
+    assert "--plugin no_such_plugin_module: cannot import it" in capsys.readouterr().err
+
+
+def test_misses_list_what_was_ranked_first_instead(tmp_path):
+    index = pd.MultiIndex.from_tuples(
+        [(pd.Timestamp(T0, unit="s", tz="UTC"), "api", "db")], names=["time", "caller", "callee"]
+    )
+    cases = [Case("case-2", ["api"], "delay", T0, edge_series=pd.DataFrame({"calls": [1]}, index=index))]
+    evaluation = evaluate(cases, ["m"], localize=_fake, progress=False, share_evidence=False)
+    md_path, _ = write_report(evaluation, tmp_path, dataset="hand-made")
+    md = md_path.read_text()
+    assert "1 of 1 case(s) where the default method did not rank the root cause first." in md
+    assert "| case-2 | delay | api | 2 | db | errors into db 2.0 |" in md

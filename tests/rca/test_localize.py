@@ -122,3 +122,28 @@ def test_rank_command_on_a_span_file_needs_inject_time(tmp_path, spans, capsys):
     assert "method max-score" in out and " 1. cart" in out
     assert main(["rank", str(tmp_path / "missing")]) == 1
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_notebook_views_and_short_reprs(spans):
+    result = rca.localize(spans, T0, T0 + 180, method=rca.RankingConfig("pagerank", {"alpha": 0.9}))
+    assert result.ranking_config == rca.RankingConfig("pagerank", {"alpha": 0.9})
+    assert set(result.timings) == {"series", "detect", "rank"} and all(v >= 0 for v in result.timings.values())
+    page = result._repr_html_()
+    assert page.count("<table>") == 2 and "<td>cart</td>" in page
+    assert "Most anomalous series" in page and "frontend → cart" in result.evidence._repr_html_()
+    assert repr(result.ranking).startswith("Ranking(pagerank: cart ")
+    text = repr(result.evidence)
+    assert text.startswith("EdgeEvidence(") and "detector fluxev" in text and len(text) < 200
+    assert repr(rca.DetectionConfig()) == "DetectionConfig(detector=FluxEV(s=3, q=0.05, level=0.7, smoothing=1))"
+    assert "cart" in result.explain(top=1)
+
+
+def test_localize_configuration_errors_name_the_field(spans):
+    with pytest.raises(rca.RCAError, match="DetectionConfig.bucket: cannot read 'garbage' as a duration"):
+        rca.localize(spans, T0, detection=rca.DetectionConfig(bucket="garbage"))
+    with pytest.raises(rca.RCAError, match=r"ranking method 'pagerank': unknown parameter\(s\) 'alhpa'"):
+        rca.localize(spans, T0, method=rca.RankingConfig("pagerank", {"alhpa": 0.9}))
+    with pytest.raises(rca.RCAError, match="not both"):
+        rca.localize(spans, T0, detection=rca.DetectionConfig(), detector="fluxev")
+    with pytest.raises(rca.RCAError, match="unknown ranking method 'page-rank'"):
+        rca.localize(spans, T0, method="page-rank")
