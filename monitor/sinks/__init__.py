@@ -1,0 +1,1 @@
+"""Event sinks of the monitor (see monitor.protocols.Sink)."""

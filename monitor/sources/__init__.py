@@ -1,0 +1,1 @@
+"""Span sources of the monitor (see monitor.protocols.Source)."""
