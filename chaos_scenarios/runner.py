@@ -129,6 +129,16 @@ def run_suite(
 
 
 def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, seed: int | None, bar: tqdm) -> Path:
+    label = play_case(case, suite, backend, seed, bar)
+    bar.set_postfix_str(f"{case.case_id}: collect spans", refresh=True)
+    spans = backend.collect_spans(label.window_start, label.window_end)
+    return write_case(out_dir / case.case_id, label, list(case.manifests), spans)
+
+
+def play_case(case: PlannedCase, suite: Suite, backend: Backend, seed: int | None, bar: tqdm) -> CaseLabel:
+    """Warm-up, inject, hold, recover, cool-down on ``backend``; the recorded label (the case's
+    window is [start of the warm-up, end of the cool-down])."""
+
     def stage(text: str) -> None:
         bar.set_postfix_str(f"{case.case_id}: {text}", refresh=True)
 
@@ -155,11 +165,7 @@ def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, 
             _emergency_recover(backend, active)
     stage(f"cool-down {case.cooldown:g}s")
     backend.wait(case.cooldown)
-    window_end = backend.now()
-    stage("collect spans")
-    spans = backend.collect_spans(window_start, window_end)
-    label = _label(case, suite, backend, seed, injections, max(recovered), window_start, window_end)
-    return write_case(out_dir / case.case_id, label, list(case.manifests), spans)
+    return _label(case, suite, backend, seed, injections, max(recovered), window_start, backend.now())
 
 
 def _emergency_recover(backend: Backend, active: list[dict[str, Any]]) -> None:

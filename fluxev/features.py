@@ -11,9 +11,14 @@ both give bit-identical results.
 * ``first_smoothing``: FSE_i = max(std(E[i-s..i]) - std(E[i-s..i-1]), 0) (Eq. 5).
 * ``local_max``: FSE_lm[k] = max(FSE[k-h..k+h]) (Sec. 4.2.2, drift).
 * ``periodic_smoothing``: SSE_i = max(FSE_i - max_k FSE_lm[i-kP], 0), k = 1..p-1 (Eq. 6).
+
+The ``*_scalar`` variants do the same operations on one row of Python floats (the streaming
+detector's fast path, without numpy's per-call overhead); the tests prove them bit-identical.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -115,3 +120,54 @@ def periodic_smoothing(fse: np.ndarray, references: np.ndarray) -> np.ndarray:
     excess = np.where(fse > ref, fse - ref, 0.0)
     excess[np.isnan(ref)] = np.nan
     return excess
+
+
+def _pairwise_sum_scalar(values: list[float]) -> float:
+    """:func:`_pairwise_sum` for one row of Python floats: the same additions in the same order."""
+    width = len(values)
+    if width < _BLOCK:
+        total = 0.0
+        for v in values:
+            total += v
+        return total
+    if width > 128:
+        half = width // 2
+        half -= half % _BLOCK
+        return _pairwise_sum_scalar(values[:half]) + _pairwise_sum_scalar(values[half:])
+    acc = list(values[:_BLOCK])
+    j = _BLOCK
+    while j < width - width % _BLOCK:
+        for k in range(_BLOCK):
+            acc[k] += values[j + k]
+        j += _BLOCK
+    total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
+    while j < width:
+        total += values[j]
+        j += 1
+    return total
+
+
+def population_std_scalar(values: list[float]) -> float:
+    """:func:`population_std` of one row of Python floats, bit-identical to it."""
+    width = len(values)
+    mean = _pairwise_sum_scalar(values) / width
+    squares = []
+    for v in values:
+        dev = v - mean
+        squares.append(dev * dev)
+    return math.sqrt(_pairwise_sum_scalar(squares) / width)
+
+
+def ewma_forecast_scalar(values: list[float], alpha: float) -> float:
+    """:func:`ewma_forecast` of one row of Python floats."""
+    keep = 1 - alpha
+    r = values[0]
+    for v in values[1:]:
+        r = alpha * v + keep * r
+    return r
+
+
+def first_smoothing_scalar(errors: list[float]) -> float:
+    """:func:`first_smoothing` of one row ``E[i-s..i]`` of Python floats."""
+    widening = population_std_scalar(errors) - population_std_scalar(errors[:-1])
+    return widening if widening > 0 else 0.0

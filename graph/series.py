@@ -20,6 +20,16 @@ from graph.errors import GraphError
 
 QUANTILES = (0.5, 0.9, 0.99)
 SERVER_KINDS = ("server", "consumer")
+SERVICE_SERIES_COLUMNS = (
+    "calls",
+    "errors",
+    "error_rate",
+    "latency_mean_ms",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+)
+EDGE_SERIES_COLUMNS = (*SERVICE_SERIES_COLUMNS, "server_mean_ms", "server_p50_ms", "server_p90_ms", "server_p99_ms")
 
 
 def _bucket_us(bucket) -> int:
@@ -136,19 +146,7 @@ def edge_series(
     edges, edge_codes = _edges(table)
     n_edges = len(edges)
     n_groups = n_buckets * n_edges
-    columns = [
-        "calls",
-        "errors",
-        "error_rate",
-        "latency_mean_ms",
-        "latency_p50_ms",
-        "latency_p90_ms",
-        "latency_p99_ms",
-        "server_mean_ms",
-        "server_p50_ms",
-        "server_p90_ms",
-        "server_p99_ms",
-    ]
+    columns = EDGE_SERIES_COLUMNS
     if n_groups == 0:
         frame = pd.DataFrame(
             {c: pd.Series([], dtype="int64" if c in ("calls", "errors") else "float64") for c in columns}
@@ -204,7 +202,7 @@ def service_series(spans: pd.DataFrame, bucket="30s", start=None, end=None, orig
     codes = rank[codes.ravel()] if len(names) else codes.ravel()
     names = [names[i] for i in order]
     n_services = len(names)
-    columns = ["calls", "errors", "error_rate", "latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms"]
+    columns = SERVICE_SERIES_COLUMNS
     n_groups = n_buckets * n_services
     keys = [(str(s),) for s in names]
     if n_groups == 0:

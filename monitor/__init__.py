@@ -4,7 +4,24 @@ Layers: the monitor sits above ``rca`` and below ``evaluation`` and the applicat
 stages below it incrementally and adds no detection or ranking logic of its own.
 """
 
+from monitor.buckets import ClosedBucket, StreamingBuckets
 from monitor.errors import MonitorError
+from monitor.incidents import Incident, IncidentTracker
+from monitor.monitor import MONITOR_FLUXEV, Monitor, MonitorConfig
 from monitor.protocols import Sink, Source
+from monitor.series import Alarm, SeriesModel
 
-__all__ = ["MonitorError", "Sink", "Source"]
+__all__ = [
+    "MONITOR_FLUXEV",
+    "Alarm",
+    "ClosedBucket",
+    "Incident",
+    "IncidentTracker",
+    "Monitor",
+    "MonitorConfig",
+    "MonitorError",
+    "SeriesModel",
+    "Sink",
+    "Source",
+    "StreamingBuckets",
+]

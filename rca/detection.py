@@ -300,7 +300,9 @@ def derived_edge_frame(edge_series: pd.DataFrame, service_series: pd.DataFrame |
     incoming.index = incoming.index.set_names(["time", "service"])
     if service_series is not None and len(service_series):
         own = service_series["calls"].astype(float)
-        incoming = own.combine(incoming, lambda a, b: a if a > 0 else b, fill_value=0.0)
+        union = own.index.union(incoming.index)
+        mine, theirs = own.reindex(union, fill_value=0.0), incoming.reindex(union, fill_value=0.0)
+        incoming = mine.where(mine > 0, theirs)
     key = pd.MultiIndex.from_arrays([times, callers], names=["time", "service"])
     denominator = incoming.reindex(key).to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -15,6 +15,7 @@ from chaos_scenarios.lab import run_lab
 from chaos_scenarios.runner import default_run_id, plan_cases, run_suite
 from chaos_scenarios.simulator import SimBackend
 from chaos_scenarios.suite import builtin_suites, load_suite
+from chaos_scenarios.timeline import read_timeline, run_timeline
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--context", help="kubeconfig context (k8s backend)")
     run.add_argument("--jaeger-url", help="Jaeger query URL (overrides the suite's defaults.jaeger_url)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--timeline",
+        action="store_true",
+        help="write the whole suite as one continuous timeline (normal traffic, then the faults one "
+        "after another) in one folder, for the monitor, instead of one folder per case",
+    )
+    run.add_argument(
+        "--lead-in",
+        default="1h",
+        help="normal traffic before the first fault in --timeline mode (default: %(default)s)",
+    )
     run.set_defaults(func=_suite_run)
 
     check = suite_sub.add_parser("check", help="validate a suite and list its cases")
@@ -110,6 +122,11 @@ def _suite_run(args: argparse.Namespace) -> int:
             jaeger_url=args.jaeger_url,
             allowed_namespaces=args.allow_namespace or DEFAULT_ALLOWED_NAMESPACES,
         )
+    if args.timeline:
+        folder = run_timeline(suite, backend, args.out, lead_in=args.lead_in, progress=not args.no_progress, seed=seed)
+        info = read_timeline(folder)
+        print(f"wrote a timeline of {len(info['labels'])} fault(s) and {info['spans']} spans to {folder}")
+        return 0
     written = run_suite(suite, backend, args.out, progress=not args.no_progress, seed=seed)
     print(f"wrote {len(written)} case folder(s) to {args.out}")
     return 0

@@ -1,0 +1,170 @@
+"""From per-series alarms to incidents: open, update, close.
+
+The rule (one incident at a time, as a monitor of one system sees it):
+
+- **open** when confirmed alarms (see :mod:`monitor.series`) implicating at least
+  ``min_services`` distinct services fall within ``window`` of each other. A fault propagates: the
+  slow service's own series and the waits of its callers move together, while the noise of one
+  service (a slow request seen by its mean and its p90, by its callers' waits) implicates that
+  service alone. The incident's **onset** is the earliest of those alarms; it opens at the end of
+  the bucket that completed the set;
+- **update** with every further alarm while it is open (its alarmed series, their first alarm
+  and count, the highest severity);
+- **close** once ``quiet`` has passed without an alarm; a new set of alarms after that opens a
+  new incident.
+
+An incident's **severity** is the highest severity of its alarms (see :mod:`monitor.series`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from core.times import format_time
+from monitor.series import Alarm, SeriesKey, implicated
+
+
+@dataclass
+class AlarmedSeries:
+    first: pd.Timestamp
+    last: pd.Timestamp
+    count: int
+    severity: float
+    value: float
+    baseline: float
+
+
+@dataclass
+class Incident:
+    """One detected incident (module docstring); ``rankings[stage][method]`` holds the top
+    candidates ``[{"service", "score", "why"}]`` made at ``"open"`` and at ``"close"``."""
+
+    id: str
+    onset: pd.Timestamp
+    opened_at: pd.Timestamp
+    last_alarm: pd.Timestamp
+    severity: float
+    alarmed: dict[SeriesKey, AlarmedSeries] = field(default_factory=dict)
+    closed_at: pd.Timestamp | None = None
+    rankings: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+
+    @property
+    def open(self) -> bool:
+        return self.closed_at is None
+
+    def add(self, alarm: Alarm) -> None:
+        t = pd.Timestamp(alarm.time)
+        entry = self.alarmed.get(alarm.key)
+        if entry is None:
+            self.alarmed[alarm.key] = AlarmedSeries(t, t, 1, alarm.severity, alarm.value, alarm.baseline)
+        else:
+            entry.last, entry.count = max(entry.last, t), entry.count + 1
+            entry.severity = max(entry.severity, alarm.severity)
+        self.last_alarm = max(self.last_alarm, t)
+        self.severity = max(self.severity, alarm.severity)
+
+    def to_json(self) -> dict[str, Any]:
+        series = sorted(self.alarmed.items(), key=lambda kv: (kv[1].first, -kv[1].severity))
+        return {
+            "id": self.id,
+            "onset": format_time(self.onset),
+            "onset_unix": self.onset.value / 1e9,
+            "opened_at": format_time(self.opened_at),
+            "opened_unix": self.opened_at.value / 1e9,
+            "closed_at": None if self.closed_at is None else format_time(self.closed_at),
+            "closed_unix": None if self.closed_at is None else self.closed_at.value / 1e9,
+            "last_alarm": format_time(self.last_alarm),
+            "last_alarm_unix": self.last_alarm.value / 1e9,
+            "severity": round(self.severity, 6),
+            "alarmed_series": [
+                {
+                    "kind": k[0],
+                    "caller": k[1],
+                    "callee": k[2],
+                    "metric": k[3],
+                    "first": format_time(v.first),
+                    "first_unix": v.first.value / 1e9,
+                    "last_unix": v.last.value / 1e9,
+                    "alarms": v.count,
+                    "severity": round(v.severity, 6),
+                    "value": v.value,
+                    "baseline": v.baseline,
+                }
+                for k, v in series
+            ],
+            "rankings": self.rankings,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Incident:
+        incident = cls(
+            id=data["id"],
+            onset=_stamp(data["onset_unix"]),
+            opened_at=_stamp(data["opened_unix"]),
+            last_alarm=_stamp(data["last_alarm_unix"]),
+            severity=float(data["severity"]),
+            closed_at=None if data["closed_unix"] is None else _stamp(data["closed_unix"]),
+            rankings=data["rankings"],
+        )
+        for s in data["alarmed_series"]:
+            key = (s["kind"], s["caller"], s["callee"], s["metric"])
+            incident.alarmed[key] = AlarmedSeries(
+                _stamp(s["first_unix"]), _stamp(s["last_unix"]), s["alarms"], s["severity"], s["value"], s["baseline"]
+            )
+        return incident
+
+
+def _stamp(seconds: float) -> pd.Timestamp:
+    return pd.Timestamp(round(seconds * 1e9), unit="ns", tz="UTC")
+
+
+class IncidentTracker:
+    """Alarms in, incident transitions out (module docstring)."""
+
+    def __init__(self, min_services: int, window: pd.Timedelta, quiet: pd.Timedelta):
+        self.min_services = min_services
+        self.window = window
+        self.quiet = quiet
+        self.recent: deque[Alarm] = deque()
+        self.current: Incident | None = None
+        self.count = 0
+
+    def step(self, bucket_end: pd.Timestamp, alarms: list[Alarm]) -> list[tuple[str, Incident]]:
+        """The transitions ``("open" | "update" | "close", incident)`` after one closed bucket."""
+        out: list[tuple[str, Incident]] = []
+        current = self.current
+        if current is not None and alarms:
+            for alarm in alarms:
+                current.add(alarm)
+            out.append(("update", current))
+        elif current is not None and bucket_end - current.last_alarm >= self.quiet:
+            current.closed_at = bucket_end
+            out.append(("close", current))
+            self.current = None
+        if self.current is None and alarms:
+            self.recent.extend(alarms)
+            newest = max(pd.Timestamp(a.time) for a in alarms)
+            while self.recent and newest - pd.Timestamp(self.recent[0].time) > self.window:
+                self.recent.popleft()
+            if len({implicated(a.key) for a in self.recent}) >= self.min_services:
+                self.count += 1
+                onset = min(pd.Timestamp(a.time) for a in self.recent)
+                incident = Incident(f"incident-{self.count:04d}", onset, bucket_end, onset, 0.0)
+                for alarm in self.recent:
+                    incident.add(alarm)
+                self.recent.clear()
+                self.current = incident
+                out.append(("open", incident))
+        return out
+
+    def flush(self, end: pd.Timestamp) -> list[tuple[str, Incident]]:
+        """Close the open incident at the end of the stream."""
+        if self.current is None:
+            return []
+        self.current.closed_at = end
+        closed, self.current = self.current, None
+        return [("close", closed)]
