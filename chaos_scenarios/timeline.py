@@ -32,7 +32,7 @@ from tqdm import tqdm
 from chaos_scenarios.backend import Backend
 from chaos_scenarios.case_folder import CaseLabel
 from chaos_scenarios.errors import ScenarioError
-from chaos_scenarios.runner import default_run_id, play_case, plan_cases
+from chaos_scenarios.runner import default_run_id, plan_cases, play_case
 from chaos_scenarios.spec import Suite, parse_duration
 
 TIMELINE_FORMAT = "rca-timeline/1"
