@@ -110,12 +110,16 @@ def main(argv=None) -> int:
         parser.error(f"{args.dir}: no SKAB experiment file found")
     n_test = sum(len(label) for _, _, label in files)
     share = sum(int(label.sum()) for _, _, label in files) / n_test
-    print(f"{len(files)} files, {n_test} test points, {share:.1%} labelled anomalous; skipped: {dict(skipped) or 'none'}")
+    print(
+        f"{len(files)} files, {n_test} test points, {share:.1%} labelled anomalous; skipped: {dict(skipped) or 'none'}"
+    )
     rows = [run("all-ones", None, files)]
     for name in chosen:
         rows.append(run(name, configs[name], files))
         print(f"  {name} done in {rows[-1]['seconds']:.1f} s", file=sys.stderr)
-    header = f"{'detector':22s} {'F1':>6s} {'FAR':>6s} {'MAR':>6s} {'F1-PA':>6s} {'PA%K':>6s} {'event':>6s} {'seconds':>8s}"
+    header = (
+        f"{'detector':22s} {'F1':>6s} {'FAR':>6s} {'MAR':>6s} {'F1-PA':>6s} {'PA%K':>6s} {'event':>6s} {'seconds':>8s}"
+    )
     print(header)
     for r in rows:
         print(

@@ -12,6 +12,9 @@ FluxEV(s=3, smoothing=1)
 
 from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from detectors.multivariate.fluxev_combined import FluxEVCombined
+from detectors.multivariate.iforest import IsolationForestDetector
+from detectors.multivariate.pca import PCADetector
 from detectors.registry import (
     DETECTORS,
     LAZY,
@@ -22,9 +25,6 @@ from detectors.registry import (
     register,
     register_lazy,
 )
-from detectors.multivariate.fluxev_combined import FluxEVCombined
-from detectors.multivariate.iforest import IsolationForestDetector
-from detectors.multivariate.pca import PCADetector
 from fluxev import FluxEV
 
 register("fluxev")(FluxEV)

@@ -35,12 +35,12 @@ stopping there watches the test set); we report point-wise metrics beside point-
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
 from core.detector import DetectorError
+from detectors.multivariate.base import is_int, is_real
 from detectors.multivariate.deep import WindowModelDetector
 
 SMALL_CPU = dict(sliding_window=50, d_model=64, n_heads=4, n_layers=2, d_ff=64, epochs=10, batch_size=64, lr=1e-3)
@@ -127,6 +127,7 @@ class AnomalyTransformerNetwork(nn.Module):
         encoding = torch.zeros(window, d_model)
         encoding[:, 0::2] = torch.sin(position * rate)
         encoding[:, 1::2] = torch.cos(position * rate)[:, : d_model // 2]
+        self.position: torch.Tensor
         self.register_buffer("position", encoding, persistent=False)
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, window, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
@@ -212,18 +213,16 @@ class AnomalyTransformer(WindowModelDetector):
         self._check_training_params()
         for name in ("d_model", "n_heads", "n_layers", "d_ff"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            if not is_int(value) or value < 1:
                 raise DetectorError(f"{name}: must be a positive integer, got {value!r}")
         if self.d_model % self.n_heads or self.d_model % 2:
-            raise DetectorError(
-                f"d_model: must be even and divisible by n_heads = {self.n_heads}, got {self.d_model}"
-            )
-        if isinstance(self.lam, bool) or not isinstance(self.lam, numbers.Real) or self.lam < 0:
+            raise DetectorError(f"d_model: must be even and divisible by n_heads = {self.n_heads}, got {self.d_model}")
+        if not is_real(self.lam) or self.lam < 0:
             raise DetectorError(f"lam: must be a non-negative number, got {self.lam!r}")
         t = self.temperature
-        if isinstance(t, bool) or not isinstance(t, numbers.Real) or not t > 0:
+        if not is_real(t) or not t > 0:
             raise DetectorError(f"temperature: must be a positive number, got {t!r}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
+        if not is_real(self.dropout) or not 0 <= self.dropout < 1:
             raise DetectorError(f"dropout: must be a number in [0, 1), got {self.dropout!r}")
 
     def _network(self, p: int) -> nn.Module:

@@ -35,7 +35,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,16 @@ class MultivariateResult(DetectionResult):
         return pd.DataFrame(self.contributions, index=self.index, columns=list(self.variables))
 
 
+def is_real(value: Any) -> TypeGuard[float]:
+    """A real number that is not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> TypeGuard[int]:
+    """An integer that is not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _name(value: Any, name: str, choices: tuple[str, ...]) -> str:
     if isinstance(value, str):
         for choice in choices:
@@ -93,7 +103,7 @@ def _name(value: Any, name: str, choices: tuple[str, ...]) -> str:
 
 def check_sliding_window(value: Any) -> int:
     low, high = WINDOW_RANGE
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+    if not is_int(value) or not low <= value <= high:
         raise DetectorError(f"sliding_window: must be an integer between {low} and {high} (MVAD), got {value!r}")
     return int(value)
 
@@ -129,13 +139,15 @@ class MultivariateDetector(Detector):
         _name(self.align_mode, "align_mode", ALIGN_MODES)
         if self._fill == "Fixed":
             if self.padding_value is None:
-                raise DetectorError("padding_value: required when fill_na_method is 'Fixed' (MVAD RequiredPaddingValue)")
-            if isinstance(self.padding_value, bool) or not isinstance(self.padding_value, numbers.Real):
+                raise DetectorError(
+                    "padding_value: required when fill_na_method is 'Fixed' (MVAD RequiredPaddingValue)"
+                )
+            if not is_real(self.padding_value):
                 raise DetectorError(f"padding_value: must be a finite number, got {self.padding_value!r}")
             if not math.isfinite(self.padding_value):
                 raise DetectorError(f"padding_value: must be a finite number, got {self.padding_value!r}")
         ratio = self.max_missing_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0 <= ratio < 1:
+        if not is_real(ratio) or not 0 <= ratio < 1:
             raise DetectorError(f"max_missing_ratio: must be a number in [0, 1), got {ratio!r}")
 
     def _check_params(self) -> None:
@@ -195,7 +207,7 @@ class MultivariateDetector(Detector):
                 if value.index.has_duplicates:
                     raise DetectorError(f"{name}: variable {key!r} has duplicated timestamps")
                 series[str(key)] = value
-            frame = pd.concat(series, axis=1, join="inner" if self._align == "Inner" else "outer").sort_index()
+            frame = pd.concat(series, axis=1, join="inner" if self._align == "Inner" else "outer", sort=True)
         elif isinstance(data, pd.DataFrame):
             frame = data
             if self._align == "Inner":
@@ -239,6 +251,13 @@ class MultivariateDetector(Detector):
         return out
 
     # ------------------------------------------------------------------ protocol
+    def _fit(self, x: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _score(self, full: np.ndarray) -> tuple[np.ndarray, Any, np.ndarray]:
+        """(score, threshold, contributions) of the rows of ``full`` after the context."""
+        raise NotImplementedError
+
     def fit(self, train) -> MultivariateDetector:
         """Check the parameters and the training data, learn, keep the last context rows."""
         self._check_params()
@@ -382,7 +401,7 @@ class MultivariateDetector(Detector):
         (summing to 1 over all variables). ``changedVariables`` of a contributor are the
         variables whose relation to it moved by more than :data:`CHANGED_CORRELATION`
         (``changedValues``: by how much), largest first."""
-        if isinstance(top_contributor_count, bool) or not isinstance(top_contributor_count, numbers.Integral):
+        if not is_int(top_contributor_count):
             raise DetectorError(f"top_contributor_count: must be an integer 1..30, got {top_contributor_count!r}")
         if not 1 <= top_contributor_count <= 30:
             raise DetectorError(f"top_contributor_count: must be an integer 1..30, got {top_contributor_count!r}")
@@ -466,7 +485,7 @@ def check_threshold(method: Any, quantile: Any, risk: Any, extra: tuple[str, ...
     if method not in choices:
         raise DetectorError(f"threshold: must be one of {', '.join(choices)}, got {method!r}")
     for name, value in (("quantile", quantile), ("risk", risk)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        if not is_real(value) or not 0 < value < 1:
             raise DetectorError(f"{name}: must be a number in (0, 1), got {value!r}")
 
 

@@ -21,7 +21,6 @@ quantile), never from the points being detected.
 from __future__ import annotations
 
 import copy
-import numbers
 import time
 from typing import Any
 
@@ -31,7 +30,14 @@ from torch import nn
 from tqdm import tqdm
 
 from core.detector import DetectorError, UnmodelledSeries
-from detectors.multivariate.base import MultivariateDetector, check_sliding_window, check_threshold, threshold_from
+from detectors.multivariate.base import (
+    MultivariateDetector,
+    check_sliding_window,
+    check_threshold,
+    is_int,
+    is_real,
+    threshold_from,
+)
 
 MIN_WINDOWS = 10
 """Fewest training units: enough for a validation split and a threshold."""
@@ -73,16 +79,16 @@ class WindowModelDetector(MultivariateDetector):
         check_sliding_window(self.sliding_window)
         for name in ("epochs", "batch_size"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            if not is_int(value) or value < 1:
                 raise DetectorError(f"{name}: must be a positive integer, got {value!r}")
-        if isinstance(self.patience, bool) or not isinstance(self.patience, numbers.Integral) or self.patience < 0:
+        if not is_int(self.patience) or self.patience < 0:
             raise DetectorError(f"patience: must be a non-negative integer, got {self.patience!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, numbers.Real) or not self.lr > 0:
+        if not is_real(self.lr) or not self.lr > 0:
             raise DetectorError(f"lr: must be a positive number, got {self.lr!r}")
         ratio = self.val_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) or not 0 < ratio < 0.5:
+        if not is_real(ratio) or not 0 < ratio < 0.5:
             raise DetectorError(f"val_ratio: must be a number in (0, 0.5), got {ratio!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, numbers.Integral):
+        if not is_int(self.seed):
             raise DetectorError(f"seed: must be an integer, got {self.seed!r}")
         if not isinstance(self.progress, bool):
             raise DetectorError(f"progress: must be True or False, got {self.progress!r}")
@@ -121,14 +127,19 @@ class WindowModelDetector(MultivariateDetector):
         std = x.std(axis=0)
         self.scale_ = np.where(std > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), std, 1.0)
         data = units(self._standardise(x), self.unit_length())
-        n_val = max(1, int(round(self.val_ratio * len(data))))
+        n_val = max(1, round(self.val_ratio * len(data)))
         train, val = data[:-n_val], data[-n_val:]
         if len(train) < 1:
             raise UnmodelledSeries(f"train: {len(data)} windows leave none to train on after the validation split")
         model = self._network(x.shape[1])
         optimizer = torch.optim.Adam(model.parameters(), lr=float(self.lr))
         best, best_state, waited = np.inf, copy.deepcopy(model.state_dict()), 0
-        diagnostics: dict[str, list] = {"epochIds": [], "trainLosses": [], "validationLosses": [], "latenciesInSeconds": []}
+        diagnostics: dict[str, list] = {
+            "epochIds": [],
+            "trainLosses": [],
+            "validationLosses": [],
+            "latenciesInSeconds": [],
+        }
         bar = tqdm(range(int(self.epochs)), desc=type(self).__name__, disable=not self.progress, leave=False)
         for epoch in bar:
             started = time.perf_counter()

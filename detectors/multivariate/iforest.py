@@ -11,13 +11,12 @@ seed, which rebuilds it exactly (scikit-learn's trees are not plain values).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
 from core.detector import DetectorError
-from detectors.multivariate.base import MultivariateDetector, check_threshold, threshold_from
+from detectors.multivariate.base import MultivariateDetector, check_threshold, is_int, is_real, threshold_from
 
 
 class IsolationForestDetector(MultivariateDetector):
@@ -55,12 +54,12 @@ class IsolationForestDetector(MultivariateDetector):
 
     def _check_params(self) -> None:
         self._check_input_params()
-        if isinstance(self.n_estimators, bool) or not isinstance(self.n_estimators, int) or self.n_estimators < 1:
+        if not is_int(self.n_estimators) or self.n_estimators < 1:
             raise DetectorError(f"n_estimators: must be a positive integer, got {self.n_estimators!r}")
         c = self.contamination
-        if c != "auto" and (isinstance(c, bool) or not isinstance(c, numbers.Real) or not 0 < c <= 0.5):
+        if c != "auto" and (not is_real(c) or not 0 < c <= 0.5):
             raise DetectorError(f"contamination: must be 'auto' or a number in (0, 0.5], got {c!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+        if not is_int(self.seed):
             raise DetectorError(f"seed: must be an integer, got {self.seed!r}")
         check_threshold(self.threshold, self.quantile, self.risk, extra=("contamination",))
 

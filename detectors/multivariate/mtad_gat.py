@@ -31,12 +31,11 @@ dropout 0.3, lr 1e-3; the window defaults to MVAD's ``slidingWindow`` 300 (the p
 
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch import nn
 
 from core.detector import DetectorError
+from detectors.multivariate.base import is_int, is_real
 from detectors.multivariate.deep import WindowModelDetector
 
 SMALL_CPU = dict(sliding_window=32, hidden=64, latent=16, epochs=30, batch_size=64, patience=5)
@@ -152,13 +151,13 @@ class MTADGAT(WindowModelDetector):
         self._check_training_params()
         for name in ("kernel_size", "hidden", "latent"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            if not is_int(value) or value < 1:
                 raise DetectorError(f"{name}: must be a positive integer, got {value!r}")
         if self.kernel_size % 2 == 0:
             raise DetectorError(f"kernel_size: must be odd (a centred convolution), got {self.kernel_size}")
-        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real) or not 0 <= self.dropout < 1:
+        if not is_real(self.dropout) or not 0 <= self.dropout < 1:
             raise DetectorError(f"dropout: must be a number in [0, 1), got {self.dropout!r}")
-        if isinstance(self.gamma, bool) or not isinstance(self.gamma, numbers.Real) or self.gamma < 0:
+        if not is_real(self.gamma) or self.gamma < 0:
             raise DetectorError(f"gamma: must be a non-negative number, got {self.gamma!r}")
 
     def unit_length(self) -> int:

@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 
 from core.detector import DetectorError, UnmodelledSeries
-from detectors.multivariate.base import MultivariateDetector, check_threshold, threshold_from
+from detectors.multivariate.base import MultivariateDetector, check_threshold, is_int, is_real, threshold_from
 
 STATISTICS = ("t2+q", "t2", "q")
 
@@ -87,13 +87,13 @@ class PCADetector(MultivariateDetector):
         self._check_input_params()
         for name in ("explained_variance", "p_value"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            if not is_real(value) or not 0 < value < 1:
                 raise DetectorError(f"{name}: must be a number in (0, 1), got {value!r}")
         if self.statistic not in STATISTICS:
             raise DetectorError(f"statistic: must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         for name in ("smooth", "corr_window"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise DetectorError(f"{name}: must be a positive integer, got {value!r}")
         check_threshold(self.threshold, self.quantile, self.risk, extra=("limits",))
 
