@@ -1,6 +1,7 @@
 """PCA process monitoring: Hotelling's T^2 in the principal subspace and Q (SPE) in the residual one.
 
-Training data are standardised (training mean and standard deviation); the principal subspace
+Training data are standardised (training mean and standard deviation; ``scale=False`` only
+centres them, for data already in comparable units); the principal subspace
 keeps the fewest components whose eigenvalues explain at least ``explained_variance`` of the
 variance. For a standardised point x with scores t = P^T x:
 
@@ -60,6 +61,7 @@ class PCADetector(MultivariateDetector):
         explained_variance=0.85,
         p_value=0.999,
         statistic="t2+q",
+        scale=True,
         smooth=1,
         threshold="limits",
         quantile=0.99,
@@ -73,6 +75,7 @@ class PCADetector(MultivariateDetector):
         self.explained_variance = explained_variance
         self.p_value = p_value
         self.statistic = statistic
+        self.scale = scale
         self.smooth = smooth
         self.threshold = threshold
         self.quantile = quantile
@@ -89,6 +92,8 @@ class PCADetector(MultivariateDetector):
             value = getattr(self, name)
             if not is_real(value) or not 0 < value < 1:
                 raise DetectorError(f"{name}: must be a number in (0, 1), got {value!r}")
+        if not isinstance(self.scale, bool):
+            raise DetectorError(f"scale: must be True or False, got {self.scale!r}")
         if self.statistic not in STATISTICS:
             raise DetectorError(f"statistic: must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         for name in ("smooth", "corr_window"):
@@ -111,7 +116,9 @@ class PCADetector(MultivariateDetector):
         self.active_ = std > 1e-12 * np.maximum(1.0, np.abs(self.mean_))
         if not self.active_.any():
             raise UnmodelledSeries("train: every variable is constant")
-        self.scale_ = np.where(self.active_, std, 1.0)
+        self.scale_ = np.where(self.active_, std, 1.0) if self.scale else np.ones(len(std))
+        if not self.scale:
+            self.active_ = np.ones(len(std), dtype=bool)
         z = self._standardise(x)
         za = z[:, self.active_]
         cov = np.cov(za, rowvar=False).reshape(za.shape[1], za.shape[1])
