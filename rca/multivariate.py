@@ -21,8 +21,9 @@ but read from the joint detection). For service X:
   as a whole left their training relations (1 = at the threshold);
 - own(X) = the share of the contributions (averaged over the test buckets) that belongs to X
   itself: its own series, the metrics of the calls into it (except their call ratios, which
-  are the callers' call pattern) and the call ratios of its calls out (its code's pattern). The time and errors it *waited for* on its calls out belong
-  to its callees: a caller whose anomaly is what it waited for is a victim;
+  are the callers' call pattern) and the call ratios of its calls out (its code's pattern).
+  The time and errors it *waited for* on its calls out belong to its callees: a caller whose
+  anomaly is what it waited for is a victim;
 - score(X) = joint(X) x own(X).
 
 ``why`` names the joint score, the own share and the variables that contributed most.

@@ -48,7 +48,7 @@ def test_a_victim_keeps_little_of_its_joint_anomaly():
 
 def test_the_view_names_and_owns_the_variables():
     evidence = _evidence(None).evidence
-    owned = {key: mine for key, mine in service_variables(evidence)["cart"]}
+    owned = dict(service_variables(evidence)["cart"])
     assert owned[("edge", "frontend", "cart", "server_mean_ms")] is True
     assert owned[("edge", "frontend", "cart", "call_ratio")] is False
     assert owned[("edge", "cart", "redis", "latency_mean_ms")] is False
