@@ -20,10 +20,13 @@ but read from the joint detection). For service X:
 - joint(X) = log(1 + median over the test buckets of score / threshold): how far its variables
   as a whole left their training relations (1 = at the threshold);
 - own(X) = the share of the contributions (averaged over the test buckets) that belongs to X
-  itself: its own series, the metrics of the calls into it (except their call ratios, which
-  are the callers' call pattern) and the call ratios of its calls out (its code's pattern).
-  The time and errors it *waited for* on its calls out belong to its callees: a caller whose
-  anomaly is what it waited for is a victim;
+  itself: its own series; on the calls into it, the time it spent and the errors it returned;
+  on its calls out, their call ratios (its code's call pattern). The times measured on the
+  caller's side of a call C -> Y (waited, gap) can move because Y is slow, the link is slow,
+  or C is starved; they are split as ``explain-upstream`` splits gaps: Y's share is the
+  fraction of Y's other incoming edges that moved too, against the fraction of C's other
+  outgoing edges (:func:`callee_shares`). What a caller waited for on a slow callee's call is
+  then mostly the callee's, and a caller whose anomaly is what it waited for is a victim;
 - score(X) = joint(X) x own(X).
 
 ``why`` names the joint score, the own share and the variables that contributed most.
@@ -46,67 +49,112 @@ from rca.errors import RCAError
 from rca.ranking import _check, _nodes, _ranking, ranking_method
 from rca.types import EdgeEvidence, Ranking
 
-WAITED_FOR = frozenset(
-    {
-        "latency_mean_ms",
-        "latency_p90_ms",
-        "server_mean_ms",
-        "server_p90_ms",
-        "gap_mean_ms",
-        "error_rate",
-    }
-)
-"""Metrics of a call out that measure the callee (what the caller waited for)."""
+CALLEE_MEASURED = frozenset({"server_mean_ms", "server_p90_ms", "error_rate"})
+"""Edge metrics that belong to the callee: the time it spent, the errors its calls returned."""
+CALLER_SIDE = frozenset({"latency_mean_ms", "latency_p90_ms", "gap_mean_ms"})
+"""Edge metrics measured on the caller's side of a call: the callee, the link or a starved
+caller can move them; they are split between the two ends (module docstring)."""
 
 
 def variable_name(kind: str, caller: str, callee: str | None, metric: str) -> str:
     return f"{caller} {metric}" if kind == "service" else f"{caller}->{callee} {metric}"
 
 
-def service_variables(evidence: EdgeEvidence) -> dict[str, list[tuple[tuple, bool]]]:
-    """Service -> [(series key, belongs to the service itself)] from ``evidence.series``: a call's
-    call ratio belongs to the caller, its other metrics to the callee (module docstring)."""
+def callee_shares(evidence: EdgeEvidence, anomalous: float = 3.0, unknown_share: float = 0.5) -> dict:
+    """(caller, callee) -> the callee's share of the edge's caller-side metrics: f_in / (f_in +
+    f_out), where f_in is the mean of moved(o, callee) over the callee's other incoming edges and
+    f_out of moved(caller, o) over the caller's other outgoing edges (``unknown_share`` without
+    other edges; 1/2 when neither moved); moved(e) = min(1, max(0, level shift of the edge's
+    ``latency_mean_ms`` or ``gap_mean_ms``) / ``anomalous``), the shifts of EdgeEvidence."""
+    t = evidence.edges()
+    moved: dict[tuple[str, str], float] = defaultdict(float)
+    for caller, callee, metric, shift in zip(t["caller"], t["callee"], t["metric"], t["shift"]):
+        if metric in ("latency_mean_ms", "gap_mean_ms") and np.isfinite(shift):
+            value = min(1.0, max(0.0, float(shift)) / anomalous) if anomalous > 0 else float(shift > 0)
+            moved[(str(caller), str(callee))] = max(moved[(str(caller), str(callee))], value)
+    edges = set(moved)
+    if evidence.series is not None:
+        edges |= {(str(c), str(x)) for k, c, x, _ in evidence.series.columns if k == "edge"}
+    into: dict[str, list[str]] = defaultdict(list)
+    out_of: dict[str, list[str]] = defaultdict(list)
+    for c, x in edges:
+        into[x].append(c)
+        out_of[c].append(x)
+    shares = {}
+    for c, x in edges:
+        others_in = [moved[(o, x)] for o in into[x] if o != c]
+        others_out = [moved[(c, o)] for o in out_of[c] if o != x]
+        f_in = float(np.mean(others_in)) if others_in else unknown_share
+        f_out = float(np.mean(others_out)) if others_out else unknown_share
+        shares[(c, x)] = 0.5 if f_in + f_out == 0 else f_in / (f_in + f_out)
+    return shares
+
+
+def service_variables(
+    evidence: EdgeEvidence, anomalous: float = 3.0, unknown_share: float = 0.5
+) -> dict[str, list[tuple[tuple, float]]]:
+    """Service -> [(series key, the share of it that belongs to the service)] from
+    ``evidence.series``: a service's own series are its own; a call's time spent and errors
+    belong to the callee, its call ratio to the caller, and its caller-side times are split by
+    :func:`callee_shares`."""
     if evidence.series is None:
         raise RCAError("evidence has no series values: run detection with keep_scores=True for the multivariate view")
-    out: dict[str, list[tuple[tuple, bool]]] = defaultdict(list)
+    shares = callee_shares(evidence, anomalous, unknown_share)
+    out: dict[str, list[tuple[tuple, float]]] = defaultdict(list)
     for kind, caller, callee, metric in evidence.series.columns:
         if kind == "service":
-            out[str(caller)].append(((kind, caller, None, metric), True))
+            out[str(caller)].append(((kind, caller, None, metric), 1.0))
             continue
         key = (kind, caller, callee, metric)
-        out[str(callee)].append((key, metric != "call_ratio"))
-        out[str(caller)].append((key, metric not in WAITED_FOR))
+        if metric in CALLER_SIDE:
+            w = shares.get((str(caller), str(callee)), 0.5)
+        elif metric == "call_ratio":
+            w = 0.0
+        else:
+            w = 1.0
+        out[str(callee)].append((key, w))
+        out[str(caller)].append((key, 1.0 - w))
     return out
 
 
 @dataclass
 class ServiceView:
     """One service's variables in noise units: ``train`` and ``test`` frames (buckets x
-    variables), which variables are the service's own, and the variables left out, with why."""
+    variables), the share of each variable that belongs to the service, and the variables left
+    out, with why."""
 
     service: str
     train: pd.DataFrame
     test: pd.DataFrame
-    own: dict[str, bool]
+    own: dict[str, float]
     left_out: dict[str, str] = field(default_factory=dict)
 
 
 def service_view(
-    evidence: EdgeEvidence, service: str, *, max_missing_ratio: float = 0.2, rel_floor: float = 0.05
+    evidence: EdgeEvidence,
+    service: str,
+    *,
+    max_missing_ratio: float = 0.2,
+    rel_floor: float = 0.05,
+    variables: dict[str, list[tuple[tuple, float]]] | None = None,
 ) -> ServiceView:
-    """The view of the module docstring for ``service``."""
-    keys = service_variables(evidence).get(service, [])
+    """The view of the module docstring for ``service``. Buckets in which none of the service's
+    series has a value (collection gaps, like the ones detection leaves out) are dropped first.
+    ``variables``: :func:`service_variables` of the evidence, when already computed."""
+    keys = (service_variables(evidence) if variables is None else variables).get(service, [])
     values = evidence.series
     if values is None:
         raise RCAError("evidence has no series values: run detection with keep_scores=True for the multivariate view")
-    is_train = np.asarray(values.index < evidence.train_until)
     position = {_normal(c): j for j, c in enumerate(values.columns)}
+    matrix = values.iloc[:, [position[key] for key, _ in keys]].to_numpy(dtype=float)
+    seen = ~np.isnan(matrix).all(axis=1) if keys else np.zeros(len(values), dtype=bool)
+    matrix, index = matrix[seen], values.index[seen]
+    is_train = np.asarray(index < evidence.train_until)
     own, left_out = {}, {}
     train_part, test_part = {}, {}
-    for key, mine in keys:
+    for j, (key, mine) in enumerate(keys):
         name = variable_name(*key)
-        column = values.iloc[:, position[key]].to_numpy(dtype=float)
-        train, test = column[is_train], column[~is_train]
+        train, test = matrix[is_train, j], matrix[~is_train, j]
         valid = train[~np.isnan(train)]
         missing = 1 - len(valid) / len(train) if len(train) else 1.0
         if missing > max_missing_ratio or len(valid) < 3:
@@ -121,7 +169,6 @@ def service_view(
         own[name] = mine
         train_part[name] = (train - baseline) / noise
         test_part[name] = (test - baseline) / noise
-    index = values.index
     train_frame = pd.DataFrame(train_part, index=index[is_train]).ffill().bfill()
     test_frame = pd.DataFrame(test_part, index=index[~is_train])
     test_frame = pd.concat([train_frame.iloc[-1:], test_frame]).ffill().iloc[1:]
@@ -171,7 +218,7 @@ def detect_service(view: ServiceView, detector: str = "pca", params: dict[str, A
     if contributions is None:
         raise RCAError(f"detector {detector!r} gives no per-variable contributions; choose a multivariate detector")
     share = pd.Series(np.asarray(contributions).mean(axis=0), index=list(view.train.columns))
-    own = float(share[[view.own[v] for v in share.index]].sum())
+    own = float(sum(share[v] * view.own[v] for v in share.index))
     return ServiceDetection(view.service, joint, own, share, n, int(np.sum(result.alarm)))
 
 
@@ -183,14 +230,19 @@ def multivariate_ranking(
     detector: str = "pca",
     max_missing_ratio: float = 0.2,
     rel_floor: float = 0.05,
+    anomalous: float = 3.0,
+    unknown_share: float = 0.5,
 ) -> Ranking:
     """Each service's variables detected jointly, scored by what the service itself explains
     (module docstring): score = log(1 + median score/threshold) x own share of the contributions."""
     _check(graph, evidence)
     scores: dict[str, float] = {}
     why: dict[str, str] = {}
+    variables = service_variables(evidence, anomalous, unknown_share)
     for service in _nodes(graph, evidence):
-        view = service_view(evidence, service, max_missing_ratio=max_missing_ratio, rel_floor=rel_floor)
+        view = service_view(
+            evidence, service, max_missing_ratio=max_missing_ratio, rel_floor=rel_floor, variables=variables
+        )
         found = detect_service(view, detector)
         scores[service] = found.joint * found.own_share
         if found.note:
