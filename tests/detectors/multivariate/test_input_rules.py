@@ -89,14 +89,16 @@ def test_detection_needs_the_training_variables():
         PCADetector().detect(reordered)
 
 
-def test_update_is_detect_one_row_at_a_time():
+@pytest.mark.parametrize(("name", "params"), [("pca", {"smooth": 3}), ("fluxev-combined", {"smoothing": 1, "s": 5})])
+def test_update_is_detect_one_row_at_a_time(name, params):
     train, test = correlated(200), correlated(40, seed=5)
-    batch = PCADetector(smooth=3).fit(train).detect(test)
-    streaming = PCADetector(smooth=3).fit(train)
+    test.iloc[20:23, 0] += 4.0
+    batch = make_detector(name, **params).fit(train).detect(test)
+    streaming = make_detector(name, **params).fit(train)
     points = [streaming.update(row) for row in test.to_numpy()]
     assert np.allclose([p.score for p in points], batch.score)
-    assert [p.alarm for p in points] == batch.alarm.tolist()
-    mapping = PCADetector(smooth=3).fit(train).update(dict(test.iloc[0]))
+    assert [p.alarm for p in points] == batch.alarm.tolist() and batch.alarm.any()
+    mapping = make_detector(name, **params).fit(train).update(dict(test.iloc[0]))
     assert mapping.score == pytest.approx(batch.score[0])
 
 
