@@ -10,7 +10,8 @@ successive differences, with relative and per-metric floors). Variables with mor
 counted; the remaining gaps are filled as MVAD's ``Previous`` does.
 
 **Joint detection.** A registered multivariate detector (default PCA T^2 + Q without
-re-scaling, since the variables are already in comparable units) is fitted on the training
+re-scaling, since the variables are already in comparable units, and with one noise unit of
+variance added to every variable, :data:`PCA_IN_NOISE_UNITS`) is fitted on the training
 buckets of the view and scores the test buckets; its contributions say which variables moved
 together away from the training relations.
 
@@ -117,6 +118,11 @@ def service_variables(
     return out
 
 
+PCA_IN_NOISE_UNITS = {"scale": False, "ridge": 1.0}
+"""PCA on variables already in noise units: no re-scaling, and at least one noise unit of
+variance on every variable (as the noise floors of :func:`rca.detection.robust_shift`)."""
+
+
 @dataclass
 class ServiceView:
     """One service's variables in noise units: ``train`` and ``test`` frames (buckets x
@@ -203,7 +209,7 @@ def detect_service(view: ServiceView, detector: str = "pca", params: dict[str, A
     empty = pd.Series(dtype=float)
     if n == 0 or view.test.empty:
         return ServiceDetection(view.service, 0.0, 0.0, empty, n, 0, "no variable to model")
-    chosen = dict(params) if params is not None else ({"scale": False} if detector == "pca" else {})
+    chosen = dict(params) if params is not None else (dict(PCA_IN_NOISE_UNITS) if detector == "pca" else {})
     try:
         model = make_detector(detector, **chosen).fit(view.train)
         result = model.detect(view.test)

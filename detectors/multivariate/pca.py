@@ -1,7 +1,8 @@
 """PCA process monitoring: Hotelling's T^2 in the principal subspace and Q (SPE) in the residual one.
 
 Training data are standardised (training mean and standard deviation; ``scale=False`` only
-centres them, for data already in comparable units); the principal subspace
+centres them, for data already in comparable units; ``ridge`` adds that much variance to every
+variable, a floor for variables that hardly moved in training); the principal subspace
 keeps the fewest components whose eigenvalues explain at least ``explained_variance`` of the
 variance. For a standardised point x with scores t = P^T x:
 
@@ -11,6 +12,7 @@ variance. For a standardised point x with scores t = P^T x:
   theta_1 [c sqrt(2 theta_2 h0^2) / theta_1 + 1 + theta_2 h0 (h0-1) / theta_1^2]^(1/h0),
   theta_i = sum of the residual eigenvalues to the power i, h0 = 1 - 2 theta_1 theta_3 /
   (3 theta_2^2), c the standard normal ``p_value`` quantile;
+  (when every residual eigenvalue is 0, the limit is 1e-9 of the total variance);
 - ``statistic="t2+q"`` alarms when either statistic passes its limit (SKAB's combined
   detector); ``"t2"`` is Hotelling on all variables (no PCA), ``"q"`` the residual alone.
 
@@ -62,6 +64,7 @@ class PCADetector(MultivariateDetector):
         p_value=0.999,
         statistic="t2+q",
         scale=True,
+        ridge=0.0,
         smooth=1,
         threshold="limits",
         quantile=0.99,
@@ -76,6 +79,7 @@ class PCADetector(MultivariateDetector):
         self.p_value = p_value
         self.statistic = statistic
         self.scale = scale
+        self.ridge = ridge
         self.smooth = smooth
         self.threshold = threshold
         self.quantile = quantile
@@ -94,6 +98,8 @@ class PCADetector(MultivariateDetector):
                 raise DetectorError(f"{name}: must be a number in (0, 1), got {value!r}")
         if not isinstance(self.scale, bool):
             raise DetectorError(f"scale: must be True or False, got {self.scale!r}")
+        if not is_real(self.ridge) or self.ridge < 0:
+            raise DetectorError(f"ridge: must be a non-negative number, got {self.ridge!r}")
         if self.statistic not in STATISTICS:
             raise DetectorError(f"statistic: must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         for name in ("smooth", "corr_window"):
@@ -121,7 +127,7 @@ class PCADetector(MultivariateDetector):
             self.active_ = np.ones(len(std), dtype=bool)
         z = self._standardise(x)
         za = z[:, self.active_]
-        cov = np.cov(za, rowvar=False).reshape(za.shape[1], za.shape[1])
+        cov = np.cov(za, rowvar=False).reshape(za.shape[1], za.shape[1]) + self.ridge * np.eye(za.shape[1])
         eigenvalues, eigenvectors = np.linalg.eigh(cov)
         order = np.argsort(eigenvalues)[::-1]
         eigenvalues = np.clip(eigenvalues[order], 0.0, None)
@@ -142,6 +148,11 @@ class PCADetector(MultivariateDetector):
         self.t2_limit_ = t2_limit(self.n_components_, n, self.p_value) if self.n_components_ else np.inf
         residual = eigenvalues[k:]
         self.q_limit_ = q_limit(residual, self.p_value) if self.statistic != "t2" and len(residual) else np.inf
+        floor = 1e-9 * max(float(eigenvalues.sum()), 1.0)
+        if self.q_limit_ < floor:
+            # the training rows lie in the principal subspace: any residual is new, measured
+            # against a limit of 1e-9 of the training variance instead of 0
+            self.q_limit_ = floor
         if self.statistic == "q" and not np.isfinite(self.q_limit_):
             raise UnmodelledSeries("train: no residual subspace left for Q (every component is principal)")
         train_score = self._statistics(z)[0]
