@@ -124,7 +124,7 @@ class MultivariateDetector(Detector):
     max_missing_ratio: float
     variables_: tuple[str, ...]
     context_: np.ndarray
-    filled_ratio_: dict[str, float]
+    variable_states_: list[dict[str, Any]]
 
     # ------------------------------------------------------------------ parameters
     @property
@@ -162,8 +162,10 @@ class MultivariateDetector(Detector):
         return 2
 
     # ------------------------------------------------------------------ input rules
-    def prepare(self, data, name: str = "train") -> tuple[np.ndarray, tuple[str, ...], pd.Index, dict[str, float]]:
-        """(values, variables, index, filled ratio per variable) after alignment and filling."""
+    def prepare(self, data, name: str = "train") -> tuple[np.ndarray, tuple[str, ...], pd.Index, list[dict[str, Any]]]:
+        """(values, variables, index, MVAD ``variableStates``) after alignment and filling; a
+        variable's state: ``variable, filledNARatio, effectiveCount, firstTimestamp,
+        lastTimestamp`` (its first and last valid index value)."""
         frame = self._aligned(data, name)
         if frame.shape[1] == 0:
             raise DetectorError(f"{name}: no variables (MVAD NoVariablesFound)")
@@ -193,8 +195,22 @@ class MultivariateDetector(Detector):
                 f"alignment, more than max_missing_ratio = {self.max_missing_ratio:.0%} (MVAD best practice: "
                 "under 20 %)"
             )
+        states = []
+        for j, variable in enumerate(names):
+            valid = np.flatnonzero(~missing[:, j])
+            first = _timestamp(frame.index[valid[0]]) if len(valid) else None
+            last = _timestamp(frame.index[valid[-1]]) if len(valid) else None
+            states.append(
+                {
+                    "variable": variable,
+                    "filledNARatio": float(ratios[j]),
+                    "effectiveCount": len(valid),
+                    "firstTimestamp": first,
+                    "lastTimestamp": last,
+                }
+            )
         values = self._filled(values, missing)
-        return values, names, frame.index, {n: float(r) for n, r in zip(names, ratios)}
+        return values, names, frame.index, states
 
     def _aligned(self, data, name: str) -> pd.DataFrame:
         if isinstance(data, Mapping):
@@ -261,7 +277,7 @@ class MultivariateDetector(Detector):
     def fit(self, train) -> MultivariateDetector:
         """Check the parameters and the training data, learn, keep the last context rows."""
         self._check_params()
-        x, names, _, ratios = self.prepare(train, "train")
+        x, names, _, states = self.prepare(train, "train")
         needed = self.min_train_rows()
         if len(x) < needed:
             raise UnmodelledSeries(
@@ -269,7 +285,7 @@ class MultivariateDetector(Detector):
                 f"{needed}{self._length_reason()} (MVAD NotEnoughInput)"
             )
         self.variables_ = names
-        self.filled_ratio_ = ratios
+        self.variable_states_ = states
         with np.errstate(divide="ignore", invalid="ignore"):
             self.correlation_ = np.nan_to_num(np.corrcoef(x, rowvar=False)).reshape(x.shape[1], x.shape[1])
         self._fit(x)
@@ -287,7 +303,7 @@ class MultivariateDetector(Detector):
         return {
             "params": self.get_params(),
             "variables": list(self.variables_),
-            "filled_ratio": self.filled_ratio_,
+            "variable_states": self.variable_states_,
             "correlation": self.correlation_.tolist(),
             "context": self.context_.tolist(),
             "recent": self.recent_.tolist(),
@@ -301,7 +317,7 @@ class MultivariateDetector(Detector):
         detector._check_params()
         detector.variables_ = tuple(str(v) for v in state["variables"])
         p = len(detector.variables_)
-        detector.filled_ratio_ = {str(k): float(v) for k, v in dict(state["filled_ratio"]).items()}
+        detector.variable_states_ = [dict(v) for v in state["variable_states"]]
         detector.correlation_ = np.asarray(state["correlation"], dtype=float).reshape(p, p)
         detector.context_ = np.asarray(state["context"], dtype=float).reshape(-1, p)
         detector.recent_ = np.asarray(state["recent"], dtype=float).reshape(-1, p)

@@ -23,7 +23,14 @@ def test_inner_and_outer_alignment_follow_the_mvad_example():
     outer = PCADetector(align_mode="Outer", max_missing_ratio=0.5, fill_na_method="Zero").prepare(variables)
     assert len(outer[2]) == 5
     assert outer[0].tolist() == [[1, 1], [2, 2], [0, 3], [4, 4], [5, 0]]
-    assert outer[3] == {"v1": 0.2, "v2": 0.2}
+    assert outer[3][0] == {
+        "variable": "v1",
+        "filledNARatio": 0.2,
+        "effectiveCount": 4,
+        "firstTimestamp": "2020-11-01T00:00:00",
+        "lastTimestamp": "2020-11-05T00:00:00",
+    }
+    assert outer[3][1]["filledNARatio"] == 0.2 and outer[3][1]["lastTimestamp"] == "2020-11-04T00:00:00"
 
 
 @pytest.mark.parametrize(
