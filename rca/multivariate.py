@@ -259,5 +259,6 @@ def multivariate_ranking(
         why[service] = (
             f"joint {found.joint:.2f} x own share {found.own_share:.2f} of {found.n_variables} variables "
             f"({found.alarms} alarmed buckets); moved most: {moved}"
+            + (f"; {len(view.left_out)} variable(s) left out (missing values)" if view.left_out else "")
         )
     return _ranking(scores, why, "multivariate")
