@@ -1,6 +1,9 @@
 """Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
 
-Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`). Use :func:`make_detector` to build one:
+Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`); the multivariate detectors of
+:mod:`detectors.multivariate` (a DataFrame in, one column per variable): ``"pca"`` (T^2 + Q),
+``"iforest"``, ``"fluxev-combined"``, and, imported with PyTorch on first use, ``"mtad-gat"``
+and ``"anomaly-transformer"``. Use :func:`make_detector` to build one:
 
 >>> from detectors import make_detector
 >>> make_detector("fluxev", s=3, smoothing=1)
@@ -9,6 +12,9 @@ FluxEV(s=3, smoothing=1)
 
 from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from detectors.multivariate.fluxev_combined import FluxEVCombined
+from detectors.multivariate.iforest import IsolationForestDetector
+from detectors.multivariate.pca import PCADetector
 from detectors.registry import (
     DETECTORS,
     LAZY,
@@ -22,6 +28,11 @@ from detectors.registry import (
 from fluxev import FluxEV
 
 register("fluxev")(FluxEV)
+register("pca")(PCADetector)
+register("iforest")(IsolationForestDetector)
+register("fluxev-combined")(FluxEVCombined)
+register_lazy("mtad-gat", "detectors.multivariate.mtad_gat:MTADGAT")
+register_lazy("anomaly-transformer", "detectors.multivariate.anomaly_transformer:AnomalyTransformer")
 
 
 def detect_series(series, detector="fluxev", train_len=None, train_until=None, fill: bool = False, **params):
@@ -46,6 +57,9 @@ __all__ = [
     "Detector",
     "DetectorError",
     "FluxEV",
+    "FluxEVCombined",
+    "IsolationForestDetector",
+    "PCADetector",
     "PointResult",
     "UnmodelledSeries",
     "available",

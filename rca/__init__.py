@@ -4,6 +4,8 @@
   on every edge's and service's series;
 - :func:`rank` / :data:`METHODS` / :func:`ranking_method`: rank candidate services from the
   evidence over the graph; :data:`DEFAULT_METHOD` names the default;
+- :mod:`rca.multivariate`: each service's series detected jointly (:func:`service_view`,
+  :func:`detect_service`) and the ranking method ``"multivariate"`` that uses them;
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
 
@@ -18,6 +20,7 @@ from rca.detection import (
 )
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
+from rca.multivariate import ServiceView, detect_service, multivariate_ranking, service_view
 from rca.ranking import (
     DEFAULT_METHOD,
     METHODS,
@@ -46,16 +49,20 @@ __all__ = [
     "Ranking",
     "RankingConfig",
     "Result",
+    "ServiceView",
     "__version__",
     "detect_evidence",
+    "detect_service",
     "explain",
     "explain_upstream",
     "graph_from_edge_series",
     "localize",
     "max_score",
     "method_parameters",
+    "multivariate_ranking",
     "pagerank",
     "random_ranking",
     "rank",
     "ranking_method",
+    "service_view",
 ]

@@ -158,6 +158,11 @@ class DetectionConfig:
             else (dict(DEFAULT_DETECTOR_PARAMS.get(self.detector, {})) if isinstance(self.detector, str) else {})
         )
         object.__setattr__(self, "_prototype", make_detector(self.detector, **params))
+        if self._prototype.multivariate:
+            raise RCAError(
+                f"DetectionConfig.detector: {self.detector_name!r} is multivariate; detection runs one series at a "
+                "time (the ranking method 'multivariate' runs it on each service's series jointly)"
+            )
 
     def build_detector(self) -> Detector:
         """A new, unfitted, validated detector with the configured parameters."""
@@ -345,7 +350,8 @@ def detect_evidence(
     valid test point, or a constant value throughout is listed in ``evidence.unmodelled`` with
     the reason. A series the detector cannot model (:class:`core.UnmodelledSeries`) keeps its
     level shift as strength; its ``note`` and its ``unmodelled`` entry say why. See the module
-    docstring for ``shift`` and ``strength``; ``keep_scores=False`` skips the per-bucket frames.
+    docstring for ``shift`` and ``strength``; ``keep_scores=False`` skips the per-bucket frames
+    (``scores``) and the values of every series over training and test (``series``).
     ``detector`` is shorthand for ``config=DetectionConfig(detector=...)``.
     """
     if config is not None and detector is not None:
@@ -467,9 +473,20 @@ def detect_evidence(
                 index=index,
             )
     table = pd.DataFrame(rows, columns=list(EVIDENCE_COLUMNS))
+    window = in_train | in_test
+    values = (
+        pd.DataFrame(
+            matrix[window],
+            index=times[window],
+            columns=pd.MultiIndex.from_tuples(keys, names=["kind", "caller", "callee", "metric"]),
+        )
+        if config.keep_scores
+        else None
+    )
     return EdgeEvidence(
         table=table,
         scores=scores,
+        series=values,
         unmodelled=pd.DataFrame(unmodelled, columns=list(UNMODELLED_COLUMNS)),
         train_until=t0,
         end_time=t1,

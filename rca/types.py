@@ -56,6 +56,10 @@ class EdgeEvidence:
     ``scores``: per series key ``(kind, caller, callee, metric)`` a DataFrame indexed by
     time with columns ``value, score, threshold, alarm`` over the test part.
     ``unmodelled``: series that could not be modelled, or not by the detector, with the reason.
+    ``series``: the values of every series (modelled or not) per bucket over training and test,
+    columns keyed ``(kind, caller, callee, metric)`` like ``scores`` (NaN where missing), or None
+    when detection ran with ``keep_scores=False``; the multivariate view (:mod:`rca.multivariate`)
+    reads it.
     ``config``: the :class:`rca.DetectionConfig` it was made with.
     """
 
@@ -65,6 +69,7 @@ class EdgeEvidence:
     train_until: pd.Timestamp | None = None
     end_time: pd.Timestamp | None = None
     config: DetectionConfig | None = None
+    series: pd.DataFrame | None = None
 
     def edges(self) -> pd.DataFrame:
         return self.table[self.table["kind"] == "edge"]
