@@ -1,17 +1,21 @@
-"""From per-series alarms to incidents: open, update, close.
+"""From per-series alarms to incidents: open, update, close, reopen.
 
 The rule (one incident at a time, as a monitor of one system sees it):
 
 - **open** when confirmed alarms (see :mod:`monitor.series`) implicating at least
-  ``min_services`` distinct services fall within ``window`` of each other. A fault propagates: the
-  slow service's own series and the waits of its callers move together, while the noise of one
-  service (a slow request seen by its mean and its p90, by its callers' waits) implicates that
-  service alone. The incident's **onset** is the earliest of those alarms; it opens at the end of
-  the bucket that completed the set;
+  ``min_services`` distinct services fall within ``window`` of each other. The incident's
+  **onset** is the earliest of those alarms; it opens at the end of the bucket that completed the
+  set;
 - **update** with every further alarm while it is open (its alarmed series, their first alarm
-  and count, the highest severity);
-- **close** once ``quiet`` has passed without an alarm; a new set of alarms after that opens a
-  new incident.
+  and count, the highest severity). The incident also records until when any of its alarmed
+  series was still away from the baseline it alarmed against (``last_active``): the rankings at
+  close score the whole time the symptoms lasted;
+- **close** once ``quiet`` of observed buckets (collection gaps do not count: nothing was seen)
+  has passed without an alarm;
+- **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
+  the close and implicate only services the closed incident had implicated: a symptom that comes
+  back right after it went away is the same problem flapping (an incident can reopen any number
+  of times; each close is reported).
 
 An incident's **severity** is the highest severity of its alarms (see :mod:`monitor.series`).
 """
@@ -50,11 +54,17 @@ class Incident:
     severity: float
     alarmed: dict[SeriesKey, AlarmedSeries] = field(default_factory=dict)
     closed_at: pd.Timestamp | None = None
+    last_active: pd.Timestamp = field(default_factory=lambda: pd.Timestamp(0, tz="UTC"))
     rankings: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    reopened: int = 0
 
     @property
     def open(self) -> bool:
         return self.closed_at is None
+
+    def services(self) -> set[str]:
+        """The services its alarmed series implicate."""
+        return {implicated(key) for key in self.alarmed}
 
     def add(self, alarm: Alarm) -> None:
         t = pd.Timestamp(alarm.time)
@@ -79,7 +89,9 @@ class Incident:
             "closed_unix": None if self.closed_at is None else self.closed_at.value / 1e9,
             "last_alarm": format_time(self.last_alarm),
             "last_alarm_unix": self.last_alarm.value / 1e9,
+            "last_active_unix": self.last_active.value / 1e9,
             "severity": round(self.severity, 6),
+            "reopened": self.reopened,
             "alarmed_series": [
                 {
                     "kind": k[0],
@@ -109,6 +121,8 @@ class Incident:
             severity=float(data["severity"]),
             closed_at=None if data["closed_unix"] is None else _stamp(data["closed_unix"]),
             rankings=data["rankings"],
+            reopened=int(data.get("reopened", 0)),
+            last_active=_stamp(data["last_active_unix"]),
         )
         for s in data["alarmed_series"]:
             key = (s["kind"], s["caller"], s["callee"], s["metric"])
@@ -125,40 +139,66 @@ def _stamp(seconds: float) -> pd.Timestamp:
 class IncidentTracker:
     """Alarms in, incident transitions out (module docstring)."""
 
-    def __init__(self, min_services: int, window: pd.Timedelta, quiet: pd.Timedelta):
+    def __init__(
+        self, min_services: int, window: pd.Timedelta, quiet: pd.Timedelta, holdoff: pd.Timedelta, bucket: pd.Timedelta
+    ):
         self.min_services = min_services
         self.window = window
-        self.quiet = quiet
+        self.quiet_buckets = max(1, int(quiet // bucket))
+        self.holdoff = holdoff
         self.recent: deque[Alarm] = deque()
         self.current: Incident | None = None
+        self.last_closed: Incident | None = None
+        self.inactive = 0
         self.count = 0
 
-    def step(self, bucket_end: pd.Timestamp, alarms: list[Alarm]) -> list[tuple[str, Incident]]:
-        """The transitions ``("open" | "update" | "close", incident)`` after one closed bucket."""
+    def step(self, bucket_end: pd.Timestamp, alarms: list[Alarm], observed: bool) -> list[tuple[str, Incident]]:
+        """The transitions ``("open" | "update" | "close", incident)`` after one closed bucket;
+        ``observed``: False for a collection gap."""
         out: list[tuple[str, Incident]] = []
         current = self.current
-        if current is not None and alarms:
+        if current is not None:
             for alarm in alarms:
                 current.add(alarm)
-            out.append(("update", current))
-        elif current is not None and bucket_end - current.last_alarm >= self.quiet:
-            current.closed_at = bucket_end
-            out.append(("close", current))
-            self.current = None
-        if self.current is None and alarms:
-            self.recent.extend(alarms)
-            newest = max(pd.Timestamp(a.time) for a in alarms)
-            while self.recent and newest - pd.Timestamp(self.recent[0].time) > self.window:
-                self.recent.popleft()
-            if len({implicated(a.key) for a in self.recent}) >= self.min_services:
-                self.count += 1
-                onset = min(pd.Timestamp(a.time) for a in self.recent)
-                incident = Incident(f"incident-{self.count:04d}", onset, bucket_end, onset, 0.0)
-                for alarm in self.recent:
-                    incident.add(alarm)
-                self.recent.clear()
-                self.current = incident
-                out.append(("open", incident))
+            if alarms:
+                out.append(("update", current))
+            if alarms:
+                self.inactive = 0
+            elif observed:
+                self.inactive += 1
+            if self.inactive >= self.quiet_buckets:
+                current.closed_at = bucket_end
+                out.append(("close", current))
+                self.current, self.last_closed, self.inactive = None, current, 0
+            return out
+        if not alarms:
+            return out
+        closed = self.last_closed
+        if (
+            closed is not None
+            and closed.closed_at is not None
+            and bucket_end - closed.closed_at <= self.holdoff
+            and {implicated(a.key) for a in alarms} <= closed.services()
+        ):
+            closed.closed_at = None
+            for alarm in alarms:
+                closed.add(alarm)
+            closed.reopened += 1
+            self.current, self.last_closed, self.inactive = closed, None, 0
+            return [("update", closed)]
+        self.recent.extend(alarms)
+        newest = max(pd.Timestamp(a.time) for a in alarms)
+        while self.recent and newest - pd.Timestamp(self.recent[0].time) > self.window:
+            self.recent.popleft()
+        if len({implicated(a.key) for a in self.recent}) >= self.min_services:
+            self.count += 1
+            onset = min(pd.Timestamp(a.time) for a in self.recent)
+            incident = Incident(f"incident-{self.count:04d}", onset, bucket_end, onset, 0.0)
+            for alarm in self.recent:
+                incident.add(alarm)
+            self.recent.clear()
+            self.current, self.inactive = incident, 0
+            out.append(("open", incident))
         return out
 
     def flush(self, end: pd.Timestamp) -> list[tuple[str, Incident]]:

@@ -71,7 +71,8 @@ class MonitorConfig:
     min_shift: float = 3.0
     min_services: int = 2
     window: str = "60s"
-    quiet: str = "3min"
+    quiet: str = "2min"
+    holdoff: str = "3min"
     history: str = "40min"
     train_window: str = "10min"
     methods: tuple[str, ...] | None = None
@@ -79,7 +80,7 @@ class MonitorConfig:
 
     def __post_init__(self) -> None:
         width = to_timedelta(self.bucket, "bucket", error=MonitorError, positive=True)
-        for name in ("lateness", "lookback", "window", "quiet", "dedup_window"):
+        for name in ("lateness", "lookback", "window", "quiet", "holdoff", "dedup_window"):
             to_timedelta(getattr(self, name), name, error=MonitorError)
         for name in ("warmup", "history", "train_window"):
             if to_timedelta(getattr(self, name), name, error=MonitorError) < width:
@@ -147,7 +148,13 @@ class Monitor:
         self.config = config or MonitorConfig()
         c = self.config
         self.buckets = StreamingBuckets(c.bucket, c.lateness, c.lookback)
-        self.tracker = IncidentTracker(c.min_services, to_timedelta(c.window), to_timedelta(c.quiet))
+        self.tracker = IncidentTracker(
+            c.min_services,
+            to_timedelta(c.window),
+            to_timedelta(c.quiet),
+            to_timedelta(c.holdoff),
+            to_timedelta(c.bucket),
+        )
         self.prototype = build_prototype(c.detector, c.params)
         self.settings = SeriesSettings(
             self.prototype,
@@ -231,19 +238,25 @@ class Monitor:
             edges = self._complete(bucket)
             self.history.append((bucket.start, edges.reset_index(), bucket.services.reset_index()))
             alarms: list[Alarm] = []
+            values: dict[SeriesKey, float] = {}
             if bucket.gap:
                 self.stats.gaps += 1
             else:
-                alarms = self._observe(bucket.start, edges, bucket.services)
+                alarms, values = self._observe(bucket.start, edges, bucket.services)
             self.stats.alarms += len(alarms)
-            for transition, incident in self.tracker.step(end, alarms):
+            current = self.tracker.current
+            active = current is not None and self._still_active(current, values)
+            if active and current is not None:
+                current.last_active = bucket.start
+            for transition, incident in self.tracker.step(end, alarms, not bucket.gap):
                 if transition == "open":
                     self.incidents.append(incident)
                     self.stats.incidents += 1
                     self._rank(incident, "open", end)
                 elif transition == "close":
-                    self._rank(incident, "close", incident.last_alarm + width)
-                    self.excluded.append((incident.onset, incident.last_alarm + width))
+                    stop = max(incident.last_alarm, incident.last_active) + width
+                    self._rank(incident, "close", stop)
+                    self.excluded.append((incident.onset, stop))
                 events.append(self._event(transition, incident, end))
             events.append({"event": "stats", "time": format_time(end), "stats": self.stats_json(end)})
         return events
@@ -268,9 +281,20 @@ class Monitor:
         out["errors"] = out["errors"].astype("int64")
         return out
 
-    def _observe(self, start: pd.Timestamp, edges: pd.DataFrame, services: pd.DataFrame) -> list[Alarm]:
+    def _still_active(self, incident: Incident, values: dict[SeriesKey, float]) -> bool:
+        """Whether any alarmed series of ``incident`` is still away from the baseline it alarmed against."""
+        for key, entry in incident.alarmed.items():
+            value = values.get(key)
+            model = self.series.get(key)
+            if value is not None and model is not None and np.isfinite(value) and model.harmful(value, entry.baseline):
+                return True
+        return False
+
+    def _observe(
+        self, start: pd.Timestamp, edges: pd.DataFrame, services: pd.DataFrame
+    ) -> tuple[list[Alarm], dict[SeriesKey, float]]:
         if not len(edges):
-            return []
+            return [], {}
         derived = derived_edge_frame(edges, services if len(services) else None)
         keys: list[SeriesKey] = []
         columns: list[np.ndarray] = []
@@ -294,7 +318,7 @@ class Monitor:
             alarm = model.observe(start, value)
             if alarm is not None:
                 alarms.append(alarm)
-        return alarms
+        return alarms, dict(zip(keys, values))
 
     # ------------------------------------------------------------------ rankings
     def _rank(self, incident: Incident, stage: str, end: pd.Timestamp) -> None:

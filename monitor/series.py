@@ -128,10 +128,10 @@ class SeriesModel:
             return None
         point = self.detector.update(value)
         pending, self.pending = self.pending, None
-        if pending is not None and self._harmful(value, pending.baseline):
+        if pending is not None and self.harmful(value, pending.baseline):
             return pending
         baseline = statistics.median(self.clean) if self.clean else value
-        if not (point.alarm and self._harmful(value, baseline)):
+        if not (point.alarm and self.harmful(value, baseline)):
             if not point.alarm:
                 self.clean.append(value)
             return None
@@ -161,7 +161,8 @@ class SeriesModel:
         steps = [abs(b - a) for a, b in itertools.pairwise(self.clean)]
         return statistics.median(steps) * 1.4826 / math.sqrt(2)
 
-    def _harmful(self, value: float, baseline: float) -> bool:
+    def harmful(self, value: float, baseline: float) -> bool:
+        """Whether ``value`` is away from ``baseline`` in the harmful direction by the series' margin."""
         s = self.settings
         metric = self.key[3]
         change = value - baseline
