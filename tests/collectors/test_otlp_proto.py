@@ -138,7 +138,7 @@ def requests(draw):
             attribute.value.string_value = draw(st.sampled_from(["a", "b", ""]))
         for _ in range(draw(st.integers(1, 2))):
             scope = resource_spans.scope_spans.add()
-            for _ in range(draw(st.integers(0, 4))):
+            for _ in range(draw(st.integers(0, 8))):
                 span = scope.spans.add(trace_id=draw(ID), span_id=draw(SPAN_ID), name=draw(st.sampled_from(["x", "y"])))
                 span.parent_span_id = draw(st.one_of(st.just(b""), SPAN_ID))
                 span.kind = draw(st.integers(0, 7))
@@ -150,7 +150,7 @@ def requests(draw):
     return request
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(requests())
 def test_protobuf_and_json_of_one_request_read_the_same(request):
     """The JSON reader gets the protobuf JSON mapping of the request (ids in base64, enums by name,
@@ -162,7 +162,7 @@ def test_protobuf_and_json_of_one_request_read_the_same(request):
     assert count_spans(request) == len(from_proto) + sum(from_proto.attrs["skipped"].values())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.dictionaries(st.sampled_from(KEYS), SCALAR, max_size=5), st.integers(0, 5))
 def test_vectorized_status_is_status_from_tags(tags, code):
     state, error, *_ = derive(tags)
