@@ -27,7 +27,7 @@ import gzip
 import operator
 import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from collectors.errors import CollectError
 from collectors.jaeger_format import ATTRIBUTE_TAGS
 from collectors.kinds import infer_kinds
 from collectors.otlp import OTEL_KINDS
-from collectors.spanframe import ID_DTYPE, KIND_DTYPE, KINDS, STATUS_DTYPE, make_spanframe
+from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, make_spanframe
 from collectors.status import GRPC_STATUS_KEYS, HTTP_STATUS_KEYS, OTEL_STATUS_KEYS, otel_status
 
 _INSTRUMENTATION_LIBRARY_SPANS = 1000
@@ -75,7 +75,7 @@ _SPAN_FIELD_NAMES = (
     "attributes",
 )
 _SPAN_FIELDS = operator.attrgetter(*_SPAN_FIELD_NAMES)
-_KIND_CODES = np.array([KINDS.index(OTEL_KINDS[i]) for i in range(max(OTEL_KINDS) + 1)], dtype=np.int64)
+_KIND_CODES = np.array([KINDS.index(OTEL_KINDS[i]) for i in range(max(OTEL_KINDS) + 1)], dtype=np.int8)
 _FieldProto = descriptor_pb2.FieldDescriptorProto
 _SPAN_TYPE = trace_pb2.Span.DESCRIPTOR.full_name
 
@@ -150,7 +150,27 @@ def parse_request(data, source: str = "OTLP protobuf") -> ExportTraceServiceRequ
 
 
 def decode_traces(data, source: str = "OTLP protobuf", skipped: Mapping[str, int] | None = None) -> pd.DataFrame:
-    """SpanFrame of one ``ExportTraceServiceRequest`` or ``TracesData`` (its bytes, or the message).
+    """SpanFrame of one ``ExportTraceServiceRequest`` or ``TracesData`` (its bytes, or the message)."""
+    return spanframe_of([decode_columns(data, source)], source, skipped)
+
+
+class SpanColumns:
+    """The spans of one request as plain columns (numpy and Arrow arrays, no pandas yet), those
+    that cannot be kept already left out and counted in ``rejected``. Cheap to make per request;
+    :func:`spanframe_of` turns many of them into one SpanFrame."""
+
+    __slots__ = ("columns", "rejected")
+
+    def __init__(self, columns: dict[str, Any], rejected: Counter):
+        self.columns = columns
+        self.rejected = rejected
+
+    def __len__(self) -> int:
+        return len(self.columns["start_us"])
+
+
+def decode_columns(data, source: str = "OTLP protobuf") -> SpanColumns:
+    """The spans of one request (bytes or message) as :class:`SpanColumns`.
 
     The bytes are checked by the official ``ExportTraceServiceRequest`` (what it refuses is a
     :class:`CollectError`); the spans are read through the projection of :func:`_projection`."""
@@ -158,7 +178,7 @@ def decode_traces(data, source: str = "OTLP protobuf", skipped: Mapping[str, int
     parse_request(data, source)
     message = _TracesView()
     message.ParseFromString(data)
-    return _spanframe(message, source, Counter(dict(skipped or {})))
+    return _columns(message)
 
 
 def count_spans(data) -> int:
@@ -188,7 +208,7 @@ def _resource(resource_spans) -> tuple[str | None, str | None]:
     return (None if service is None else str(service)), (str(pod) if pod else None)
 
 
-def _spanframe(message, source: str, counts: Counter) -> pd.DataFrame:
+def _columns(message) -> SpanColumns:
     rows: list[tuple] = []
     services: list = []
     pods: list = []
@@ -203,69 +223,127 @@ def _spanframe(message, source: str, counts: Counter) -> pd.DataFrame:
     columns = list(zip(*rows)) if n else [()] * len(_SPAN_FIELD_NAMES)
     trace_ids, span_ids, parent_ids, names, kinds, starts, ends, raw_status, attributes = columns
 
+    trace_hex, zero_trace, no_trace = hex_ids(trace_ids)
+    span_hex, zero_span, no_span = hex_ids(span_ids)
+    parent_hex, _, _ = hex_ids(parent_ids)
+    service_array = np.array(services, dtype=object)
+    no_service = np.array([s is None or not s.strip() for s in services], dtype=bool)
     drop = np.zeros(n, dtype=bool)
-    trace_hex, zero_trace = hex_ids(trace_ids)
-    span_hex, zero_span = hex_ids(span_ids)
-    parent_hex, _ = hex_ids(parent_ids)
-    for mask, reason in ((zero_trace, "zero_trace_id"), (zero_span & ~zero_trace, "zero_span_id")):
-        counts[reason] += int(mask.sum())
-        drop |= mask
+    rejected: Counter[str] = Counter()
+
+    def reject(reason: str, mask: np.ndarray) -> None:
+        mask = mask & ~drop
+        if mask.any():
+            rejected[reason] += int(mask.sum())
+            drop[:] |= mask
+
+    reject("zero_trace_id", zero_trace)
+    reject("zero_span_id", zero_span)
     start_us, duration_us, bad = span_times(np.array(starts, dtype=np.uint64), np.array(ends, dtype=np.uint64), drop)
     for reason, mask in bad.items():
-        counts[reason] += int(mask.sum())
-        drop |= mask
+        reject(reason, mask)
+    reject("missing_trace_id", no_trace)
+    reject("missing_span_id", no_span)
+    reject("missing_service", no_service)
 
     kind_codes = np.array(kinds, dtype=np.int64)
     kind_codes[(kind_codes < 0) | (kind_codes >= len(_KIND_CODES))] = 0
-    status_codes = _status_codes(raw_status)
     tag_index, derived = _derived_tags(attributes)
-    status = combine_status(status_codes, derived["tag_state"][tag_index], derived["tag_error"][tag_index])
+    status = combine_status(_status_codes(raw_status), derived["tag_state"][tag_index], derived["tag_error"][tag_index])
+    keep = ~drop
+    index = np.flatnonzero(keep)
+    out: dict[str, Any] = {
+        "trace_id": trace_hex.filter(pa.array(keep)),
+        "span_id": span_hex.filter(pa.array(keep)),
+        "parent_id": parent_hex.filter(pa.array(keep)),
+        "service": service_array[index],
+        "operation": np.array(names, dtype=object)[index],
+        "start_us": start_us[index],
+        "duration_us": duration_us[index],
+        "kind": _KIND_CODES[kind_codes][index],
+        "status": status[index],
+        "pod": np.array(pods, dtype=object)[index],
+    }
+    for column in (*ATTRIBUTE_TAGS, "http_status", "grpc_status"):
+        if pd.notna(derived[column]).any():  # a column any span of the request has, as the JSON reader keeps it
+            out[column] = derived[column][tag_index[index]]
+    return SpanColumns(out, rejected)
+
+
+def spanframe_of(
+    parts: Sequence[SpanColumns], source: str = "OTLP protobuf", skipped: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """One SpanFrame of the spans of ``parts``, in order; ``attrs["skipped"]`` adds up what the parts
+    rejected, ``skipped`` and the spans :func:`collectors.make_spanframe` drops (a span sent in two
+    requests is ``duplicate_span``). Kinds left unknown are inferred over all the parts together."""
+    counts: Counter[str] = Counter(dict(skipped or {}))
+    for part in parts:
+        counts.update(part.rejected)
+    sizes = [len(part) for part in parts]
+
+    def column(name: str) -> list:
+        return [
+            part.columns[name] if name in part.columns else np.full(size, None, dtype=object)
+            for part, size in zip(parts, sizes)
+        ]
+
+    def text(name: str) -> pd.Series:
+        arrays = [pa.array(a, type=pa.string()) if isinstance(a, np.ndarray) else a for a in column(name)]
+        joined = pa.concat_arrays(arrays) if arrays else pa.array([], type=pa.string())
+        return pd.Series(pd.arrays.ArrowStringArray(joined), copy=False)
+
+    def joined(name: str, dtype=None) -> np.ndarray:
+        arrays = column(name)
+        return np.concatenate(arrays) if arrays else np.zeros(0, dtype=dtype or object)
+
     frame = pd.DataFrame(
         {
-            "trace_id": trace_hex,
-            "span_id": span_hex,
-            "parent_id": parent_hex,
-            "service": pd.Categorical(services),
-            "operation": pd.Categorical(names),
-            "start_us": start_us,
-            "duration_us": duration_us,
-            "kind": pd.Categorical.from_codes(_KIND_CODES[kind_codes], dtype=KIND_DTYPE),
-            "status": pd.Categorical(status, dtype=STATUS_DTYPE),
-            "pod": pd.Categorical(pods),
+            "trace_id": text("trace_id"),
+            "span_id": text("span_id"),
+            "parent_id": text("parent_id"),
+            "service": pd.Categorical(joined("service")),
+            "operation": pd.Categorical(joined("operation")),
+            "start_us": joined("start_us", np.int64),
+            "duration_us": joined("duration_us", np.int64),
+            "kind": pd.Categorical.from_codes(joined("kind", np.int8), dtype=KIND_DTYPE),
+            "status": pd.Categorical.from_codes(joined("status", np.int8), dtype=STATUS_DTYPE),
+            "pod": pd.Categorical(joined("pod")),
         }
     )
-    for column in ATTRIBUTE_TAGS:
-        values = derived[column][tag_index]
-        if pd.notna(values[~drop]).any():
-            frame[column] = pd.array(values, dtype=ID_DTYPE)
-    for column in ("http_status", "grpc_status"):
-        values = derived[column][tag_index]
-        if pd.notna(values[~drop]).any():
-            frame[column] = pd.array(values, dtype="Int64")
-    frame = make_spanframe(frame, source=source, skipped=counts, drop=drop)
+    for name in ATTRIBUTE_TAGS:
+        if any(name in part.columns for part in parts):
+            frame[name] = text(name)
+    for name in ("http_status", "grpc_status"):
+        if any(name in part.columns for part in parts):
+            frame[name] = pd.array(joined(name), dtype="Int64")
+    frame = make_spanframe(frame, source=source, skipped=counts)
     if len(frame) and (frame["kind"] == "unknown").any():
         frame["kind"] = infer_kinds(frame, only_unknown=True)
     return frame
 
 
-def hex_ids(values) -> tuple[pd.Series, np.ndarray]:
-    """Ids (bytes) as lower-case hex text, <NA> when empty or all zero; and the mask of the all-zero ones."""
+def hex_ids(values) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Ids (bytes) as lower-case hex text (an Arrow array, null when empty or all zero), the mask
+    of the all-zero ones and the mask of the empty ones."""
     n = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     present = lengths > 0
-    widths = np.unique(lengths[present])
+    joined = b"".join(values)
     zero = np.zeros(n, dtype=bool)
+    widths = np.unique(lengths[present])
     if len(widths) == 1:
-        width = int(widths[0])
-        joined = b"".join(values)
-        zero[present] = ~np.frombuffer(joined, dtype=np.uint8).reshape(-1, width).any(axis=1)
-        text = np.empty(n, dtype=f"U{2 * width}")
-        text[present] = np.frombuffer(joined.hex().encode("ascii"), dtype=f"S{2 * width}").astype(text.dtype)
+        zero[present] = ~np.frombuffer(joined, dtype=np.uint8).reshape(-1, int(widths[0])).any(axis=1)
     else:
-        text = np.array([v.hex() for v in values], dtype=object)
         zero = np.array([bool(v) and not v.strip(b"\0") for v in values], dtype=bool)
-    array = pa.array(text, mask=~present | zero, type=pa.string())
-    return pd.Series(pd.arrays.ArrowStringArray(array), copy=False), zero
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(2 * lengths, out=offsets[1:])
+    valid = present & ~zero
+    buffers = [
+        pa.py_buffer(np.packbits(valid, bitorder="little")),
+        pa.py_buffer(offsets),
+        pa.py_buffer(joined.hex().encode()),
+    ]
+    return pa.Array.from_buffers(pa.string(), n, buffers, null_count=int(n - valid.sum())), zero, ~present
 
 
 def span_times(start: np.ndarray, end: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -311,6 +389,7 @@ def _derived_tags(attributes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             values[name].append(value)
     out = {name: np.array(v, dtype=object) for name, v in values.items()}
     out["tag_error"] = out["tag_error"].astype(bool)
+    out["tag_state"] = np.array([STATUSES.index(v) for v in values["tag_state"]], dtype=np.int8)
     return position, out
 
 
@@ -338,10 +417,12 @@ def _int64(code: int | None) -> int | None:
 
 
 def combine_status(codes: np.ndarray, tag_state: np.ndarray, tag_error: np.ndarray) -> np.ndarray:
-    """:func:`collectors.status.status_from_tags`, vectorized: ``Status.code`` (2 error, 1 ok) where
-    set, else the attributes' OpenTelemetry status; ``error`` wherever the attributes mark one."""
-    state = np.where(codes == 2, "error", np.where(codes == 1, "ok", tag_state))
-    return np.where(tag_error, "error", state)
+    """:func:`collectors.status.status_from_tags`, vectorized, as positions in ``STATUSES``:
+    ``Status.code`` (2 error, 1 ok) where set, else the attributes' OpenTelemetry status
+    (``tag_state``, positions too); error wherever the attributes mark one (``tag_error``)."""
+    error, ok = STATUSES.index("error"), STATUSES.index("ok")
+    state = np.where(codes == 2, error, np.where(codes == 1, ok, tag_state))
+    return np.where(tag_error, error, state).astype(np.int8)
 
 
 def _int(value) -> int | None:

@@ -36,7 +36,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from starlette.concurrency import run_in_threadpool
 
 from collectors import CollectError, empty_spanframe, read_otlp
-from collectors.otlp_proto import decode_traces
+from collectors.otlp_proto import SpanColumns, decode_columns, spanframe_of
 from monitor.errors import MonitorError
 
 PROTOBUF = "application/x-protobuf"
@@ -62,13 +62,17 @@ class OTLPReceiver:
 
     ``host``/``port``: where to listen (127.0.0.1 by default; port 0 picks a free one, read it from
     :attr:`port` after :meth:`start`). ``queue_batches``: how many accepted requests may wait for
-    :meth:`batches`. ``heartbeat_s``: with no batch for that long, :meth:`batches` yields an empty
-    SpanFrame so the consumer sees time pass (None: never). Every batch has
-    ``attrs["received_unix"]``, the time its request arrived.
+    :meth:`batches` (then requests are refused with ``busy_status``); ``max_batch_spans``: the
+    most spans :meth:`batches` joins into one SpanFrame. ``heartbeat_s``: with no batch for that
+    long, :meth:`batches` yields an empty SpanFrame so the consumer sees time pass (None: never).
+    Every batch has
+    ``attrs["received_unix"]``, the time its first request arrived.
 
     ``stats`` (plain ints): ``requests``, ``spans_accepted``, ``spans_rejected`` and
-    ``rejected_<reason>`` per reason, ``batches_queued``, ``batches_delivered``, ``queue_full``,
-    ``bad_request``, ``too_large``, ``unsupported_media_type``.
+    ``rejected_<reason>`` per reason (as answered in ``partial_success``), ``requests_queued``,
+    ``requests_delivered``, ``batches_delivered``, ``duplicate_spans`` (a span in two requests
+    delivered together, dropped), ``queue_full``, ``bad_request``, ``too_large``,
+    ``unsupported_media_type``.
     """
 
     name = "otlp"
@@ -81,6 +85,7 @@ class OTLPReceiver:
         path: str = "/v1/traces",
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         queue_batches: int = 64,
+        max_batch_spans: int = 100_000,
         busy_status: int = 503,
         retry_after_s: int = 1,
         heartbeat_s: float | None = 1.0,
@@ -88,7 +93,11 @@ class OTLPReceiver:
     ):
         if busy_status not in (429, 503):
             raise MonitorError(f"OTLPReceiver: busy_status must be 429 or 503, got {busy_status!r}")
-        for name, value in (("max_body_bytes", max_body_bytes), ("queue_batches", queue_batches)):
+        for name, value in (
+            ("max_body_bytes", max_body_bytes),
+            ("queue_batches", queue_batches),
+            ("max_batch_spans", max_batch_spans),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MonitorError(f"OTLPReceiver: {name} must be a positive integer, got {value!r}")
         if isinstance(retry_after_s, bool) or not isinstance(retry_after_s, int) or retry_after_s < 0:
@@ -102,13 +111,14 @@ class OTLPReceiver:
         self.path = path
         self.max_body_bytes = max_body_bytes
         self.queue_batches = queue_batches
+        self.max_batch_spans = max_batch_spans
         self.busy_status = busy_status
         self.retry_after_s = retry_after_s
         self.heartbeat_s = heartbeat_s
         self.start_timeout_s = start_timeout_s
         self.stats: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._queue: queue.Queue[pd.DataFrame] = queue.Queue(maxsize=queue_batches)
+        self._queue: queue.Queue[tuple[float, SpanColumns | pd.DataFrame]] = queue.Queue(maxsize=queue_batches)
         self._closed = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -151,13 +161,15 @@ class OTLPReceiver:
         return self
 
     def batches(self) -> Iterator[pd.DataFrame]:
-        """Accepted batches in arrival order (empty heartbeat frames between them when idle) until
-        :meth:`close`; what was queued before the close is still delivered."""
+        """SpanFrames of the accepted requests in arrival order, until :meth:`close` (what was queued
+        before the close is still delivered). Requests waiting in the queue together become one
+        SpanFrame of at most ``max_batch_spans`` spans (one SpanFrame per request would cost more
+        than the decoding); with nothing to deliver for ``heartbeat_s``, an empty heartbeat frame."""
         self.start()
         wait = self.heartbeat_s if self.heartbeat_s is not None else 0.1
         while True:
             try:
-                frame = self._queue.get(timeout=wait)
+                first = self._queue.get(timeout=wait)
             except queue.Empty:
                 if self._closed.is_set():
                     return
@@ -167,8 +179,35 @@ class OTLPReceiver:
                     beat.attrs["heartbeat"] = True
                     yield beat
                 continue
-            self._count(batches_delivered=1)
-            yield frame
+            group = [first]
+            size = len(first[1])
+            while size < self.max_batch_spans and isinstance(group[-1][1], SpanColumns):
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                group.append(item)
+                size += len(item[1])
+            yield from self._frames(group)
+
+    def _frames(self, group: list) -> Iterator[pd.DataFrame]:
+        """One SpanFrame per run of protobuf requests of ``group``; a JSON request's frame as it is."""
+        run: list = []
+        for arrived, item in [*group, (None, None)]:
+            if isinstance(item, SpanColumns):
+                run.append((arrived, item))
+                continue
+            if run:
+                frame = spanframe_of([part for _, part in run], source=f"OTLP/HTTP {self.host}:{self.port}")
+                frame.attrs["received_unix"] = run[0][0]
+                duplicates = frame.attrs["skipped"].get("duplicate_span", 0)
+                self._count(batches_delivered=1, requests_delivered=len(run), duplicate_spans=duplicates)
+                run = []
+                yield frame
+            if item is not None:
+                item.attrs["received_unix"] = arrived
+                self._count(batches_delivered=1, requests_delivered=1)
+                yield item
 
     def close(self) -> None:
         """Stop the server (in-flight requests get up to 2 s) and end :meth:`batches` once drained."""
@@ -213,12 +252,11 @@ class OTLPReceiver:
             self._count(Counter({refused.stat: 1}))
             return _status_response(refused.status, str(refused), encoding)
         if len(frame):
-            frame.attrs["received_unix"] = arrived
             try:
-                self._queue.put_nowait(frame)
+                self._queue.put_nowait((arrived, frame))
             except queue.Full:
                 return self._busy(encoding)
-            self._count(batches_queued=1)
+            self._count(requests_queued=1)
         self._count(
             Counter({f"rejected_{k}": v for k, v in rejected.items()}),
             spans_accepted=len(frame),
@@ -291,14 +329,14 @@ async def _read_body(request: Request, limit: int, gzipped: bool) -> bytes:
     return bytes(out)
 
 
-def _decode(body: bytes, encoding: str, source: str) -> tuple[pd.DataFrame, Counter]:
-    """(SpanFrame, rejected spans by reason); :class:`_Refused` (400) for a body that is not a request."""
+def _decode(body: bytes, encoding: str, source: str) -> tuple[SpanColumns | pd.DataFrame, Counter]:
+    """(the spans, rejected spans by reason); :class:`_Refused` (400) for a body that is not a request."""
     if encoding == PROTOBUF:
         try:
-            frame = decode_traces(body, source=source)
+            columns = decode_columns(body, source=source)
         except CollectError as exc:
             raise _Refused(400, str(exc), "bad_request") from exc
-        return frame, Counter(frame.attrs.get("skipped", {}))
+        return columns, Counter(columns.rejected)
     try:
         document = json.loads(body) if body.strip() else {}
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

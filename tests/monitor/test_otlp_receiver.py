@@ -96,7 +96,8 @@ def test_spans_from_the_sdk_exporter_arrive_as_spanframes(receiver, compression)
     provider.shutdown()
     finished = memory.get_finished_spans()
     frames = drain(receiver)
-    assert len(frames) == 2, "SimpleSpanProcessor exports each span in a request of its own"
+    assert receiver.stats["requests_queued"] == 2, "SimpleSpanProcessor exports each span in a request of its own"
+    assert len(frames) == 1 and receiver.stats["requests_delivered"] == 2, "requests waiting together: one SpanFrame"
     spans = pd.concat(frames, ignore_index=True).set_index("span_id")
     for span in finished:
         row = spans.loc[format(span.context.span_id, "016x")]
@@ -135,6 +136,18 @@ def test_json_body_is_read_by_the_json_reader_and_answered_in_json(receiver):
     frame = drain(receiver)[0]
     expected = read_otlp([document])
     pd.testing.assert_frame_equal(frame, expected, check_categorical=False)
+
+
+def test_requests_waiting_together_become_one_spanframe_in_order_up_to_max_batch_spans():
+    with OTLPReceiver(port=0, heartbeat_s=None, max_batch_spans=5) as receiver:
+        for i, n in enumerate((2, 2, 2, 3)):
+            post(receiver.url, request_of(n, start=T0 + i * 10**9).SerializeToString(), PROTOBUF)
+        post(receiver.url, request_of(2, start=T0 + 3 * 10**9).SerializeToString(), PROTOBUF)
+        frames = drain(receiver)
+    assert [len(f) for f in frames] == [6, 3], "joined until 5 spans or more; the last request repeats two spans"
+    assert frames[1].attrs["skipped"] == {"duplicate_span": 2} and receiver.stats["duplicate_spans"] == 2
+    assert frames[0]["start_us"].is_monotonic_increasing and frames[0].attrs["received_unix"] > 0
+    assert receiver.stats["requests_delivered"] == 5 and receiver.stats["batches_delivered"] == 2
 
 
 def test_empty_request_is_a_success_and_queues_nothing(receiver):
