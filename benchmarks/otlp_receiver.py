@@ -2,10 +2,11 @@
 
     python benchmarks/otlp_receiver.py [--senders 4] [--seconds 20] [--spans-per-request 512]
 
-1. Decoding: ``collectors.otlp_proto.decode_traces`` on ``ExportTraceServiceRequest`` bodies
-   built with the official classes (spans shaped as an OpenTelemetry gRPC service's: ids, a name,
-   kind, times, status and 8 attributes, 3 of which the SpanFrame reads), on one core: spans per
-   CPU second and per wall second; the OTLP JSON reader on the same requests for comparison.
+1. Decoding on one core (spans per CPU second) of ``ExportTraceServiceRequest`` bodies built with
+   the official classes (spans shaped as an OpenTelemetry gRPC service's: ids, a name, kind,
+   times, status and 8 attributes, 3 of which the SpanFrame reads): the receiver's path
+   (``decode_columns`` per request, ``spanframe_of`` for all), ``decode_traces`` per request, one
+   large request, and the OTLP JSON reader on the same requests for comparison.
 2. The receiver: ``monitor.sources.otlp.OTLPReceiver`` on 127.0.0.1 in this process, drained by a
    consumer thread; ``--senders`` processes POST protobuf bodies on keep-alive connections for
    ``--seconds`` (each stops by itself; a 503 is retried after its Retry-After). Reported:
@@ -32,7 +33,7 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collectors import read_otlp
-from collectors.otlp_proto import decode_traces
+from collectors.otlp_proto import decode_columns, decode_traces, spanframe_of
 from monitor.sources.otlp import OTLPReceiver
 
 SERVICES = ("frontend", "cartservice", "checkoutservice", "currencyservice", "paymentservice", "shippingservice")
@@ -85,21 +86,36 @@ def load_average() -> str:
 
 
 def measure_decode(bodies: list[bytes], repeats: int) -> dict:
-    spans = len(decode_traces(bodies[0])) * len(bodies)
-    wall, cpu = time.perf_counter(), time.process_time()
+    """Spans per CPU second: the receiver's path (each request to columns, then one SpanFrame for
+    all of them), one SpanFrame per request, one large request (a file), and the JSON reader."""
+    spans = sum(len(decode_columns(body)) for body in bodies)
+    cpu = time.process_time()
+    wall = time.perf_counter()
     for _ in range(repeats):
-        for body in bodies:
-            decode_traces(body)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        spanframe_of([decode_columns(body) for body in bodies])
+    receiver_cpu, receiver_wall = time.process_time() - cpu, time.perf_counter() - wall
+    cpu = time.process_time()
+    for body in bodies:
+        decode_traces(body)
+    each_cpu = time.process_time() - cpu
+    whole = ExportTraceServiceRequest()
+    for body in bodies:
+        whole.MergeFromString(body)
+    large = whole.SerializeToString()
+    cpu = time.process_time()
+    decode_traces(large)
+    large_cpu = time.process_time() - cpu
     documents = [json_format.MessageToDict(ExportTraceServiceRequest.FromString(b)) for b in bodies]
-    json_cpu = time.process_time()
+    cpu = time.process_time()
     for document in documents:
         read_otlp([document])
-    json_cpu = time.process_time() - json_cpu
+    json_cpu = time.process_time() - cpu
     return {
-        "spans": spans * repeats,
-        "per_cpu_s": spans * repeats / cpu,
-        "per_wall_s": spans * repeats / wall,
+        "spans": spans,
+        "per_cpu_s": spans * repeats / receiver_cpu,
+        "per_wall_s": spans * repeats / receiver_wall,
+        "per_request_frame_per_cpu_s": spans / each_cpu,
+        "large_per_cpu_s": spans / large_cpu,
         "json_per_cpu_s": spans / json_cpu,
     }
 
@@ -189,8 +205,10 @@ def main(argv=None) -> int:
     spans_per_body = len(decode_traces(bodies[0]))
     decode = measure_decode(bodies, args.decode_repeats)
     print(
-        f"decode: {decode['spans']} spans, {decode['per_cpu_s']:,.0f} spans per CPU s, "
-        f"{decode['per_wall_s']:,.0f} per wall s (OTLP JSON reader: {decode['json_per_cpu_s']:,.0f} per CPU s)"
+        f"decode ({len(bodies)} requests, {decode['spans']} spans): requests to columns, then one SpanFrame "
+        f"(the receiver's path): {decode['per_cpu_s']:,.0f} spans per CPU s ({decode['per_wall_s']:,.0f} per wall s); "
+        f"a SpanFrame per request: {decode['per_request_frame_per_cpu_s']:,.0f}; all in one request: "
+        f"{decode['large_per_cpu_s']:,.0f}; OTLP JSON reader, a SpanFrame per request: {decode['json_per_cpu_s']:,.0f}"
     )
     receiver = measure_receiver(bodies, spans_per_body, args.senders, args.seconds, args.queue_batches)
     print(
