@@ -12,6 +12,7 @@ from collectors.errors import CollectError
 from collectors.formats import detect_format
 from collectors.jsonfiles import read_json_spans
 from collectors.nezha import read_nezha_csv
+from collectors.otlp_proto import read_otlp_protobuf
 from collectors.rcaeval import read_rcaeval_csv
 from collectors.spanframe import empty_spanframe, make_spanframe
 from core.times import to_us
@@ -55,6 +56,8 @@ def _read_group(fmt: str, files: list[Path], start_us, end_us, progress: bool) -
             frame = _read_parquet(file)
         elif fmt == "rcaeval_csv":
             frame = read_rcaeval_csv(file)
+        elif fmt == "otlp_protobuf":
+            frame = read_otlp_protobuf(file)
         else:
             frame = read_json_spans(file, fmt)
         frames.append(_select(frame, start_us, end_us))

@@ -8,9 +8,10 @@ from pathlib import Path
 
 from collectors.errors import CollectError
 from collectors.nezha import is_nezha_header
+from collectors.otlp_proto import looks_like_otlp_protobuf
 from collectors.rcaeval import is_rcaeval_header
 
-FORMATS = ("nezha_csv", "rcaeval_csv", "parquet", "jaeger_json", "otlp_json", "json_lines")
+FORMATS = ("nezha_csv", "rcaeval_csv", "parquet", "jaeger_json", "otlp_json", "json_lines", "otlp_protobuf")
 
 
 def _head(path: Path, size: int = 64 * 1024) -> bytes:
@@ -25,11 +26,14 @@ def _head(path: Path, size: int = 64 * 1024) -> bytes:
 
 
 def detect_format(path) -> str:
-    """``nezha_csv``, ``rcaeval_csv``, ``parquet``, ``jaeger_json``, ``otlp_json`` or ``json_lines``."""
+    """``nezha_csv``, ``rcaeval_csv``, ``parquet``, ``jaeger_json``, ``otlp_json``, ``json_lines``,
+    ``otlp_protobuf``."""
     path = Path(path)
     head = _head(path)
     if head.startswith(b"PAR1"):
         return "parquet"
+    if looks_like_otlp_protobuf(head):
+        return "otlp_protobuf"
     text = head.decode("utf-8", "replace").lstrip("\ufeff").lstrip()
     if not text:
         raise CollectError(f"{path}: empty file")
@@ -43,7 +47,7 @@ def detect_format(path) -> str:
         return "rcaeval_csv"
     raise CollectError(
         f"{path}: not a span file this package knows (header {first_line[:120]!r}); expected Jaeger/OTLP JSON, "
-        "JSON lines, Nezha or RCAEval span CSV, or SpanFrame Parquet"
+        "JSON lines, OTLP protobuf, Nezha or RCAEval span CSV, or SpanFrame Parquet"
     )
 
 

@@ -62,7 +62,7 @@ class JaegerDouble:
     def __init__(self, traces: list[dict], *, api: str = "both", port: int = 0):
         if api not in ("both", "v1", "v3"):
             raise ValueError(f"api must be 'both', 'v1' or 'v3', got {api!r}")
-        self.traces = list(traces)  # not to be changed while serving: answers are indexed and cached
+        self.traces = list(traces)  # changed while serving only by add_traces: answers are indexed and cached
         self.api = api
         self._index: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
         self._v1_json: dict[int, bytes] = {}
@@ -79,6 +79,12 @@ class JaegerDouble:
         if self._server is None:
             raise RuntimeError("JaegerDouble is not running; use start() or a with-block")
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def add_traces(self, traces: list[dict]) -> None:
+        """Store more traces while serving, as spans that reach Jaeger late do (indexes rebuilt)."""
+        with self._lock:
+            self.traces.extend(traces)
+            self._index = None
 
     def inject(self, *faults: tuple[str, object]) -> None:
         """Queue faults; each one is applied to the next request."""
