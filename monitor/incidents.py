@@ -146,6 +146,7 @@ class IncidentTracker:
         self.window = window
         self.quiet_buckets = max(1, int(quiet // bucket))
         self.holdoff = holdoff
+        self.reopen_any = False
         self.recent: deque[Alarm] = deque()
         self.current: Incident | None = None
         self.last_closed: Incident | None = None
