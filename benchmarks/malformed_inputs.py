@@ -376,6 +376,9 @@ for _fmt in WRITERS:
             continue  # the Nezha CSVs have no status column
         if _label == "service_empty" and _fmt == "nezha":
             continue
+        _native_unit = {1e6: "us", 1e9: "ns"}[UNITS[_fmt][0]]
+        if _label == f"start_in_{_native_unit}":
+            _kind = "keep"  # the documented unit: kept as it is, with no note
         _span_case(_fmt, _label, corrupted(**_changes), _kind, _names)
     _cycle = [dict(r) for r in BASE]
     _cycle[0]["parent"] = BASE[2]["span"]

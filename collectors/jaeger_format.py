@@ -11,6 +11,7 @@ the pod is the process tag ``k8s.pod.name``, ``host.name``, ``hostname`` or ``ip
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -59,6 +60,16 @@ def tags_dict(tags) -> dict[str, object]:
     return out
 
 
+def json_number(value) -> float | int:
+    """A JSON number as it is (an int within int64, else a float); NaN for anything else
+    (:func:`collectors.make_spanframe` counts those as invalid)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
+
+
 def _kind(value) -> str:
     text = str(value or "").strip().lower()
     return text if text in KINDS else "unknown"
@@ -82,15 +93,6 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
                 else processes.get(span.get("processID"), {})
             )
             process = process if isinstance(process, dict) else {}
-            start, duration = span.get("startTime"), span.get("duration")
-            if (
-                isinstance(start, bool)
-                or isinstance(duration, bool)
-                or not isinstance(start, (int, float))
-                or not isinstance(duration, (int, float))
-            ):
-                skipped["malformed_span"] += 1
-                continue
             tags = tags_dict(span.get("tags"))
             process_tags = tags_dict(process.get("tags"))
             parent = None
@@ -109,8 +111,8 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             rows["parent_id"].append(parent)
             rows["service"].append(process.get("serviceName"))
             rows["operation"].append(str(span.get("operationName", "")))
-            rows["start_us"].append(int(start))
-            rows["duration_us"].append(int(duration))
+            rows["start_us"].append(json_number(span.get("startTime")))
+            rows["duration_us"].append(json_number(span.get("duration")))
             rows["kind"].append(_kind(tags.get("span.kind")))
             rows["status"].append(status_from_tags(tags))
             rows["pod"].append(next((str(process_tags[k]) for k in POD_TAGS if process_tags.get(k)), None))
@@ -121,14 +123,17 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
     return rows
 
 
-def rows_to_spanframe(rows: dict[str, list], source: str, skipped: Counter) -> pd.DataFrame:
+def rows_to_spanframe(
+    rows: dict[str, list], source: str, skipped: Counter, converted: dict[str, int] | None = None
+) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in ("peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status"):
         if column in frame and frame[column].isna().all():
             frame = frame.drop(columns=column)
-    frame["start_us"] = frame["start_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
-    frame["duration_us"] = frame["duration_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
-    frame = make_spanframe(frame, source=source, skipped=skipped)
+    for column in ("start_us", "duration_us"):
+        if not len(frame):
+            frame[column] = np.zeros(0, dtype=np.int64)
+    frame = make_spanframe(frame, source=source, skipped=skipped, converted=converted)
     if len(frame) and (frame["kind"] == "unknown").any():
         frame["kind"] = infer_kinds(frame, only_unknown=True)
     return frame

@@ -5,7 +5,9 @@ status / response-code column when present.
 The operation is ``operationName`` (``methodName`` is kept as ``rpc_method``). A status
 column (``statusCode``, ``status_code``, ``responseCode``, ``response_code``, ``status``,
 ``http.status_code``) is read as an HTTP code when it is numeric >= 100 (error when >= 500),
-as a gRPC code when numeric < 100 (error when non-zero), else as a word (``error`` / ``ok``).
+as a gRPC code when numeric < 100 (error when non-zero), else as a word (``error`` / ``ok`` /
+``unset``; any other word drops the span, counted as ``unknown_status``). Times are read by the
+rule of :mod:`core.units` (documented unit: microseconds).
 Kinds are recorded when a ``spanKind``/``kind`` column exists, else inferred
 (:func:`collectors.kinds.infer_kinds`).
 """
@@ -16,7 +18,6 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -56,11 +57,14 @@ def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     status[((http < 500) & (http >= 100)).fillna(False).to_numpy()] = "ok"
     status[(grpc != 0).fillna(False).to_numpy() & grpc.notna().to_numpy()] = "error"
     status[(grpc == 0).fillna(False).to_numpy()] = "ok"
-    word = numeric.isna() & words.notna()
-    status[
-        (word & words.isin(["error", "err", "false", "fail", "failed", "status_code_error"])).fillna(False).to_numpy()
-    ] = "error"
-    status[(word & words.isin(["ok", "success", "true", "status_code_ok"])).fillna(False).to_numpy()] = "ok"
+    word = (numeric.isna() & words.notna() & (words != "")).fillna(False).to_numpy()
+    errors = words.isin(["error", "err", "false", "fail", "failed", "status_code_error"]).fillna(False).to_numpy()
+    oks = words.isin(["ok", "success", "true", "status_code_ok"]).fillna(False).to_numpy()
+    unset = words.isin(["unset", "status_code_unset", "none", "nan"]).fillna(False).to_numpy()
+    status[word & errors] = "error"
+    status[word & oks] = "ok"
+    unknown = word & ~errors & ~oks & ~unset
+    status[unknown] = words[unknown].to_numpy()
     return status, http.round().astype("Int64"), grpc.round().astype("Int64")
 
 
@@ -87,12 +91,6 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
         raise CollectError(f"{path}: RCAEval traces.csv lacks column(s) {missing}")
     string = pd.StringDtype("pyarrow")
     raw = table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
-    start = pd.to_numeric(raw["startTime"], errors="coerce")
-    duration = pd.to_numeric(raw["duration"], errors="coerce")
-    bad = (start.isna() | duration.isna()).to_numpy()
-    if bad.any():
-        skipped["malformed_row"] += int(bad.sum())
-        raw, start, duration = raw.loc[~bad], start[~bad], duration[~bad]
     ids = {c: raw[c].astype(string) for c in ("traceID", "spanID", "parentSpanID")}
     parent = ids["parentSpanID"].mask(ids["parentSpanID"].str.strip().isin(["", "root", "0", "None", "nan"]))
     frame = pd.DataFrame(
@@ -102,8 +100,8 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
             "parent_id": parent,
             "service": raw["serviceName"].astype(object),
             "operation": raw["operationName"].astype(object),
-            "start_us": start.round().astype(np.int64),
-            "duration_us": duration.round().astype(np.int64),
+            "start_us": raw["startTime"],
+            "duration_us": raw["duration"],
             "kind": "unknown",
             "status": "unset",
             "pod": None,
