@@ -77,7 +77,7 @@ def _read_group(fmt: str, files: list[Path], start_us, end_us, progress: bool) -
         elif fmt == "rcaeval_csv":
             frame = _select(read_rcaeval_csv(file), start_us, end_us)
         else:
-            frame = _select(read_json_spans(file, fmt), start_us, end_us)
+            frame = read_json_spans(file, fmt, start_us, end_us)
         frames.append(frame)
     if len(frames) == 1:
         return frames[0]

@@ -67,7 +67,7 @@ def read_nezha_csv(
     if start_us is not None or end_us is not None:
         files = [f for f in files if _may_overlap(f, start_us, end_us)]
     skipped: Counter[str] = Counter()
-    tables = _read_tables(files, skipped, progress)
+    tables = _read_tables(files, skipped, progress, start_us, end_us)
     if not tables:
         return _to_spanframe(None, start_us, end_us, skipped, source)
     holder = [pa.concat_tables(tables, promote_options="permissive")]
@@ -75,7 +75,27 @@ def read_nezha_csv(
     return _to_spanframe(holder, start_us, end_us, skipped, source)
 
 
-def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
+def _window(table: pa.Table, start_us: int | None, end_us: int | None) -> pa.Table:
+    """The rows of one file that may start in the window (by the unit rule, as :func:`_to_spanframe`
+    reads them) and the rows with unreadable times (kept so that they are counted)."""
+    if (start_us is None and end_us is None) or not table.num_rows:
+        return table
+    nanos = table["StartTimeUnixNano"].to_numpy()
+    codes = units.unit_codes(nanos, "ns")
+    start = units.convert(nanos, codes, "us")
+    keep = np.ones(len(start), dtype=bool)
+    if start_us is not None:
+        keep &= start >= start_us
+    if end_us is not None:
+        keep &= start < end_us
+    keep |= codes < 0
+    duration = table["Duration"].to_numpy()
+    if duration.dtype.kind == "f":
+        keep |= ~np.isfinite(duration)
+    return table if keep.all() else table.filter(pa.array(keep))
+
+
+def _read_tables(files, skipped: Counter, progress: bool, start_us=None, end_us=None) -> list[pa.Table]:
     def read(path: Path):
         bad: Counter[str] = Counter()
 
@@ -98,7 +118,7 @@ def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
                 raise CollectError(f"{path}: not a readable Nezha span CSV: {exc}") from exc
         except (OSError, EOFError, gzip.BadGzipFile) as exc:
             raise CollectError(f"{path}: cannot read: {exc}") from exc
-        return table, bad
+        return _window(table, start_us, end_us), bad
 
     items = files
     if progress:

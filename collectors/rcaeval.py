@@ -32,7 +32,7 @@ KIND_COLUMNS = ("spanKind", "span_kind", "kind")
 POD_COLUMNS = ("podName", "pod", "hostName", "host")
 
 
-def _canonical(fields: Sequence[str]) -> dict[str, str]:
+def canonical(fields: Sequence[str]) -> dict[str, str]:
     """Header name -> canonical name, case-insensitively (``traceId`` and ``traceID`` both work)."""
     wanted = {name.lower(): name for name in (*REQUIRED, "methodName", *STATUS_COLUMNS, *KIND_COLUMNS, *POD_COLUMNS)}
     out: dict[str, str] = {}
@@ -44,7 +44,7 @@ def _canonical(fields: Sequence[str]) -> dict[str, str]:
 
 
 def is_rcaeval_header(fields: Sequence[str]) -> bool:
-    return set(REQUIRED).issubset(_canonical(fields).values())
+    return set(REQUIRED).issubset(canonical(fields).values())
 
 
 def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -85,7 +85,7 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
         )
     except (pa.ArrowInvalid, OSError) as exc:
         raise CollectError(f"{path}: not a readable CSV: {exc}") from exc
-    table = table.rename_columns([_canonical(table.column_names).get(c, c) for c in table.column_names])
+    table = table.rename_columns([canonical(table.column_names).get(c, c) for c in table.column_names])
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise CollectError(f"{path}: RCAEval traces.csv lacks column(s) {missing}")
