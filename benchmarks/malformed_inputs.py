@@ -849,8 +849,8 @@ for _label, _extra, _check, _names in [
     ("--end in ns", ["--end", str((T0 + 10) * 10**9)], None, ("--end",)),
     ("--start after --end", ["--start", str(T0 + 100), "--end", str(T0)], _cli_must_fail, ("--start", "--end")),
     ("window with no span", ["--start", str(T0 + 1000), "--end", str(T0 + 2000)], _says_nothing_read, ()),
-    ("--dot into missing folder", ["--dot", "/nonexistent-dir/x/g.dot"], _cli_must_fail, ("g.dot",)),
-    ("--png into missing folder", ["--png", "/nonexistent-dir/x/g.png"], _cli_must_fail, ("g.png",)),
+    ("--dot into missing folder", ["--dot", "{tmp}/no/dir/g.dot"], _cli_must_fail, ("g.dot",)),
+    ("--png into missing folder", ["--png", "{tmp}/no/dir/g.png"], _cli_must_fail, ("g.png",)),
     ("--callee-map without =", ["--callee-map", "redis"], _cli_must_fail, ("--callee-map",)),
 ]:
 
@@ -859,7 +859,12 @@ for _label, _extra, _check, _names in [
             return c(r)
         return None if f"{len(BASE)} spans" in r.out else "the window in another unit did not select the spans"
 
-    case(f"rca graph {_label}", cli(lambda t, e=_extra: ["graph", _spans_file(t), *e]), _graph_check, _names)
+    case(
+        f"rca graph {_label}",
+        cli(lambda t, e=_extra: ["graph", _spans_file(t), *(x.format(tmp=t) for x in e)]),
+        _graph_check,
+        _names,
+    )
 
 
 def _empty_spans_file(tmp: Path) -> str:
@@ -1103,7 +1108,6 @@ for _label, _extra, _names in [
     ("--bucket garbage", ["--bucket", "garbage"], ("bucket",)),
     ("--train-window -1min", ["--train-window", "-1min"], ("train",)),
     ("--set q=-5", ["--set", "q=-5"], ("q",)),
-    ("--json into missing folder", ["--json", "/nonexistent-dir/x/r.json"], ("r.json",)),
 ]:
     case(
         f"rca evaluate {_label}",
@@ -1123,6 +1127,17 @@ for _label, _extra, _names in [
         _cli_must_fail,
         _names,
     )
+
+
+def _json_written(tmp: Path):
+    result = cli(
+        lambda t: ["evaluate", str(_case_folder(t)), "--out", str(t / "report"), "-q", "--no-case-figures",
+                   "-m", "max-score", "--json", str(t / "new" / "r.json")]
+    )(tmp)  # fmt: skip
+    return result, (tmp / "new" / "r.json").is_file()
+
+
+case("rca evaluate --json into a new folder", _json_written, lambda r: None if r[1] else "no results file written")
 case("rca evaluate missing path", cli(lambda t: ["evaluate", str(t / "nope")]), _cli_must_fail, ("nope",))
 case(
     "rca evaluate empty folder",

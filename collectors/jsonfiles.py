@@ -103,7 +103,7 @@ class SpanChunks:
         if self.chunks:
             data = pd.concat(self.chunks, ignore_index=True) if len(self.chunks) > 1 else self.chunks[0]
         else:
-            empty = {c: [] for c in jaeger_rows([], Counter())}
+            empty: dict[str, list] = {c: [] for c in jaeger_rows([], Counter())}
             data = pd.DataFrame(empty)
             data["start_us"] = np.zeros(0, dtype=np.int64)
             data["duration_us"] = np.zeros(0, dtype=np.int64)
@@ -175,4 +175,3 @@ def _read_document(handle: IO[str], path: Path, fmt: str, chunks: SpanChunks) ->
             continue
         else:
             raise CollectError(f"{path}: JSON, but neither a Jaeger trace export nor OTLP JSON")
-

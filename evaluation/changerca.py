@@ -210,7 +210,7 @@ def load_changerca(
         service = label["fault_release_service"]
         if not isinstance(service, str) or not service:
             raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
-        inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp")
+        inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp", units=True)
         series, ignored = build_edge_series(folder)
         reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
         times_us = np.unique(reporting.asi8 // 1000)
