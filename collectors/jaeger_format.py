@@ -54,7 +54,7 @@ def tags_dict(tags) -> dict[str, object]:
     if isinstance(tags, dict):
         return dict(tags)
     out = {}
-    for tag in tags or ():
+    for tag in tags if isinstance(tags, list) else ():
         if isinstance(tag, dict) and "key" in tag:
             out[str(tag["key"])] = tag.get("value")
     return out
@@ -87,16 +87,17 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             if not isinstance(span, dict):
                 skipped["malformed_span"] += 1
                 continue
+            pid = span.get("processID")
             process = (
                 span.get("process")
                 if isinstance(span.get("process"), dict)
-                else processes.get(span.get("processID"), {})
+                else (processes.get(pid, {}) if isinstance(pid, str) else {})
             )
             process = process if isinstance(process, dict) else {}
             tags = tags_dict(span.get("tags"))
             process_tags = tags_dict(process.get("tags"))
             parent = None
-            references = span.get("references") or []
+            references = span.get("references") if isinstance(span.get("references"), list) else []
             for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
                 for ref in references:
                     if isinstance(ref, dict) and str(ref.get("refType", "")).upper() == wanted and ref.get("spanID"):
@@ -104,7 +105,7 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
                         break
                 if parent is not None:
                     break
-            if parent is None and span.get("parentSpanID"):
+            if parent is None and isinstance(span.get("parentSpanID"), (str, int)) and span.get("parentSpanID"):
                 parent = str(span["parentSpanID"])
             rows["trace_id"].append(str(span.get("traceID") or trace.get("traceID") or "") or None)
             rows["span_id"].append(str(span.get("spanID") or "") or None)

@@ -57,9 +57,12 @@ def any_value(value):
         except (TypeError, ValueError):
             return value["intValue"]
     if "arrayValue" in value:
-        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+        array = value["arrayValue"]
+        values = array.get("values") if isinstance(array, dict) else None
+        return [any_value(v) for v in values] if isinstance(values, list) else []
     if "kvlistValue" in value:
-        return attributes((value["kvlistValue"] or {}).get("values", []))
+        kvlist = value["kvlistValue"]
+        return attributes(kvlist.get("values") if isinstance(kvlist, dict) else None)
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
@@ -67,7 +70,7 @@ def any_value(value):
 
 def attributes(items) -> dict[str, object]:
     out = {}
-    for item in items or ():
+    for item in items if isinstance(items, list) else ():
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = any_value(item.get("value"))
     return out
@@ -77,7 +80,7 @@ def otlp_id(value) -> str | None:
     """Hex id from OTLP JSON's hex or base64 encoding; None when empty or all zeros (an invalid
     id in OTLP: such spans are counted as ``zero_span_id`` / ``zero_trace_id``, a zero parent
     means no parent)."""
-    if value is None:
+    if value is None or isinstance(value, (bool, dict, list)):
         return None
     text = str(value).strip()
     if not text:
@@ -139,12 +142,14 @@ def otlp_rows(documents: Iterable, skipped: Counter, converted: Counter | None =
             if not isinstance(resource_spans, dict):
                 skipped["malformed_resource"] += 1
                 continue
-            resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
+            resource_value = resource_spans.get("resource")
+            resource = attributes(resource_value.get("attributes") if isinstance(resource_value, dict) else None)
             service = resource.get("service.name")
             pod = resource.get("k8s.pod.name") or resource.get("host.name")
             scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
-            for scope in scopes:
-                for span in (scope or {}).get("spans") or []:
+            for scope in scopes if isinstance(scopes, list) else ():
+                spans = scope.get("spans") if isinstance(scope, dict) else None
+                for span in spans if isinstance(spans, list) else ():
                     if not isinstance(span, dict):
                         skipped["malformed_span"] += 1
                         continue

@@ -48,9 +48,12 @@ def is_rcaeval_header(fields: Sequence[str]) -> bool:
 
 
 def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    numeric = pd.to_numeric(values, errors="coerce")
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
     words = values.astype("string").str.strip().str.lower()
     status = pd.Series("unset", index=values.index, dtype=object)
+    code = (numeric == numeric.round()) & (numeric >= 0) & (numeric < 600)
+    odd = (numeric.notna() & ~code).to_numpy()
+    numeric = numeric.where(code)
     http = numeric.where(numeric >= 100)
     grpc = numeric.where(numeric < 100)
     status[(http >= 500).fillna(False).to_numpy()] = "error"
@@ -65,6 +68,7 @@ def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     status[word & oks] = "ok"
     unknown = word & ~errors & ~oks & ~unset
     status[unknown] = words[unknown].to_numpy()
+    status[odd] = "status code " + values[odd].astype(str)
     return status, http.round().astype("Int64"), grpc.round().astype("Int64")
 
 

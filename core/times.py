@@ -132,7 +132,12 @@ def to_timedelta(
         seconds = float(value)
         if not math.isfinite(seconds):
             raise error(f"{name}: {value!r} is not a finite duration")
-        delta = pd.Timedelta(seconds=seconds)
+        try:
+            delta = pd.Timedelta(seconds=seconds)
+        except (OverflowError, ValueError) as exc:
+            raise error(
+                f"{name}: {value!r} seconds is beyond the durations this framework can hold (292 years)"
+            ) from exc
     else:
         try:
             delta = pd.Timedelta(value)

@@ -99,7 +99,8 @@ def follow(durations: np.ndarray, codes: np.ndarray, documented: str, target: st
     for code, unit in enumerate(_ORDER):
         if unit != documented:
             factor[codes == code] = UNITS[target] / UNITS[unit]
-    return np.asarray(durations, dtype=np.float64) * factor
+    with np.errstate(over="ignore"):
+        return np.asarray(durations, dtype=np.float64) * factor
 
 
 def conversions(codes: np.ndarray, documented: str, field: str) -> dict[str, int]:
@@ -116,7 +117,7 @@ def warn_converted(converted: Mapping[str, int], source: str, documented: str, *
         return
     parts = ", ".join(f"{n} {what}" for what, n in converted.items())
     warnings.warn(
-        UnitWarning(f"{source}: converted {parts} (expected {NAMES[documented]}; units told by magnitude, "
+        UnitWarning(f"{source}: converted {parts} to {NAMES[documented]} (the unit told by their magnitude, "
                     "see core.units)"),
         stacklevel=stacklevel,
     )  # fmt: skip
