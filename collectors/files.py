@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 from collectors.errors import CollectError
 from collectors.formats import detect_format
 from collectors.jsonfiles import read_json_spans
+from collectors.memory import release_free_memory
 from collectors.nezha import read_nezha_csv
 from collectors.rcaeval import read_rcaeval_csv
 from collectors.spanframe import empty_spanframe, make_spanframe
@@ -41,6 +42,7 @@ def read_spans(path, start=None, end=None, *, progress: bool = False) -> pd.Data
     if not path.exists():
         raise CollectError(f"{path}: no such file or directory")
     frame = _read(path, start_us, end_us, progress)
+    release_free_memory()
     if not len(frame) and start_us is None and end_us is None:
         skipped = frame.attrs.get("skipped", {})
         what = ", ".join(f"{k} {v}" for k, v in skipped.items())

@@ -61,7 +61,15 @@ def unit_codes(values: np.ndarray, documented: str) -> np.ndarray:
     """Per value, the index in ``("s", "ms", "us", "ns")`` of its unit; -1 where none holds it
     (non-finite, or ``|t| >= 1e20``)."""
     _check_unit(documented)
-    magnitude = np.abs(np.asarray(values, dtype=np.float64))
+    values = np.asarray(values)
+    if len(values) and np.issubdtype(values.dtype, np.integer):
+        low, high = int(values.min()), int(values.max())
+        if low >= 0 or high < 0:  # magnitudes between those of the two ends: one band holds all
+            bands = [-1 if abs(v) < LOW else int(np.searchsorted(_EDGES, abs(v), side="right")) for v in (low, high)]
+            if bands[0] == bands[1] and bands[0] < len(_EDGES):
+                code = _ORDER.index(documented) if bands[0] < 0 else bands[0] - 1
+                return np.full(len(values), code, dtype=np.int64)
+    magnitude = np.abs(values.astype(np.float64))
     with np.errstate(invalid="ignore"):
         codes = np.searchsorted(_EDGES, magnitude, side="right").astype(np.int64) - 1
         codes[magnitude < LOW] = _ORDER.index(documented)
@@ -82,10 +90,13 @@ def convert(values: np.ndarray, codes: np.ndarray, target: str) -> np.ndarray:
         if not rows.any():
             continue
         ratio_up, ratio_down = UNITS[target] // UNITS[unit], UNITS[unit] // UNITS[target]
-        chunk = values[rows]
+        chunk = values if rows.all() else values[rows]
         if np.issubdtype(chunk.dtype, np.integer):
             chunk = chunk.astype(np.int64)
-            out[rows] = chunk * ratio_up if ratio_up >= 1 else np.floor_divide(chunk, ratio_down)
+            scaled = chunk * ratio_up if ratio_up >= 1 else np.floor_divide(chunk, ratio_down)
+            if rows.all():
+                return scaled
+            out[rows] = scaled
         else:
             scaled = chunk.astype(np.float64) * (UNITS[target] / UNITS[unit])
             out[rows] = np.round(scaled).astype(np.int64)
