@@ -108,7 +108,7 @@ def build_files(day: Path, minutes: int, copies: int, folder: Path) -> tuple[dic
         part = spans.copy()
         part["start_us"] = part["start_us"] + k * span
         part["trace_id"] = part["trace_id"].astype(str) + f"-{k}"
-        parts.append(part.astype({c: "object" for c in ("service", "operation", "pod", "kind", "status")}))
+        parts.append(part.astype(dict.fromkeys(("service", "operation", "pod", "kind", "status"), "object")))
     big = pd.concat(parts, ignore_index=True).sort_values("start_us", kind="stable")
     parquet = folder / "copies.parquet"
     write_spans(big.reset_index(drop=True), parquet)

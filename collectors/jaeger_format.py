@@ -97,7 +97,8 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             tags = tags_dict(span.get("tags"))
             process_tags = tags_dict(process.get("tags"))
             parent = None
-            references = span.get("references") if isinstance(span.get("references"), list) else []
+            raw_references = span.get("references")
+            references: list = raw_references if isinstance(raw_references, list) else []
             for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
                 for ref in references:
                     if isinstance(ref, dict) and str(ref.get("refType", "")).upper() == wanted and ref.get("spanID"):

@@ -6,8 +6,8 @@ of the framework (``core.FrameworkError``); never another exception type, never 
 
 from __future__ import annotations
 
-import signal
 import os
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
