@@ -116,7 +116,7 @@ def _read_tables(files, skipped: Counter, progress: bool, start_us=None, end_us=
                 table = _read_lenient(path, bad)
             else:
                 raise CollectError(f"{path}: not a readable Nezha span CSV: {exc}") from exc
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             raise CollectError(f"{path}: cannot read: {exc}") from exc
         return _window(table, start_us, end_us), bad
 

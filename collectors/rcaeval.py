@@ -87,9 +87,17 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-    except (pa.ArrowInvalid, OSError) as exc:
+        names = table.column_names
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise CollectError(f"{path}: not a readable CSV: {exc}") from exc
-    table = table.rename_columns([canonical(table.column_names).get(c, c) for c in table.column_names])
+    renamed = [canonical(names).get(c, c) for c in names]
+    twice = sorted({c for c in renamed if renamed.count(c) > 1})
+    if twice:
+        raise CollectError(f"{path}: column(s) {twice} appear more than once in the header")
+    table = table.rename_columns(renamed)
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise CollectError(f"{path}: column(s) {binary} hold bytes that are not UTF-8 text")
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise CollectError(f"{path}: RCAEval traces.csv lacks column(s) {missing}")

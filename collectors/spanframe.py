@@ -325,7 +325,7 @@ def _as_ids(series: pd.Series, column: str, source: str) -> pd.Series:
         raise CollectError(f"{source}: column {column!r} holds floats; ids must be strings")
     try:
         out = series.astype(ID_DTYPE)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, UnicodeDecodeError) as exc:
         raise CollectError(f"{source}: column {column!r} cannot be read as text ids: {exc}") from exc
     return out.mask(out.str.len() == 0)
 

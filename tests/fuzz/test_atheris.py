@@ -18,7 +18,7 @@ def test_readers_under_atheris(tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(HERE / "corpus", corpus)
     run = subprocess.run(
-        [sys.executable, str(HERE / "atheris_readers.py"), "-runs=300", "-max_len=4096", "-timeout=30",
+        [sys.executable, str(HERE / "atheris_readers.py"), "-runs=300", "-seed=1", "-max_len=4096", "-timeout=30",
          f"-artifact_prefix={tmp_path}/", str(corpus)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip

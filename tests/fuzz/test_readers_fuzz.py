@@ -63,6 +63,9 @@ EXPECTED = {
     "rcaeval_inf_duration.csv": {"invalid_duration": 1},
     "rcaeval_unknown_status.csv": {"unknown_status": 1},
     "rcaeval_missing_duration_column.csv": CollectError,
+    "rcaeval_bad_utf8_header.csv": CollectError,  # found by atheris: a UnicodeDecodeError before
+    "rcaeval_duplicate_columns.csv": CollectError,  # found by atheris: an AttributeError before
+    "rcaeval_binary_column.csv": CollectError,  # found by atheris: a UnicodeDecodeError before
     "nezha_start_in_ms.csv": {},
     "nezha_nan_start.csv": {"invalid_start_time": 1},
     "empty.json": CollectError,
