@@ -367,6 +367,14 @@ def detect_evidence(
     prototype = config.build_detector()
 
     edges = derived_edge_frame(edge_series, service_series)
+    unknown = [m for m in edge_metrics if m not in edges.columns and m not in EDGE_METRICS]
+    if service_series is not None:
+        unknown += [m for m in service_metrics if m not in service_series.columns and m not in SERVICE_METRICS]
+    if unknown:
+        raise RCAError(
+            f"DetectionConfig metrics {unknown} are no column of the series; known: {sorted(set(EDGE_METRICS))} "
+            f"and the series' own columns"
+        )
     columns = [m for m in edge_metrics if m in edges.columns]
     wide = edges[columns].astype(float).unstack(["caller", "callee"]).sort_index()
     keys: list[tuple[str, str, str | None, str]] = [

@@ -11,7 +11,7 @@ import pandas as pd
 import graph as graph_pkg
 from collectors.spanframe import SPAN_COLUMNS
 from core.detector import Detector
-from core.times import bucket_floor, format_time, optional_timestamp, to_timestamp
+from core.times import bucket_floor, format_duration, format_time, optional_timestamp, to_timestamp
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
@@ -92,6 +92,20 @@ def check_windows(times_us: np.ndarray, t0: pd.Timestamp, t1: pd.Timestamp | Non
     )
 
 
+MAX_BUCKETS = 100_000
+"""Most buckets a series may have (a 1 ns bucket over minutes, or an end time years away, would
+exhaust memory)."""
+
+
+def check_buckets(start: pd.Timestamp, end: pd.Timestamp, bucket: pd.Timedelta) -> None:
+    n = (end - start) / bucket
+    if n > MAX_BUCKETS:
+        raise RCAError(
+            f"bucket {bucket} over [{format_time(start)}, {format_time(end)}) makes {n:.3g} "
+            f"buckets; at most {MAX_BUCKETS:,}: use a wider bucket or a shorter window"
+        )
+
+
 def localize(
     spans: pd.DataFrame | None = None,
     inject_time=None,
@@ -150,11 +164,18 @@ def localize(
         if start is None:
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = bucket_floor(first, detection.bucket, origin=t0)
+        t1_series = t1
+        last = pd.Timestamp(int(times_us.max()), unit="us", tz="UTC") + detection.bucket
+        if t1_series is not None and t1_series > last:
+            t1_series = last  # buckets after the last span hold nothing (and are dropped as collection gaps)
+        check_buckets(start, t1_series if t1_series is not None else last, detection.bucket)
         table = graph_pkg.calls(spans) if edge_series is None or graph is None else None
         if edge_series is None:
-            edge_series = graph_pkg.edge_series(table, bucket=detection.bucket, start=start, end=t1, origin=t0)
+            edge_series = graph_pkg.edge_series(table, bucket=detection.bucket, start=start, end=t1_series, origin=t0)
         if service_series is None:
-            service_series = graph_pkg.service_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+            service_series = graph_pkg.service_series(
+                spans, bucket=detection.bucket, start=start, end=t1_series, origin=t0
+            )
         if graph is None:
             graph = graph_pkg.build_service_graph(spans, call_table=table)
     if graph is None:
@@ -163,6 +184,14 @@ def localize(
     started = time.perf_counter()
     evidence = detect_evidence(edge_series, service_series, t0, end_time=t1, train_start=start, config=detection)
     timings["detect"] = time.perf_counter() - started
+    if evidence.table.empty:
+        reasons = evidence.unmodelled["reason"].str.split(":").str[0].value_counts()
+        why = ", ".join(f"{n} {r}" for r, n in reasons.items()) or "no series at all"
+        window = "all" if detection.train_window is None else format_duration(detection.train_window)
+        raise RCAError(
+            f"no series could be modelled ({why}; min_train={detection.min_train}, bucket "
+            f"{format_duration(detection.bucket)}, train_window {window}): nothing to rank on"
+        )
     started = time.perf_counter()
     ranking = rank(graph, evidence, ranking_config)
     timings["rank"] = time.perf_counter() - started

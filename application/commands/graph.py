@@ -36,6 +36,8 @@ def _graph(args) -> int:
         if "=" not in item:
             raise UsageError(f"--callee-map wants NAME=SERVICE, got {item!r}")
         key, value = item.split("=", 1)
+        if not key.strip() or not value.strip():
+            raise UsageError(f"--callee-map wants NAME=SERVICE with both parts, got {item!r}")
         mapping[key.strip()] = value.strip()
     start, end = window_args(args.start, args.end)
     spans = read_spans(args.spans, start, end, progress=True)
