@@ -677,6 +677,22 @@ for _label, _kw, _names in [
     case(f"localize {_label}", _run, _localize_check if "inject" in _label else _must_fail, _names)
 
 
+def _localize_config(**fields):
+    def run(tmp: Path):
+        import rca
+
+        return rca.localize(synthetic_spans(slow_after=INJECT), INJECT, detection=rca.DetectionConfig(**fields))
+
+    return run
+
+
+case("localize unknown edge metric", _localize_config(edge_metrics=["nope"]), _must_fail, ("nope",))
+case("localize min_train 10**9", _localize_config(min_train=10**9), _localize_check, ("min_train",))
+case("localize bucket 1 day", _localize_config(bucket="1d"), _localize_check, ("bucket",))
+case("localize bucket 1ns", _localize_config(bucket="1ns"), _must_fail, ("bucket",))
+case("localize end 30 years late", _localize(end_time=INJECT + 10**9), _ranked_cart)
+
+
 def _rank_kwarg(tmp: Path):
     import rca
 
@@ -888,6 +904,23 @@ case(
 )
 
 
+for _label, _extra, _names in [
+    ("--timeout -1", ["--timeout", "-1"], ("timeout",)),
+    ("--url garbage", ["--url", "garbage"], ("url",)),
+    ("--limit 0", ["--limit", "0"], ("limit",)),
+    ("--last forever", ["--last", "forever"], ("--last",)),
+]:
+    case(
+        f"rca collect jaeger {_label}",
+        cli(lambda t, e=_extra: ["collect", "jaeger", "--url", "http://127.0.0.1:9", "--last", "5m", "-o",
+                                 str(t / "x.parquet"), *e]),
+        _cli_must_fail,
+        _names,
+    )  # fmt: skip
+case("rca graph --callee-map =x", cli(lambda t: ["graph", _spans_file(t), "--callee-map", "=x"]), _cli_must_fail,
+     ("--callee-map",))  # fmt: skip
+
+
 def _kpi_csv(tmp: Path, times=None, values=None, name="kpi.csv") -> str:
     n = 400
     times = np.arange(T0, T0 + 60 * n, 60) if times is None else times
@@ -1089,6 +1122,27 @@ def _rcaeval_layout(tmp: Path, inject_text: str) -> Path:
     frame.to_csv(folder / "traces.csv", index=False)
     (folder / "inject_time.txt").write_text(inject_text)
     return tmp / "rcaeval"
+
+
+def _changerca_layout(tmp: Path, stamps: list) -> Path:
+    folder = tmp / "changerca" / "c1"
+    folder.mkdir(parents=True)
+    label = {"fault_release_service": "cartservice", "detect_timestamp": INJECT}
+    (folder / "c1.json").write_text(json.dumps(label))
+    rows = "".join(f"{s},{100 if i < 10 else 50},{5 if i < 10 else 50}\n" for i, s in enumerate(stamps))
+    (folder / "frontend-1-2_frontend_cartservice.csv").write_text("Timestamp,SuccessRate,Latency\n" + rows)
+    (folder / "cartservice-1-2_frontend_cartservice.csv").write_text("Timestamp,SuccessRate,Latency\n" + rows)
+    return tmp / "changerca"
+
+
+_MINUTES = [INJECT - 600 + 60 * i for i in range(14)]
+case("rca evaluate changerca control", _evaluate(lambda t: _changerca_layout(t, _MINUTES)), _evaluate_ok)
+case("rca evaluate changerca Timestamp inf", _evaluate(lambda t: _changerca_layout(t, ["inf", *_MINUTES[1:]])),
+     _cli_must_fail, ("timestamp",))  # fmt: skip
+case("rca evaluate changerca Timestamp in ms", _evaluate(lambda t: _changerca_layout(t, [m * 1000 for m in _MINUTES])),
+     _evaluate_ok, ("timestamp",))  # fmt: skip
+case("rca evaluate changerca Timestamp word", _evaluate(lambda t: _changerca_layout(t, ["noon", *_MINUTES[1:]])),
+     _cli_must_fail, ("timestamp",))  # fmt: skip
 
 
 case("rca evaluate rcaeval control", _evaluate(lambda t: _rcaeval_layout(t, str(INJECT))), _evaluate_ok)

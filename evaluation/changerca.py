@@ -124,7 +124,7 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     codes = units.unit_codes(stamps, "s")
     if (codes < 0).any():
         row = int(np.flatnonzero(codes < 0)[0])
-        raise EvaluationError(f"{file}: column 'Timestamp' row {row + 2} has {stamps[row]!r}, not a Unix time")
+        raise EvaluationError(f"{file}: column 'Timestamp' row {row + 2} has {float(stamps[row])!r}, not a Unix time")
     converted = units.conversions(codes, "s", "Timestamp")
     if converted:
         frame["Timestamp"] = stamps / np.take(UNIT_FACTORS, codes)
