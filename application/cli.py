@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except FrameworkError as exc:
         print(f"rca {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the file system refused (a folder that does not exist, no permission, disk full)
+        print(f"rca {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"rca {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,12 @@ DIRECTIONS = ("to", "from", "both")
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_PHASE_SECONDS = 24 * 3600.0
+"""Longest warm-up, fault or cool-down of one case: a day (longer is almost always a unit slip)."""
+MAX_REPETITIONS = 1000
+"""Most repetitions of one fault."""
+MAX_CASES = 10_000
+"""Most cases one suite may plan."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ def parse_duration(value: Any, where: str) -> float:
         raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
     if isinstance(value, (int, float)):
         seconds = float(value)
+        if not math.isfinite(seconds):
+            raise ScenarioError(f"{where}: {value!r} is not a finite duration (use e.g. 90s, 5m, 1h30m)")
     elif isinstance(value, str) and value.strip():
         text = value.strip()
         parts = _DURATION_PART.findall(text)
@@ -76,6 +85,11 @@ def parse_duration(value: Any, where: str) -> float:
         raise ScenarioError(f"{where}: expected a duration such as 90s or 5m, got {value!r}")
     if seconds < 0:
         raise ScenarioError(f"{where}: duration must be >= 0, got {value!r}")
+    if seconds > MAX_PHASE_SECONDS:
+        raise ScenarioError(
+            f"{where}: {value!r} is {seconds / 3600:g} h; a phase of a case may last at most "
+            f"{MAX_PHASE_SECONDS / 3600:g} h (seconds are numbers; use 90s, 5m, 1h30m)"
+        )
     return seconds
 
 

@@ -25,7 +25,10 @@ A suite file looks like::
 
 Every fault may override ``namespace``, ``warmup``, ``duration``, ``cooldown`` and
 ``repetitions``. Durations are numbers of seconds or strings such as ``90s``, ``5m``,
-``1h30m``. Errors name the file and the field (``suite.yaml: faults[2].parameters.latency: ...``).
+``1h30m``, each at most a day (:data:`chaos_scenarios.spec.MAX_PHASE_SECONDS`); a fault repeats
+at most :data:`~chaos_scenarios.spec.MAX_REPETITIONS` times and a suite plans at most
+:data:`~chaos_scenarios.spec.MAX_CASES` cases. Errors name the file and the field
+(``suite.yaml: faults[2].parameters.latency: ...``).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from chaos_scenarios.manifests import check_fault
 from chaos_scenarios.spec import (
     DIRECTIONS,
     DNS_LABEL,
+    MAX_CASES,
+    MAX_REPETITIONS,
     MODES,
     Fault,
     Peer,
@@ -108,6 +113,10 @@ def load_suite(path: str | Path) -> Suite:
         raise ScenarioError(f"{path}: suite file not found") from exc
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML ({exc})") from exc
+    except RecursionError as exc:
+        raise ScenarioError(f"{path}: YAML nested deeper than the parser can follow; not a suite") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read the suite file ({exc})") from exc
     return parse_suite(data, where=str(path), default_name=path.stem)
 
 
@@ -130,6 +139,11 @@ def parse_suite(data: Any, *, where: str = "suite", default_name: str = "suite")
         fault = _parse_fault(raw, defaults, f"{where}: faults[{i}]")
         check_fault(fault, f"{where}: faults[{i}] ({fault.name})")
         faults.append(fault)
+    planned = sum(f.repetitions for f in faults)
+    if planned > MAX_CASES:
+        raise ScenarioError(
+            f"{where}: the faults' repetitions plan {planned} cases; a suite may plan at most {MAX_CASES}"
+        )
     seen: set[str] = set()
     for i, fault in enumerate(faults):
         if fault.name in seen:
@@ -165,6 +179,8 @@ def _check_common(key: str, value: Any, where: str) -> Any:
     if key in ("repetitions", "concurrency"):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ScenarioError(f"{where}: must be an integer >= 1, got {value!r}")
+        if key == "repetitions" and value > MAX_REPETITIONS:
+            raise ScenarioError(f"{where}: {value} repetitions; at most {MAX_REPETITIONS} per fault")
         return value
     if key == "namespace":
         if not isinstance(value, str) or not DNS_LABEL.match(value):

@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 
 from collectors.errors import CollectError
+from collectors.nezha import COLUMNS as NEZHA_COLUMNS
 from collectors.nezha import is_nezha_header
 from collectors.otlp_proto import looks_like_otlp_protobuf
+from collectors.rcaeval import REQUIRED as RCAEVAL_COLUMNS
+from collectors.rcaeval import canonical as rcaeval_canonical
 from collectors.rcaeval import is_rcaeval_header
 
 FORMATS = ("nezha_csv", "rcaeval_csv", "parquet", "jaeger_json", "otlp_json", "json_lines", "otlp_protobuf")
@@ -45,6 +48,13 @@ def detect_format(path) -> str:
         return "nezha_csv"
     if is_rcaeval_header(fields):
         return "rcaeval_csv"
+    for name, required, present in (
+        ("a Nezha span CSV", NEZHA_COLUMNS, {f.strip() for f in fields}),
+        ("an RCAEval traces.csv", RCAEVAL_COLUMNS, set(rcaeval_canonical(fields).values())),
+    ):
+        missing = [c for c in required if c not in present]
+        if len(missing) <= 2:
+            raise CollectError(f"{path}: looks like {name} but lacks column(s) {missing} (header {first_line[:120]!r})")
     raise CollectError(
         f"{path}: not a span file this package knows (header {first_line[:120]!r}); expected Jaeger/OTLP JSON, "
         "JSON lines, OTLP protobuf, Nezha or RCAEval span CSV, or SpanFrame Parquet"

@@ -12,6 +12,8 @@ Requests time out, are retried with exponential back-off on connection errors, t
 from __future__ import annotations
 
 import json
+import math
+import re
 import sys
 import time
 import urllib.error
@@ -78,6 +80,21 @@ class JaegerClient:
     ):
         if api not in ("auto", "v1", "v3"):
             raise CollectError(f"api must be 'auto', 'v1' or 'v3', got {api!r}")
+        if not isinstance(url, str) or not re.match(r"^https?://[^/\s]+", url):
+            raise CollectError(f"url: expected the Jaeger query service's http(s) URL, got {url!r}")
+        for name, value, low in (("timeout", timeout, 0.0), ("backoff", backoff, 0.0)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+                or value < low
+            ):
+                raise CollectError(f"{name}: expected a finite number of seconds >= {low:g}, got {value!r}")
+        if timeout == 0:
+            raise CollectError("timeout: must be more than 0 seconds")
+        for name, value, low in (("retries", retries, 0), ("limit", limit, 1), ("min_window_us", min_window_us, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise CollectError(f"{name}: expected an integer >= {low}, got {value!r}")
         self.url = url.rstrip("/")
         self.api = api
         self.timeout = timeout

@@ -11,6 +11,7 @@ the pod is the process tag ``k8s.pod.name``, ``host.name``, ``hostname`` or ``ip
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -53,10 +54,20 @@ def tags_dict(tags) -> dict[str, object]:
     if isinstance(tags, dict):
         return dict(tags)
     out = {}
-    for tag in tags or ():
+    for tag in tags if isinstance(tags, list) else ():
         if isinstance(tag, dict) and "key" in tag:
             out[str(tag["key"])] = tag.get("value")
     return out
+
+
+def json_number(value) -> float | int:
+    """A JSON number as it is (an int within int64, else a float); NaN for anything else
+    (:func:`collectors.make_spanframe` counts those as invalid)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    return value
 
 
 def _kind(value) -> str:
@@ -76,25 +87,18 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             if not isinstance(span, dict):
                 skipped["malformed_span"] += 1
                 continue
+            pid = span.get("processID")
             process = (
                 span.get("process")
                 if isinstance(span.get("process"), dict)
-                else processes.get(span.get("processID"), {})
+                else (processes.get(pid, {}) if isinstance(pid, str) else {})
             )
             process = process if isinstance(process, dict) else {}
-            start, duration = span.get("startTime"), span.get("duration")
-            if (
-                isinstance(start, bool)
-                or isinstance(duration, bool)
-                or not isinstance(start, (int, float))
-                or not isinstance(duration, (int, float))
-            ):
-                skipped["malformed_span"] += 1
-                continue
             tags = tags_dict(span.get("tags"))
             process_tags = tags_dict(process.get("tags"))
             parent = None
-            references = span.get("references") or []
+            raw_references = span.get("references")
+            references: list = raw_references if isinstance(raw_references, list) else []
             for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
                 for ref in references:
                     if isinstance(ref, dict) and str(ref.get("refType", "")).upper() == wanted and ref.get("spanID"):
@@ -102,15 +106,15 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
                         break
                 if parent is not None:
                     break
-            if parent is None and span.get("parentSpanID"):
+            if parent is None and isinstance(span.get("parentSpanID"), (str, int)) and span.get("parentSpanID"):
                 parent = str(span["parentSpanID"])
             rows["trace_id"].append(str(span.get("traceID") or trace.get("traceID") or "") or None)
             rows["span_id"].append(str(span.get("spanID") or "") or None)
             rows["parent_id"].append(parent)
             rows["service"].append(process.get("serviceName"))
             rows["operation"].append(str(span.get("operationName", "")))
-            rows["start_us"].append(int(start))
-            rows["duration_us"].append(int(duration))
+            rows["start_us"].append(json_number(span.get("startTime")))
+            rows["duration_us"].append(json_number(span.get("duration")))
             rows["kind"].append(_kind(tags.get("span.kind")))
             rows["status"].append(status_from_tags(tags))
             rows["pod"].append(next((str(process_tags[k]) for k in POD_TAGS if process_tags.get(k)), None))
@@ -121,14 +125,17 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
     return rows
 
 
-def rows_to_spanframe(rows: dict[str, list], source: str, skipped: Counter) -> pd.DataFrame:
+def rows_to_spanframe(
+    rows: dict[str, list], source: str, skipped: Counter, converted: dict[str, int] | None = None
+) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     for column in ("peer_service", "rpc_service", "rpc_method", "server_address", "http_status", "grpc_status"):
         if column in frame and frame[column].isna().all():
             frame = frame.drop(columns=column)
-    frame["start_us"] = frame["start_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
-    frame["duration_us"] = frame["duration_us"].astype(np.int64) if len(frame) else np.zeros(0, dtype=np.int64)
-    frame = make_spanframe(frame, source=source, skipped=skipped)
+    for column in ("start_us", "duration_us"):
+        if not len(frame):
+            frame[column] = np.zeros(0, dtype=np.int64)
+    frame = make_spanframe(frame, source=source, skipped=skipped, converted=converted)
     if len(frame) and (frame["kind"] == "unknown").any():
         frame["kind"] = infer_kinds(frame, only_unknown=True)
     return frame

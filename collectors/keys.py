@@ -132,3 +132,30 @@ def duplicate_spans(
             firsts = np.flatnonzero(~repeated)
             first = firsts[lookup(span_key[firsts], span_key[rows])]
     return (repeated, first) if with_first else repeated
+
+
+def cycle_members(parent: np.ndarray) -> np.ndarray:
+    """True for each row on a cycle of parent links (``parent``: row of each parent, -1 for none).
+
+    Pointer doubling: after k rounds ``anc`` is the ancestor 2^k levels up, so an acyclic frame
+    ends in log2(depth) rounds; a row whose ancestor 2^k >= n levels up still exists is on or
+    below a cycle, and that ancestor is on one. The cycles are then walked from those rows.
+    """
+    n = len(parent)
+    anc = np.asarray(parent, dtype=np.int64).copy()
+    reach = 1
+    while True:
+        alive = np.flatnonzero(anc >= 0)
+        if not len(alive):
+            return np.zeros(n, dtype=bool)
+        if reach >= n:
+            break
+        anc[alive] = anc[anc[alive]]
+        reach *= 2
+    members = np.zeros(n, dtype=bool)
+    frontier = np.unique(anc[alive])
+    while len(frontier):
+        members[frontier] = True
+        step = parent[frontier]
+        frontier = np.unique(step[(step >= 0) & ~members[np.maximum(step, 0)]])
+    return members

@@ -23,9 +23,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from collectors.errors import CollectError
-from collectors.keys import duplicate_spans, id_codes, parent_positions
+from collectors.keys import cycle_members, duplicate_spans, id_codes, parent_positions
 from collectors.kinds import infer_kinds
-from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, make_spanframe
+from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, drop_parent_cycles, make_spanframe
+from core import units
 
 COLUMNS = ("TraceID", "SpanID", "ParentID", "PodName", "OperationName", "StartTimeUnixNano", "Duration")
 HEADER_FIELDS = frozenset(COLUMNS)
@@ -66,7 +67,7 @@ def read_nezha_csv(
     if start_us is not None or end_us is not None:
         files = [f for f in files if _may_overlap(f, start_us, end_us)]
     skipped: Counter[str] = Counter()
-    tables = _read_tables(files, skipped, progress)
+    tables = _read_tables(files, skipped, progress, start_us, end_us)
     if not tables:
         return _to_spanframe(None, start_us, end_us, skipped, source)
     holder = [pa.concat_tables(tables, promote_options="permissive")]
@@ -74,7 +75,27 @@ def read_nezha_csv(
     return _to_spanframe(holder, start_us, end_us, skipped, source)
 
 
-def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
+def _window(table: pa.Table, start_us: int | None, end_us: int | None) -> pa.Table:
+    """The rows of one file that may start in the window (by the unit rule, as :func:`_to_spanframe`
+    reads them) and the rows with unreadable times (kept so that they are counted)."""
+    if (start_us is None and end_us is None) or not table.num_rows:
+        return table
+    nanos = table["StartTimeUnixNano"].to_numpy()
+    codes = units.unit_codes(nanos, "ns")
+    start = units.convert(nanos, codes, "us")
+    keep = np.ones(len(start), dtype=bool)
+    if start_us is not None:
+        keep &= start >= start_us
+    if end_us is not None:
+        keep &= start < end_us
+    keep |= codes < 0
+    duration = table["Duration"].to_numpy()
+    if duration.dtype.kind == "f":
+        keep |= ~np.isfinite(duration)
+    return table if keep.all() else table.filter(pa.array(keep))
+
+
+def _read_tables(files, skipped: Counter, progress: bool, start_us=None, end_us=None) -> list[pa.Table]:
     def read(path: Path):
         bad: Counter[str] = Counter()
 
@@ -91,12 +112,13 @@ def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
             )
         except pa.ArrowInvalid as exc:
             if "In CSV column" in str(exc) or "conversion" in str(exc).lower():
+                bad.clear()
                 table = _read_lenient(path, bad)
             else:
                 raise CollectError(f"{path}: not a readable Nezha span CSV: {exc}") from exc
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
             raise CollectError(f"{path}: cannot read: {exc}") from exc
-        return table, bad
+        return _window(table, start_us, end_us), bad
 
     items = files
     if progress:
@@ -111,24 +133,23 @@ def _read_tables(files, skipped: Counter, progress: bool) -> list[pa.Table]:
 
 
 def _read_lenient(path: Path, bad: Counter) -> pa.Table:
-    """Fallback when a numeric column holds text: read as text, count and drop bad rows."""
+    """Fallback when a numeric column holds text or numbers beyond int64: read those columns as
+    float64 (NaN where unreadable, counted later as invalid times)."""
     text_types = {c: (pa.string() if t in (pa.int64(),) else t) for c, t in _TYPES.items()}
+
+    def on_invalid(row):
+        bad["malformed_row"] += 1
+        return "skip"
+
     table = pacsv.read_csv(
         path,
-        parse_options=pacsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
         convert_options=pacsv.ConvertOptions(include_columns=list(COLUMNS), column_types=text_types),
     )
-    frame = {c: table[c] for c in COLUMNS}
-    numbers = {}
-    ok = np.ones(table.num_rows, dtype=bool)
+    arrays = {c: table[c] for c in ("TraceID", "SpanID", "ParentID", "PodName", "OperationName")}
     for column in ("StartTimeUnixNano", "Duration"):
         values = pd.to_numeric(pd.Series(table[column].to_pandas()), errors="coerce")
-        ok &= values.notna().to_numpy()
-        numbers[column] = values
-    bad["malformed_row"] += int((~ok).sum())
-    arrays = {c: frame[c].filter(pa.array(ok)) for c in ("TraceID", "SpanID", "ParentID", "PodName", "OperationName")}
-    for column, values in numbers.items():
-        arrays[column] = pa.array(values[ok].astype(np.int64).to_numpy())
+        arrays[column] = pa.array(values.to_numpy(dtype=np.float64))
     return pa.table(arrays)
 
 
@@ -174,8 +195,17 @@ def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd
         return make_spanframe(empty, source=source, skipped=skipped)
     string = pd.StringDtype("pyarrow")
     raw = holder.pop().to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
-    start = (raw["StartTimeUnixNano"].to_numpy() // 1000).astype(np.int64)
-    keep = np.ones(len(raw), dtype=bool)
+    nanos = raw["StartTimeUnixNano"].to_numpy()
+    start_units = units.unit_codes(nanos, "ns")
+    converted = units.conversions(start_units, "ns", "StartTimeUnixNano")
+    start = units.convert(nanos, start_units, "us")
+    invalid = start_units < 0
+    duration = raw["Duration"].to_numpy()
+    if duration.dtype != np.int64:
+        invalid |= ~np.isfinite(duration)
+    skipped["invalid_start_time"] += int((start_units < 0).sum())
+    skipped["invalid_duration"] += int((invalid & (start_units >= 0)).sum())
+    keep = ~invalid
     if start_us is not None:
         keep &= start >= start_us
     if end_us is not None:
@@ -194,7 +224,7 @@ def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd
             "service": service,
             "operation": raw["OperationName"].astype("category"),
             "start_us": start,
-            "duration_us": raw["Duration"].to_numpy(np.int64),
+            "duration_us": raw["Duration"].to_numpy(),
             "kind": pd.Categorical.from_codes(
                 np.full(len(raw), KINDS.index("unknown"), dtype=np.int8), dtype=KIND_DTYPE
             ),
@@ -224,11 +254,23 @@ def _to_spanframe(holder, start_us, end_us, skipped: Counter, source: str) -> pd
     skipped["verbatim_duplicate"] += int(verbatim.sum())
     skipped["duplicate_span"] += int(clash.sum())
     frame = make_spanframe(
-        frame, source=source, skipped=skipped, drop_duplicates=False, drop=repeated if repeated.any() else None
+        frame,
+        source=source,
+        skipped=skipped,
+        drop_duplicates=False,
+        drop=repeated if repeated.any() else None,
+        converted=converted,
+        check_cycles=False,
     )
     if repeated.any():
         codes = (codes[0][~repeated], codes[1][~repeated])
     parent = parent_positions(frame, codes) if len(frame) == len(codes[0]) else parent_positions(frame)
+    cycles = cycle_members(parent)
+    if cycles.any():
+        skipped = Counter(frame.attrs["skipped"])
+        frame = drop_parent_cycles(frame, skipped, parent)
+        frame.attrs["skipped"] = dict(sorted(skipped.items()))
+        parent = parent_positions(frame)
     frame["kind"] = infer_kinds(frame, only_unknown=False, parent=parent)
     return frame
 

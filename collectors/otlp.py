@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
 
-from collectors.jaeger_format import ATTRIBUTE_TAGS, rows_to_spanframe, tags_dict
+import numpy as np
+
+from collectors.jaeger_format import ATTRIBUTE_TAGS, json_number, rows_to_spanframe, tags_dict
 from collectors.status import grpc_status, http_status, status_from_tags
+from core import units
 
 OTEL_KINDS = {0: "unknown", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
@@ -53,9 +57,12 @@ def any_value(value):
         except (TypeError, ValueError):
             return value["intValue"]
     if "arrayValue" in value:
-        return [any_value(v) for v in (value["arrayValue"] or {}).get("values", [])]
+        array = value["arrayValue"]
+        values = array.get("values") if isinstance(array, dict) else None
+        return [any_value(v) for v in values] if isinstance(values, list) else []
     if "kvlistValue" in value:
-        return attributes((value["kvlistValue"] or {}).get("values", []))
+        kvlist = value["kvlistValue"]
+        return attributes(kvlist.get("values") if isinstance(kvlist, dict) else None)
     if "bytesValue" in value:
         return value["bytesValue"]
     return None
@@ -63,21 +70,23 @@ def any_value(value):
 
 def attributes(items) -> dict[str, object]:
     out = {}
-    for item in items or ():
+    for item in items if isinstance(items, list) else ():
         if isinstance(item, dict) and "key" in item:
             out[str(item["key"])] = any_value(item.get("value"))
     return out
 
 
 def otlp_id(value) -> str | None:
-    """Hex id from OTLP JSON's hex or base64 encoding; None when empty."""
-    if value is None:
+    """Hex id from OTLP JSON's hex or base64 encoding; None when empty or all zeros (an invalid
+    id in OTLP: such spans are counted as ``zero_span_id`` / ``zero_trace_id``, a zero parent
+    means no parent)."""
+    if value is None or isinstance(value, (bool, dict, list)):
         return None
     text = str(value).strip()
     if not text:
         return None
     if _HEX.match(text) and len(text) in (16, 32):
-        return text.lower()
+        return None if not text.strip("0") else text.lower()
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
@@ -97,13 +106,18 @@ def _kind(value) -> str:
     return text if text in OTEL_KINDS.values() and text != "unknown" else "unknown"
 
 
-def _nanos(value) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def _nanos(value) -> float | int:
+    """An OTLP time (a JSON string of int64 nanoseconds, or a number) as it is; NaN when unreadable."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("+-").isdigit():
+            number = int(text)
+            return number if -(2**63) <= number < 2**63 else float(number)
+        try:
+            return float(text)
+        except ValueError:
+            return math.nan
+    return json_number(value)
 
 
 def unwrap(documents: Iterable) -> list[dict]:
@@ -116,7 +130,9 @@ def unwrap(documents: Iterable) -> list[dict]:
     return out
 
 
-def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
+def otlp_rows(documents: Iterable, skipped: Counter, converted: Counter | None = None) -> dict[str, list]:
+    """Column lists for the spans of OTLP documents (times in µs by :func:`nanos_to_us`; its
+    conversions are added to ``converted``); bad entries are counted in ``skipped``."""
     rows: dict[str, list] = {f: [] for f in _FIELDS}
     for doc in unwrap(documents):
         if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans", []), list):
@@ -126,18 +142,22 @@ def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
             if not isinstance(resource_spans, dict):
                 skipped["malformed_resource"] += 1
                 continue
-            resource = attributes((resource_spans.get("resource") or {}).get("attributes"))
+            resource_value = resource_spans.get("resource")
+            resource = attributes(resource_value.get("attributes") if isinstance(resource_value, dict) else None)
             service = resource.get("service.name")
             pod = resource.get("k8s.pod.name") or resource.get("host.name")
             scopes = resource_spans.get("scopeSpans") or resource_spans.get("instrumentationLibrarySpans") or []
-            for scope in scopes:
-                for span in (scope or {}).get("spans") or []:
+            for scope in scopes if isinstance(scopes, list) else ():
+                spans = scope.get("spans") if isinstance(scope, dict) else None
+                for span in spans if isinstance(spans, list) else ():
                     if not isinstance(span, dict):
                         skipped["malformed_span"] += 1
                         continue
-                    start, end = _nanos(span.get("startTimeUnixNano")), _nanos(span.get("endTimeUnixNano"))
-                    if start is None or end is None:
-                        skipped["malformed_span"] += 1
+                    if span.get("spanId") not in (None, "") and otlp_id(span.get("spanId")) is None:
+                        skipped["zero_span_id"] += 1
+                        continue
+                    if span.get("traceId") not in (None, "") and otlp_id(span.get("traceId")) is None:
+                        skipped["zero_trace_id"] += 1
                         continue
                     tags = attributes(span.get("attributes"))
                     status: dict = span["status"] if isinstance(span.get("status"), dict) else {}
@@ -146,8 +166,8 @@ def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
                     rows["parent_id"].append(otlp_id(span.get("parentSpanId")))
                     rows["service"].append(service)
                     rows["operation"].append(str(span.get("name", "")))
-                    rows["start_us"].append(start // 1000)
-                    rows["duration_us"].append((end - start) // 1000 if end >= start else -1)
+                    rows["start_us"].append(_nanos(span.get("startTimeUnixNano")))
+                    rows["duration_us"].append(_nanos(span.get("endTimeUnixNano")))
                     rows["kind"].append(_kind(span.get("kind")))
                     rows["status"].append(status_from_tags(tags, status.get("code")))
                     rows["pod"].append(str(pod) if pod else None)
@@ -155,13 +175,41 @@ def otlp_rows(documents: Iterable, skipped: Counter) -> dict[str, list]:
                         rows[column].append(next((str(tags[k]) for k in keys if tags.get(k) not in (None, "")), None))
                     rows["http_status"].append(http_status(tags))
                     rows["grpc_status"].append(grpc_status(tags))
+    start, duration, made = nanos_to_us(rows["start_us"], rows["duration_us"])
+    rows["start_us"], rows["duration_us"] = start.tolist(), duration.tolist()
+    if converted is not None:
+        converted.update(made)
     return rows
 
 
 def read_otlp(documents: Iterable, source: str = "OTLP JSON", skipped: Counter | None = None):
-    """SpanFrame of OTLP JSON ``TracesData`` documents."""
+    """SpanFrame of OTLP JSON ``TracesData`` documents (times read by the rule of :mod:`core.units`,
+    documented unit nanoseconds; start and end each by its own magnitude)."""
     skipped = skipped if skipped is not None else Counter()
-    return rows_to_spanframe(otlp_rows(documents, skipped), source, skipped)
+    converted: Counter[str] = Counter()
+    rows = otlp_rows(documents, skipped, converted)
+    return rows_to_spanframe(rows, source, skipped, dict(converted))
+
+
+def nanos_to_us(starts: list, ends: list) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """Start (µs) and duration (µs, end - start) of epoch times documented in nanoseconds;
+    NaN where a time is unreadable, so that the SpanFrame counts it."""
+    start, end = (
+        np.array(v, dtype=np.float64) if _has_float(v) else np.array(v, dtype=np.int64) for v in (starts, ends)
+    )
+    start_codes, end_codes = units.unit_codes(start, "ns"), units.unit_codes(end, "ns")
+    converted = Counter(units.conversions(start_codes, "ns", "startTimeUnixNano"))
+    converted.update(units.conversions(end_codes, "ns", "endTimeUnixNano"))
+    start_us = units.convert(start, start_codes, "us").astype(np.float64)
+    end_us = units.convert(end, end_codes, "us").astype(np.float64)
+    start_us[start_codes < 0] = np.nan
+    duration = end_us - start_us
+    duration[end_codes < 0] = np.nan
+    return start_us, duration, dict(converted)
+
+
+def _has_float(values: list) -> bool:
+    return any(isinstance(v, float) for v in values)
 
 
 _KIND_NUMBERS = {v: k for k, v in OTEL_KINDS.items()}

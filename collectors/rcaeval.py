@@ -5,7 +5,9 @@ status / response-code column when present.
 The operation is ``operationName`` (``methodName`` is kept as ``rpc_method``). A status
 column (``statusCode``, ``status_code``, ``responseCode``, ``response_code``, ``status``,
 ``http.status_code``) is read as an HTTP code when it is numeric >= 100 (error when >= 500),
-as a gRPC code when numeric < 100 (error when non-zero), else as a word (``error`` / ``ok``).
+as a gRPC code when numeric < 100 (error when non-zero), else as a word (``error`` / ``ok`` /
+``unset``; any other word drops the span, counted as ``unknown_status``). Times are read by the
+rule of :mod:`core.units` (documented unit: microseconds).
 Kinds are recorded when a ``spanKind``/``kind`` column exists, else inferred
 (:func:`collectors.kinds.infer_kinds`).
 """
@@ -16,7 +18,6 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -31,7 +32,7 @@ KIND_COLUMNS = ("spanKind", "span_kind", "kind")
 POD_COLUMNS = ("podName", "pod", "hostName", "host")
 
 
-def _canonical(fields: Sequence[str]) -> dict[str, str]:
+def canonical(fields: Sequence[str]) -> dict[str, str]:
     """Header name -> canonical name, case-insensitively (``traceId`` and ``traceID`` both work)."""
     wanted = {name.lower(): name for name in (*REQUIRED, "methodName", *STATUS_COLUMNS, *KIND_COLUMNS, *POD_COLUMNS)}
     out: dict[str, str] = {}
@@ -43,24 +44,31 @@ def _canonical(fields: Sequence[str]) -> dict[str, str]:
 
 
 def is_rcaeval_header(fields: Sequence[str]) -> bool:
-    return set(REQUIRED).issubset(_canonical(fields).values())
+    return set(REQUIRED).issubset(canonical(fields).values())
 
 
 def _status(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    numeric = pd.to_numeric(values, errors="coerce")
+    numeric = pd.to_numeric(values, errors="coerce").astype(float)
     words = values.astype("string").str.strip().str.lower()
     status = pd.Series("unset", index=values.index, dtype=object)
+    code = (numeric == numeric.round()) & (numeric >= 0) & (numeric < 600)
+    odd = (numeric.notna() & ~code).to_numpy()
+    numeric = numeric.where(code)
     http = numeric.where(numeric >= 100)
     grpc = numeric.where(numeric < 100)
     status[(http >= 500).fillna(False).to_numpy()] = "error"
     status[((http < 500) & (http >= 100)).fillna(False).to_numpy()] = "ok"
     status[(grpc != 0).fillna(False).to_numpy() & grpc.notna().to_numpy()] = "error"
     status[(grpc == 0).fillna(False).to_numpy()] = "ok"
-    word = numeric.isna() & words.notna()
-    status[
-        (word & words.isin(["error", "err", "false", "fail", "failed", "status_code_error"])).fillna(False).to_numpy()
-    ] = "error"
-    status[(word & words.isin(["ok", "success", "true", "status_code_ok"])).fillna(False).to_numpy()] = "ok"
+    word = (numeric.isna() & words.notna() & (words != "")).fillna(False).to_numpy()
+    errors = words.isin(["error", "err", "false", "fail", "failed", "status_code_error"]).fillna(False).to_numpy()
+    oks = words.isin(["ok", "success", "true", "status_code_ok"]).fillna(False).to_numpy()
+    unset = words.isin(["unset", "status_code_unset", "none", "nan"]).fillna(False).to_numpy()
+    status[word & errors] = "error"
+    status[word & oks] = "ok"
+    unknown = word & ~errors & ~oks & ~unset
+    status[unknown] = words[unknown].to_numpy()
+    status[odd] = "status code " + values[odd].astype(str)
     return status, http.round().astype("Int64"), grpc.round().astype("Int64")
 
 
@@ -79,20 +87,22 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
-    except (pa.ArrowInvalid, OSError) as exc:
+        names = table.column_names
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
         raise CollectError(f"{path}: not a readable CSV: {exc}") from exc
-    table = table.rename_columns([_canonical(table.column_names).get(c, c) for c in table.column_names])
+    renamed = [canonical(names).get(c, c) for c in names]
+    twice = sorted({c for c in renamed if renamed.count(c) > 1})
+    if twice:
+        raise CollectError(f"{path}: column(s) {twice} appear more than once in the header")
+    table = table.rename_columns(renamed)
+    binary = [f.name for f in table.schema if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type)]
+    if binary:
+        raise CollectError(f"{path}: column(s) {binary} hold bytes that are not UTF-8 text")
     missing = [c for c in REQUIRED if c not in table.column_names]
     if missing:
         raise CollectError(f"{path}: RCAEval traces.csv lacks column(s) {missing}")
     string = pd.StringDtype("pyarrow")
     raw = table.to_pandas(types_mapper={pa.string(): string, pa.large_string(): string}.get)
-    start = pd.to_numeric(raw["startTime"], errors="coerce")
-    duration = pd.to_numeric(raw["duration"], errors="coerce")
-    bad = (start.isna() | duration.isna()).to_numpy()
-    if bad.any():
-        skipped["malformed_row"] += int(bad.sum())
-        raw, start, duration = raw.loc[~bad], start[~bad], duration[~bad]
     ids = {c: raw[c].astype(string) for c in ("traceID", "spanID", "parentSpanID")}
     parent = ids["parentSpanID"].mask(ids["parentSpanID"].str.strip().isin(["", "root", "0", "None", "nan"]))
     frame = pd.DataFrame(
@@ -102,8 +112,8 @@ def read_rcaeval_csv(path) -> pd.DataFrame:
             "parent_id": parent,
             "service": raw["serviceName"].astype(object),
             "operation": raw["operationName"].astype(object),
-            "start_us": start.round().astype(np.int64),
-            "duration_us": duration.round().astype(np.int64),
+            "start_us": raw["startTime"],
+            "duration_us": raw["duration"],
             "kind": "unknown",
             "status": "unset",
             "pod": None,

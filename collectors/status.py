@@ -5,7 +5,9 @@
 an HTTP response status >= 500 (``http.status_code``, ``http.response.status_code``);
 a non-zero gRPC status (``rpc.grpc.status_code``, ``grpc.status_code``). ``ok`` when the
 OpenTelemetry status is OK and nothing says error. ``unset`` otherwise (sources without a
-status, such as the Nezha CSVs, are ``unset`` throughout).
+status, such as the Nezha CSVs, are ``unset`` throughout). An OpenTelemetry status that is none
+of OK / ERROR / UNSET (or 1 / 2 / 0) is returned as it is, lower-cased, so that
+:func:`collectors.make_spanframe` drops the span and counts it as ``unknown_status``.
 """
 
 from __future__ import annotations
@@ -47,15 +49,18 @@ def grpc_status(tags: Mapping[str, object]) -> int | None:
 
 
 def otel_status(value) -> str:
-    """``STATUS_CODE_ERROR`` / ``ERROR`` / 2 -> error; OK / 1 -> ok; anything else unset."""
-    if value is None:
+    """``STATUS_CODE_ERROR`` / ``ERROR`` / 2 -> error; OK / 1 -> ok; missing, empty, UNSET / 0 ->
+    unset; any other value is returned lower-cased (an unknown status)."""
+    if value is None or isinstance(value, bool):
         return "unset"
     text = str(value).strip().upper().removeprefix("STATUS_CODE_")
     if text in ("ERROR", "2"):
         return "error"
     if text in ("OK", "1"):
         return "ok"
-    return "unset"
+    if text in ("", "UNSET", "0"):
+        return "unset"
+    return text.lower()
 
 
 def status_from_tags(tags: Mapping[str, object], otel: object = None) -> str:

@@ -16,3 +16,13 @@ class FrameworkError(Exception):
 
 class InputError(FrameworkError):
     """A value given to a shared helper of :mod:`core` (a time, a duration) is not usable."""
+
+
+class FrameworkWarning(UserWarning):
+    """Root of the warnings this framework issues: the input was usable, but something was done to
+    it (a unit converted, a degenerate fit) that the caller should know about."""
+
+
+class DataWarning(FrameworkWarning):
+    """The data was usable but degenerate (a constant training series, say); the message says what
+    the result means."""

@@ -12,6 +12,8 @@ Times at package borders are accepted as
 Booleans, NaN/NaT, infinities and other types are refused. A number of seconds whose magnitude
 is 1e11 or more (after the year 5138) is refused as well, because it is almost always a time in
 milliseconds, microseconds or nanoseconds given where seconds are expected; the message says so.
+With ``units=True`` (the command line, readers of time columns) such a number is instead read in
+the unit its magnitude tells (the rule of :mod:`core.units`), with a :class:`core.units.UnitWarning`.
 Every parser returns a tz-aware UTC :class:`pandas.Timestamp` (or seconds / microseconds from it).
 
 Durations are seconds (a number) or anything :class:`pandas.Timedelta` reads (``"30s"``,
@@ -32,31 +34,40 @@ import re
 import numpy as np
 import pandas as pd
 
+from core import units as unit_rule
 from core.errors import FrameworkError, InputError
 
 SECONDS_LIMIT = 1e11
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_LAST_SECOND = pd.Timestamp.max.value // 10**9
+_FACTORS = np.array([unit_rule.UNITS[u] for u in ("s", "ms", "us", "ns")], dtype=np.float64)
 
 
-def _unit_hint(seconds: float) -> str:
-    magnitude = abs(seconds)
-    for unit, factor in (("nanoseconds", 1e9), ("microseconds", 1e6), ("milliseconds", 1e3)):
-        if magnitude / factor >= 1e8:
-            return f" (it looks like {unit}: {seconds / factor:.0f} s)"
-    return ""
-
-
-def _from_seconds(seconds: float, name: str, original, error: type[FrameworkError]) -> pd.Timestamp:
+def _from_seconds(
+    seconds: float, name: str, original, error: type[FrameworkError], by_magnitude: bool = False
+) -> pd.Timestamp:
     if not math.isfinite(seconds):
         raise error(f"{name}: {original!r} is not a finite time")
     if abs(seconds) >= SECONDS_LIMIT:
-        raise error(f"{name}: {original!r} is not a Unix time in seconds{_unit_hint(seconds)}; give seconds")
+        unit = unit_rule.unit_of(seconds, "s")
+        if not by_magnitude or unit is None:
+            raise error(
+                f"{name}: {original!r} is not a Unix time in seconds{unit_rule.hint(seconds, 's')}; give seconds"
+            )
+        converted = seconds / unit_rule.UNITS[unit]
+        unit_rule.warn_converted({f"{name} in {unit_rule.NAMES[unit]}": 1}, name, "s", stacklevel=4)
+        seconds = converted
+    if abs(seconds) > _LAST_SECOND:
+        raise error(f"{name}: {original!r} is outside the times this framework can hold (1677-2262)")
     return pd.Timestamp(round(seconds * 1e9), unit="ns", tz="UTC")
 
 
-def to_timestamp(value, name: str = "time", *, error: type[FrameworkError] = InputError) -> pd.Timestamp:
+def to_timestamp(
+    value, name: str = "time", *, error: type[FrameworkError] = InputError, units: bool = False
+) -> pd.Timestamp:
     """A tz-aware UTC Timestamp for any accepted time (module docstring); ``error`` is the
-    exception class raised for an unusable value (the caller's package family)."""
+    exception class raised for an unusable value (the caller's package family); ``units`` reads
+    a number in another unit than seconds by :mod:`core.units` (with a warning) instead of refusing it."""
     if value is None:
         raise error(f"{name}: a time is required")
     if isinstance(value, np.generic) and not isinstance(value, np.datetime64):
@@ -64,13 +75,13 @@ def to_timestamp(value, name: str = "time", *, error: type[FrameworkError] = Inp
     if isinstance(value, (bool, np.bool_)):
         raise error(f"{name}: {value!r} is a boolean, not a time")
     if isinstance(value, (numbers.Real, np.number)) and not isinstance(value, np.datetime64):
-        return _from_seconds(float(value), name, value, error)
+        return _from_seconds(float(value), name, value, error, units)
     if isinstance(value, str):
         text = value.strip()
         if not text:
             raise error(f"{name}: empty text is not a time")
         if _NUMBER.match(text):
-            return _from_seconds(float(text), name, value, error)
+            return _from_seconds(float(text), name, value, error, units)
         try:
             stamp = pd.Timestamp(text)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -87,9 +98,11 @@ def to_timestamp(value, name: str = "time", *, error: type[FrameworkError] = Inp
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
-def optional_timestamp(value, name: str = "time", *, error: type[FrameworkError] = InputError) -> pd.Timestamp | None:
+def optional_timestamp(
+    value, name: str = "time", *, error: type[FrameworkError] = InputError, units: bool = False
+) -> pd.Timestamp | None:
     """:func:`to_timestamp`, or None for None."""
-    return None if value is None else to_timestamp(value, name, error=error)
+    return None if value is None else to_timestamp(value, name, error=error, units=units)
 
 
 def to_seconds(value, name: str = "time", *, error: type[FrameworkError] = InputError) -> float:
@@ -119,7 +132,12 @@ def to_timedelta(
         seconds = float(value)
         if not math.isfinite(seconds):
             raise error(f"{name}: {value!r} is not a finite duration")
-        delta = pd.Timedelta(seconds=seconds)
+        try:
+            delta = pd.Timedelta(seconds=seconds)
+        except (OverflowError, ValueError) as exc:
+            raise error(
+                f"{name}: {value!r} seconds is beyond the durations this framework can hold (292 years)"
+            ) from exc
     else:
         try:
             delta = pd.Timedelta(value)
@@ -163,9 +181,13 @@ def format_duration(value) -> str:
     return "".join(parts) or "0s"
 
 
-def to_datetime_index(values, name: str = "times", *, error: type[FrameworkError] = InputError) -> pd.DatetimeIndex:
+def to_datetime_index(
+    values, name: str = "times", *, error: type[FrameworkError] = InputError, units: bool = False
+) -> pd.DatetimeIndex:
     """Many times at once, by the rules of :func:`to_timestamp` (numbers and digit strings are
-    Unix seconds, other text ISO-8601, naive read as UTC); the first unusable one is named."""
+    Unix seconds, other text ISO-8601, naive read as UTC); the first unusable one is named.
+    ``units``: numbers in another unit than seconds are read by :mod:`core.units` (one warning
+    with the count) instead of refused."""
     series = pd.Series(values)
     if series.dtype == bool:
         raise error(f"{name}: booleans are not times")
@@ -182,10 +204,17 @@ def to_datetime_index(values, name: str = "times", *, error: type[FrameworkError
     out = np.zeros(len(series), dtype="int64")
     if is_number.any():
         seconds = numeric.to_numpy(dtype=float)[is_number]
-        bad = ~np.isfinite(seconds) | (np.abs(seconds) >= SECONDS_LIMIT)
+        if units:
+            codes = unit_rule.unit_codes(seconds, "s")
+            converted = unit_rule.conversions(codes, "s", name)
+            seconds = np.where(codes >= 0, seconds / np.take(_FACTORS, np.maximum(codes, 0)), seconds)
+        bad = ~np.isfinite(seconds) | (np.abs(seconds) >= SECONDS_LIMIT) | (np.abs(seconds) > _LAST_SECOND)
         if bad.any():
             i = int(np.flatnonzero(is_number)[np.flatnonzero(bad)[0]])
-            to_timestamp(series.iloc[i], f"{name} at position {i}", error=error)
+            to_timestamp(series.iloc[i], f"{name} at position {i}", error=error, units=units)
+            raise error(f"{name} at position {i}: {series.iloc[i]!r} is outside the times this framework can hold")
+        if units:
+            unit_rule.warn_converted(converted, name, "s")
         out[is_number] = np.round(seconds * 1e9).astype("int64")
     rest = ~is_number
     if rest.any():

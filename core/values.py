@@ -10,8 +10,9 @@ import pandas as pd
 from core.detector import DetectorError
 
 
-def as_finite_values(values, name: str = "values") -> np.ndarray:
-    """A 1-D float64 copy of ``values``; rejects non-numeric, NaN and infinite entries."""
+def as_finite_values(values, name: str = "values", max_abs: float | None = None) -> np.ndarray:
+    """A 1-D float64 copy of ``values``; rejects non-numeric, NaN and infinite entries (and, with
+    ``max_abs``, entries whose magnitude exceeds it)."""
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.to_numpy()
     arr = np.asarray(values)
@@ -34,7 +35,21 @@ def as_finite_values(values, name: str = "values") -> np.ndarray:
             f"{name}: {int(bad.sum())} NaN/infinite value(s), first at position {i} ({kind}); "
             "put the series on a regular grid and fill the gaps first (fluxev.regular_grid, fluxev.fill_missing)"
         )
+    if max_abs is not None:
+        check_magnitude(out, name, max_abs)
     return out
+
+
+def check_magnitude(values: np.ndarray, name: str, max_abs: float) -> None:
+    """DetectorError when an entry's magnitude exceeds ``max_abs`` (beyond which a detector's
+    arithmetic overflows float64)."""
+    big = np.abs(values) > max_abs
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DetectorError(
+            f"{name}: value {values[i]:g} at position {i} exceeds ±{max_abs:g}, beyond which the detector's "
+            "arithmetic overflows float64; rescale the series (e.g. divide by its median)"
+        )
 
 
 def as_timestamps(timestamps, name: str = "series") -> np.ndarray:
@@ -75,11 +90,13 @@ def non_negative_int(value, name: str) -> int:
     return int(value)
 
 
-def as_finite_scalar(value, name: str = "x") -> float:
+def as_finite_scalar(value, name: str = "x", max_abs: float | None = None) -> float:
     """One finite real number as a float."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.number)):
         raise DetectorError(f"{name}: must be a real number, got {value!r}")
     out = float(value)
     if not np.isfinite(out):
         raise DetectorError(f"{name}: must be finite, got {out}")
+    if max_abs is not None and abs(out) > max_abs:
+        check_magnitude(np.array([out]), name, max_abs)
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chaos_scenarios.case_folder import RUN_FILE, SPANS_FILE, list_cases, read_label
+from chaos_scenarios.case_folder import LABEL_FILE, RUN_FILE, SPANS_FILE, list_cases, read_label
 from chaos_scenarios.case_folder import read_spans as read_case_spans
 from chaos_scenarios.errors import ScenarioError
 from core.times import format_time
@@ -40,11 +40,12 @@ def load_case_folders(
         raise EvaluationError(f"cases:{path}: no case folders (a folder with an rca-case/1 label.json)")
     found = {f.name for f in folders}
     skipped = [(cid, f"listed in {RUN_FILE} but no case folder {path / cid}") for cid in listed if cid not in found]
+    skipped += unreadable_labels(path, found | set(listed))
     cases = []
     for folder in folders:
         label = read_label(folder)
         starts = _span_starts(folder)
-        inject = to_timestamp(label.injected_at, f"{folder / 'label.json'}: injected_at")
+        inject = to_timestamp(label.injected_at, f"{folder / 'label.json'}: injected_at", units=True)
         reason = usability(np.sort(starts), inject, before, after, min_spans)
         if reason is not None:
             skipped.append((label.case_id, reason))
@@ -52,7 +53,7 @@ def load_case_folders(
         end = (
             None
             if label.recovered_at is None
-            else to_timestamp(label.recovered_at, f"{folder / 'label.json'}: recovered_at")
+            else to_timestamp(label.recovered_at, f"{folder / 'label.json'}: recovered_at", units=True)
         )
         cases.append(
             Case(
@@ -77,6 +78,22 @@ def load_case_folders(
             )
         )
     return cases, skipped
+
+
+def unreadable_labels(path: Path, known: set[str]) -> list[tuple[str, str]]:
+    """``(folder name, why)`` for each sub-folder with a ``label.json`` that is not a case label
+    (not JSON, another format, a missing field), so that no such case is dropped without a word."""
+    if (path / LABEL_FILE).is_file():
+        return []
+    out = []
+    for folder in sorted(p for p in path.iterdir() if p.is_dir() and p.name not in known):
+        if not (folder / LABEL_FILE).is_file():
+            continue
+        try:
+            read_label(folder)
+        except ScenarioError as exc:
+            out.append((folder.name, f"{LABEL_FILE} unusable: {exc}"))
+    return out
 
 
 def _span_starts(folder: Path) -> np.ndarray:

@@ -28,9 +28,10 @@ DEFAULT_BEFORE = pd.Timedelta(minutes=10)
 DEFAULT_AFTER = pd.Timedelta(minutes=3)
 
 
-def to_timestamp(value: Any, what: str = "time") -> pd.Timestamp:
-    """:func:`core.to_timestamp` raising :class:`EvaluationError`."""
-    return core_timestamp(value, what, error=EvaluationError)
+def to_timestamp(value: Any, what: str = "time", *, units: bool = False) -> pd.Timestamp:
+    """:func:`core.to_timestamp` raising :class:`EvaluationError`; ``units`` reads a time in another
+    unit than seconds by :mod:`core.units` (the data-set adapters, which read files, pass True)."""
+    return core_timestamp(value, what, error=EvaluationError, units=units)
 
 
 def to_timedelta(value: Any, what: str = "duration") -> pd.Timedelta:
@@ -59,7 +60,7 @@ class Case:
 
     def __post_init__(self) -> None:
         if not isinstance(self.case_id, str) or not self.case_id:
-            raise EvaluationError(f"case id must be a non-empty string, got {self.case_id!r}")
+            raise EvaluationError(f"case_id: must be a non-empty string, got {self.case_id!r}")
         if isinstance(self.root_causes, str):
             self.root_causes = [self.root_causes]
         if not self.root_causes or not all(isinstance(s, str) and s for s in self.root_causes):
@@ -71,9 +72,10 @@ class Case:
         self.inject_time = to_timestamp(self.inject_time, f"case {self.case_id}: inject_time")
         if self.end_time is not None:
             self.end_time = to_timestamp(self.end_time, f"case {self.case_id}: end_time")
-            if self.end_time < self.inject_time:
+            if self.end_time <= self.inject_time:
                 raise EvaluationError(
-                    f"case {self.case_id}: end_time {self.end_time} is before inject_time {self.inject_time}"
+                    f"case {self.case_id}: end_time (the recorded end, recovered_at) {self.end_time} is not after "
+                    f"inject_time {self.inject_time}"
                 )
         if self.spans is None and self.spans_loader is None and self.edge_series is None:
             raise EvaluationError(f"case {self.case_id}: holds neither spans nor edge series")

@@ -45,12 +45,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core import units
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
 REQUIRED_KEYS = ("fault_release_service", "detect_timestamp")
 REQUIRED_COLUMNS = ("Timestamp", "SuccessRate", "Latency")
 BUCKET = pd.Timedelta(minutes=1)
+UNIT_FACTORS = np.array([units.UNITS[u] for u in ("s", "ms", "us", "ns")], dtype=np.float64)
+LAST_SECOND = pd.Timestamp.max.value // 10**9
 SERIES_COLUMNS = (
     "calls",
     "errors",
@@ -117,6 +120,17 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     if frame["Timestamp"].isna().any():
         row = int(np.flatnonzero(frame["Timestamp"].isna().to_numpy())[0])
         raise EvaluationError(f"{file}: row {row + 2} has no Timestamp")
+    stamps = frame["Timestamp"].to_numpy()
+    codes = units.unit_codes(stamps, "s")
+    if (codes < 0).any():
+        row = int(np.flatnonzero(codes < 0)[0])
+        raise EvaluationError(f"{file}: column 'Timestamp' row {row + 2} has {float(stamps[row])!r}, not a Unix time")
+    converted = units.conversions(codes, "s", "Timestamp")
+    if converted:
+        frame["Timestamp"] = stamps / np.take(UNIT_FACTORS, codes)
+        units.warn_converted(converted, str(file), "s")
+    if (frame["Timestamp"] < 0).any() or (frame["Timestamp"] > LAST_SECOND).any():
+        raise EvaluationError(f"{file}: column 'Timestamp' holds times before 1970 or after 2262")
     return frame
 
 
@@ -210,7 +224,7 @@ def load_changerca(
         service = label["fault_release_service"]
         if not isinstance(service, str) or not service:
             raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
-        inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp")
+        inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp", units=True)
         series, ignored = build_edge_series(folder)
         reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
         times_us = np.unique(reporting.asi8 // 1000)

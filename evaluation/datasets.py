@@ -10,8 +10,11 @@ raises an error of the framework naming the file and the problem.
 
 from __future__ import annotations
 
+import numbers
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from chaos_scenarios.case_folder import RUN_FILE, list_cases
 from evaluation import case_folders, changerca, nezha, rcaeval
@@ -72,11 +75,15 @@ def load_cases(
     buckets on both sides. Every other case is listed in ``skipped`` with its
     reason. ``before``/``after`` are seconds or a Timedelta (default 10 and 3 minutes).
     """
+    if not isinstance(spec, (str, Path)):
+        raise EvaluationError(f"load_cases: expected 'layout:PATH' or a path, got {type(spec).__name__} {spec!r}")
     layout, path = parse_spec(spec)
     before = to_timedelta(before, "before")
     after = to_timedelta(after, "after")
-    if min_spans < 1:
-        raise EvaluationError(f"min_spans must be at least 1, got {min_spans}")
+    if before <= pd.Timedelta(0) or after <= pd.Timedelta(0):
+        raise EvaluationError(f"before and after must be positive durations, got before={before}, after={after}")
+    if isinstance(min_spans, bool) or not isinstance(min_spans, numbers.Integral) or min_spans < 1:
+        raise EvaluationError(f"min_spans: must be an integer of at least 1, got {min_spans!r}")
     if layout is None:
         layout = detect_layout(path)
     elif not path.exists():

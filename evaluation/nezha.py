@@ -68,7 +68,7 @@ def read_labels(path: Path) -> list[dict]:
             pod = entry["inject_pod"]
             if not isinstance(pod, str) or not pod.strip():
                 raise EvaluationError(f"{where}: inject_pod must be a pod name, got {pod!r}")
-            inject = to_timestamp(entry["inject_timestamp"], f"{where}: inject_timestamp")
+            inject = to_timestamp(entry["inject_timestamp"], f"{where}: inject_timestamp", units=True)
             faults.append({**entry, "inject": inject, "service": service_of_pod(pod.strip()), "where": where})
     faults.sort(key=lambda f: f["inject"])
     return faults

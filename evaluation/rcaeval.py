@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from collectors import CollectError
 from collectors import read_spans as read_span_files
 from evaluation.cases import Case, to_timestamp, usability
 from evaluation.errors import EvaluationError
@@ -43,7 +44,7 @@ def read_inject_time(path: Path) -> pd.Timestamp:
         raise EvaluationError(f"{path}: cannot be read ({exc})") from exc
     if not text:
         raise EvaluationError(f"{path}: empty; expected the injection time in Unix seconds")
-    return to_timestamp(text.split()[0], str(path))
+    return to_timestamp(text.split()[0], f"{path}: inject_time", units=True)
 
 
 def load_rcaeval(
@@ -67,7 +68,11 @@ def load_rcaeval(
         if not traces.is_file():
             skipped.append((case_id, f"no {TRACES_FILE} in {folder}"))
             continue
-        spans = read_spans(traces)
+        try:
+            spans = read_spans(traces)
+        except CollectError as exc:
+            skipped.append((case_id, f"{TRACES_FILE} unusable: {exc}"))
+            continue
         start_us = np.sort(spans["start_us"].to_numpy())
         reason = usability(start_us, inject, before, after, min_spans)
         if reason is not None:

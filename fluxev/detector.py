@@ -22,17 +22,21 @@ scores blocks of period - h points at once and applies alarms between blocks.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import cast
 
 import numpy as np
 
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from core.errors import DataWarning
 from core.values import as_finite_scalar, as_finite_values, non_negative_int, positive_int
 from fluxev import features as ft
 from fluxev.holt_winters import HoltWinters
 from fluxev.spot import SPOT
 
 PREDICTORS = ("ewma", "holt-winters")
+MAX_ABS = 1e150
+"""Largest magnitude FluxEV scores: its error spreads square the values (1e308 would overflow)."""
 
 
 def min_init_scores(level: float) -> int:
@@ -125,7 +129,7 @@ class FluxEV(Detector):
     def fit(self, train) -> FluxEV:
         """Compute the features over ``train`` and initialise SPOT on its scores."""
         self._check_params()
-        x = as_finite_values(train, "train")
+        x = as_finite_values(train, "train", MAX_ABS)
         needed = self.min_train_len()
         if len(x) < needed:
             why = f"2s = {2 * self.s} points before the first fluctuation score"
@@ -157,6 +161,15 @@ class FluxEV(Detector):
         else:
             score = fse
         self.spot_ = SPOT(self.q, self.level, self.estimator).fit(score[self.warmup :])
+        if math.isinf(self.spot_.z_):
+            warnings.warn(
+                DataWarning(
+                    f"train: the {len(x) - self.warmup} training scores leave SPOT fewer than 2 distinct peaks above "
+                    f"its initial threshold (level={self.level}; a constant series has none): the threshold is "
+                    "infinite, so nothing is flagged until higher scores arrive"
+                ),
+                stacklevel=2,
+            )
         self.train_score_ = score
         self.values_ = x[-s:].copy()
         self.errors_ = error[-s:].copy()
@@ -182,7 +195,7 @@ class FluxEV(Detector):
     def detect(self, test) -> DetectionResult:
         """Score the points that follow the training data (or the last detected point)."""
         self._check_fitted()
-        x = as_finite_values(test, "test")
+        x = as_finite_values(test, "test", MAX_ABS)
         m = len(x)
         if m == 0:
             return DetectionResult(np.empty(0), np.empty(0), np.zeros(0, dtype=bool))
@@ -236,8 +249,8 @@ class FluxEV(Detector):
         """Score one new point: ``(score, threshold, alarm)``. Same arithmetic as ``detect``."""
         self._check_fitted()
         if not self.periodic and self.forecaster_ is None:
-            return self._update_ewma(as_finite_scalar(x, "x"))
-        value = np.array([as_finite_scalar(x, "x")])
+            return self._update_ewma(as_finite_scalar(x, "x", MAX_ABS))
+        value = np.array([as_finite_scalar(x, "x", MAX_ABS)])
         if self.forecaster_ is None:
             forecast = ft.ewma_forecast(self.values_[None, :], self.alpha)
         else:

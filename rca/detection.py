@@ -61,6 +61,7 @@ size of a change is measured against the training data instead, in one noise uni
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -69,6 +70,7 @@ import numpy as np
 import pandas as pd
 
 from core.detector import Detector, UnmodelledSeries
+from core.errors import DataWarning
 from core.times import format_duration, optional_timestamp, to_timedelta, to_timestamp
 from detectors import make_detector, name_of
 from rca.errors import RCAError
@@ -373,6 +375,14 @@ def detect_evidence(
     prototype = config.build_detector()
 
     edges = derived_edge_frame(edge_series, service_series)
+    unknown = [m for m in edge_metrics if m not in edges.columns and m not in EDGE_METRICS]
+    if service_series is not None:
+        unknown += [m for m in service_metrics if m not in service_series.columns and m not in SERVICE_METRICS]
+    if unknown:
+        raise RCAError(
+            f"DetectionConfig metrics {unknown} are no column of the series; known: {sorted(set(EDGE_METRICS))} "
+            f"and the series' own columns"
+        )
     columns = [m for m in edge_metrics if m in edges.columns]
     wide = edges[columns].astype(float).unstack(["caller", "callee"]).sort_index()
     keys: list[tuple[str, str, str | None, str]] = [
@@ -422,7 +432,13 @@ def detect_evidence(
             continue
         note = ""
         try:
-            result = prototype.clone().fit(train).detect(test)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataWarning)
+                result = prototype.clone().fit(train).detect(test)
+            note = "; ".join(str(w.message) for w in caught if issubclass(w.category, DataWarning))
+            for w in caught:
+                if not issubclass(w.category, DataWarning):
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             score = np.asarray(result.score, dtype=float)
             threshold = np.asarray(result.threshold, dtype=float)
             alarm = np.asarray(result.alarm, dtype=bool)

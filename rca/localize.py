@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import networkx as nx
+import numpy as np
 import pandas as pd
 
 import graph as graph_pkg
+from collectors.spanframe import SPAN_COLUMNS
 from core.detector import Detector
-from core.times import bucket_floor, optional_timestamp, to_timestamp
+from core.times import bucket_floor, format_duration, format_time, optional_timestamp, to_timestamp
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
@@ -44,6 +46,64 @@ def graph_from_edge_series(edge_series: pd.DataFrame) -> nx.DiGraph:
     for n in g.nodes:
         g.nodes[n]["instrumented"] = n in served or g.out_degree(n) > 0
     return g
+
+
+def check_spans(spans) -> None:
+    """RCAError unless ``spans`` is a SpanFrame as :func:`collectors.make_spanframe` makes it."""
+    if not isinstance(spans, pd.DataFrame):
+        raise RCAError(f"spans: expected a SpanFrame (pandas DataFrame), got {type(spans).__name__}")
+    missing = [c for c in SPAN_COLUMNS if c not in spans.columns]
+    if missing:
+        raise RCAError(f"spans: missing column(s) {missing}; build the frame with collectors.make_spanframe")
+    if not len(spans):
+        raise RCAError("spans: empty SpanFrame, nothing to localize")
+    for column in ("start_us", "duration_us"):
+        if spans[column].dtype != np.int64:
+            raise RCAError(
+                f"spans: column {column!r} must be int64 microseconds, got {spans[column].dtype}; "
+                "build the frame with collectors.make_spanframe"
+            )
+    for column in ("trace_id", "span_id", "service"):
+        missing_values = spans[column].isna().to_numpy()
+        if missing_values.any():
+            row = int(np.flatnonzero(missing_values)[0])
+            raise RCAError(
+                f"spans: column {column!r} has {int(missing_values.sum())} missing value(s), first at row {row}; "
+                "collectors.make_spanframe drops and counts such spans"
+            )
+
+
+def check_windows(times_us: np.ndarray, t0: pd.Timestamp, t1: pd.Timestamp | None, start, what: str) -> None:
+    """RCAError when the data holds nothing to train on before ``t0`` or nothing to score after it
+    (an injection time in another time zone, or a case whose data was lost)."""
+    lo = None if start is None else start.value // 1000
+    mid, hi = t0.value // 1000, None if t1 is None else t1.value // 1000
+    train = (times_us < mid) if lo is None else ((times_us >= lo) & (times_us < mid))
+    test = (times_us >= mid) if hi is None else ((times_us >= mid) & (times_us < hi))
+    if train.any() and test.any():
+        return
+    first, last = format_time(int(times_us.min()) / 1e6), format_time(int(times_us.max()) / 1e6)
+    window = f"[{format_time(lo / 1e6)}, {format_time(t0)})" if lo is not None else f"before {format_time(t0)}"
+    scored = f"[{format_time(t0)}, {format_time(t1)})" if t1 is not None else f"from {format_time(t0)} on"
+    problem = f"no training data in {window}" if not train.any() else f"no data to score {scored}"
+    raise RCAError(
+        f"inject_time {format_time(t0)}: {problem}; the {what} cover {first} to {last} "
+        "(is the injection time in another time zone or unit?)"
+    )
+
+
+MAX_BUCKETS = 100_000
+"""Most buckets a series may have (a 1 ns bucket over minutes, or an end time years away, would
+exhaust memory)."""
+
+
+def check_buckets(start: pd.Timestamp, end: pd.Timestamp, bucket: pd.Timedelta) -> None:
+    n = (end - start) / bucket
+    if n > MAX_BUCKETS:
+        raise RCAError(
+            f"bucket {bucket} over [{format_time(start)}, {format_time(end)}) makes {n:.3g} "
+            f"buckets; at most {MAX_BUCKETS:,}: use a wider bucket or a shorter window"
+        )
 
 
 def localize(
@@ -85,20 +145,37 @@ def localize(
     ranking_config = method if isinstance(method, RankingConfig) else RankingConfig(method)
     if spans is None and edge_series is None:
         raise RCAError("localize needs spans or edge_series")
+    if t1 is not None and t1 <= t0:
+        raise RCAError(f"end_time {format_time(t1)} must be after inject_time {format_time(t0)}")
     start = None if detection.train_window is None else t0 - detection.train_window
+    if spans is not None:
+        check_spans(spans)
+        times_us = spans["start_us"].to_numpy()
+    else:
+        if not isinstance(edge_series, pd.DataFrame) or "time" not in (edge_series.index.names or []):
+            raise RCAError("edge_series: expected a DataFrame indexed by (time, caller, callee)")
+        times = edge_series.index.get_level_values("time")
+        reporting = times[edge_series["calls"].to_numpy() > 0] if "calls" in edge_series else times
+        times_us = pd.DatetimeIndex(reporting).as_unit("us").asi8
+    check_windows(times_us, t0, t1, start, "spans" if spans is not None else "edge_series")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     if spans is not None:
-        if len(spans) == 0:
-            raise RCAError("spans: empty SpanFrame, nothing to localize")
         if start is None:
             first = pd.Timestamp(int(spans["start_us"].min()), unit="us", tz="UTC")
             start = bucket_floor(first, detection.bucket, origin=t0)
+        t1_series = t1
+        last = pd.Timestamp(int(times_us.max()), unit="us", tz="UTC") + detection.bucket
+        if t1_series is not None and t1_series > last:
+            t1_series = last  # buckets after the last span hold nothing (and are dropped as collection gaps)
+        check_buckets(start, t1_series if t1_series is not None else last, detection.bucket)
         table = graph_pkg.calls(spans) if edge_series is None or graph is None else None
         if edge_series is None:
-            edge_series = graph_pkg.edge_series(table, bucket=detection.bucket, start=start, end=t1, origin=t0)
+            edge_series = graph_pkg.edge_series(table, bucket=detection.bucket, start=start, end=t1_series, origin=t0)
         if service_series is None:
-            service_series = graph_pkg.service_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+            service_series = graph_pkg.service_series(
+                spans, bucket=detection.bucket, start=start, end=t1_series, origin=t0
+            )
         if graph is None:
             graph = graph_pkg.build_service_graph(spans, call_table=table)
     if graph is None:
@@ -107,6 +184,14 @@ def localize(
     started = time.perf_counter()
     evidence = detect_evidence(edge_series, service_series, t0, end_time=t1, train_start=start, config=detection)
     timings["detect"] = time.perf_counter() - started
+    if evidence.table.empty:
+        reasons = evidence.unmodelled["reason"].str.split(":").str[0].value_counts()
+        why = ", ".join(f"{n} {r}" for r, n in reasons.items()) or "no series at all"
+        window = "all" if detection.train_window is None else format_duration(detection.train_window)
+        raise RCAError(
+            f"no series could be modelled ({why}; min_train={detection.min_train}, bucket "
+            f"{format_duration(detection.bucket)}, train_window {window}): nothing to rank on"
+        )
     started = time.perf_counter()
     ranking = rank(graph, evidence, ranking_config)
     timings["rank"] = time.perf_counter() - started

@@ -18,8 +18,27 @@ def parse_last(text: str) -> float:
 
 
 def time_arg(text, option: str):
-    """A command-line time (Unix seconds or ISO-8601) as a UTC Timestamp; None stays None."""
-    return optional_timestamp(text, option, error=UsageError)
+    """A command-line time (Unix seconds or ISO-8601; a number in ms/µs/ns is read by the unit rule
+    of :mod:`core.units`, with a warning) as a UTC Timestamp; None stays None."""
+    return optional_timestamp(text, option, error=UsageError, units=True)
+
+
+def window_args(start_text, end_text):
+    """``--start``/``--end`` as Timestamps (None when absent); start must come before end."""
+    start, end = time_arg(start_text, "--start"), time_arg(end_text, "--end")
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"--start {start} must be before --end {end}")
+    return start, end
+
+
+def require_spans(frame, what: str, start=None, end=None) -> None:
+    """UsageError when nothing was read: an empty result is never reported as a result."""
+    if len(frame):
+        return
+    window = f" starting in [{start}, {end})" if start is not None or end is not None else ""
+    skipped = frame.attrs.get("skipped", {})
+    counted = f"; skipped: {', '.join(f'{k} {v}' for k, v in skipped.items())}" if skipped else ""
+    raise UsageError(f"{what}: no span{window}{counted}")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,9 +95,10 @@ def _collect_jaeger(args) -> int:
 
 
 def _collect_files(args) -> int:
-    start, end = time_arg(args.start, "--start"), time_arg(args.end, "--end")
+    start, end = window_args(args.start, args.end)
     frames = [read_spans(p, start, end, progress=True) for p in args.paths]
     frame = frames[0] if len(frames) == 1 else combine(frames, "; ".join(args.paths), Counter())
+    require_spans(frame, "; ".join(args.paths), start, end)
     write_spans(frame, args.output)
     _report(frame, args.output)
     return 0

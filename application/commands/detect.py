@@ -90,7 +90,7 @@ def detector_table() -> str:
 def _read(args) -> pd.Series:
     try:
         frame = pd.read_csv(args.csv)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise DetectorError(f"{args.csv}: cannot read CSV ({exc})") from exc
     for column in filter(None, (args.column, args.time_column)):
         if column not in frame.columns:
@@ -98,7 +98,7 @@ def _read(args) -> pd.Series:
     series = frame[args.column]
     if args.time_column:
         times = frame[args.time_column]
-        index = to_datetime_index(times, f"{args.csv}: column {args.time_column!r}", error=DetectorError)
+        index = to_datetime_index(times, f"{args.csv}: column {args.time_column!r}", error=DetectorError, units=True)
         series = pd.Series(series.to_numpy(), index=index, name=args.column)
     return series
 
@@ -107,11 +107,13 @@ def _train_until(args, series: pd.Series):
     if args.train_until is None:
         return None
     if isinstance(series.index, pd.DatetimeIndex):
-        return to_timestamp(args.train_until, "--train-until", error=UsageError)
+        return to_timestamp(args.train_until, "--train-until", error=UsageError, units=True)
     try:
         return int(args.train_until)
     except ValueError as exc:
-        raise UsageError("--train-until: a row number without --time-column, a time with it") from exc
+        raise UsageError(
+            f"--train-until {args.train_until!r}: a row number without --time-column, a time with it"
+        ) from exc
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from application.commands.rank import add_detection_options, detection_config
 from application.errors import UsageError
+from core.times import to_timedelta
 from evaluation.datasets import load_cases, parse_spec
 from evaluation.report import write_report
 from evaluation.runner import available_methods, evaluate
@@ -110,7 +111,11 @@ def default_out(dataset: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     config = detection_config(args)
-    cases, skipped = load_cases(args.dataset, before=args.before, after=args.after, min_spans=args.min_spans)
+    before = to_timedelta(args.before, "--before", error=UsageError, positive=True)
+    after = to_timedelta(args.after, "--after", error=UsageError, positive=True)
+    if args.min_spans < 1:
+        raise UsageError(f"--min-spans: must be at least 1, got {args.min_spans}")
+    cases, skipped = load_cases(args.dataset, before=before, after=after, min_spans=args.min_spans)
     print(f"{args.dataset}: {len(cases)} usable case(s), {len(skipped)} skipped", file=sys.stderr)
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from application.commands.collect import time_arg
+from application.commands.collect import require_spans, window_args
 from application.errors import UsageError
 from collectors import read_spans
 from graph import build_service_graph, calls
@@ -36,8 +36,12 @@ def _graph(args) -> int:
         if "=" not in item:
             raise UsageError(f"--callee-map wants NAME=SERVICE, got {item!r}")
         key, value = item.split("=", 1)
+        if not key.strip() or not value.strip():
+            raise UsageError(f"--callee-map wants NAME=SERVICE with both parts, got {item!r}")
         mapping[key.strip()] = value.strip()
-    spans = read_spans(args.spans, time_arg(args.start, "--start"), time_arg(args.end, "--end"), progress=True)
+    start, end = window_args(args.start, args.end)
+    spans = read_spans(args.spans, start, end, progress=True)
+    require_spans(spans, args.spans, start, end)
     table = calls(spans, mapping)
     graph = build_service_graph(spans, call_table=table)
     print(edge_table(graph))
@@ -63,7 +67,10 @@ def _graph(args) -> int:
         if args.dot == "-":
             sys.stdout.write(text)
         else:
-            Path(args.dot).write_text(text)
+            try:
+                Path(args.dot).write_text(text)
+            except OSError as exc:
+                raise UsageError(f"--dot {args.dot}: cannot write ({exc.strerror or exc})") from exc
     if args.png:
         draw_png(graph, args.png)
         print(f"wrote {args.png}")

@@ -87,10 +87,14 @@ def _load(args: argparse.Namespace, config: rca.DetectionConfig):
         inject = (
             time_arg(args.inject_time, "--inject-time")
             if args.inject_time is not None
-            else to_timestamp(label.injected_at, f"{path / 'label.json'}: injected_at", error=UsageError)
+            else to_timestamp(label.injected_at, f"{path / 'label.json'}: injected_at", error=UsageError, units=True)
         )
-        end = args.end_time or label.recovered_at
-        end = to_timestamp(end, "--end-time", error=UsageError) if end is not None else inject + DEFAULT_SCORED
+        if args.end_time is not None:
+            end = time_arg(args.end_time, "--end-time")
+        elif label.recovered_at is not None:
+            end = to_timestamp(label.recovered_at, f"{path / 'label.json'}: recovered_at", error=UsageError, units=True)
+        else:
+            end = inject + DEFAULT_SCORED
         return read_case_spans(path), inject, end, list(label.root_cause)
     if args.inject_time is None:
         raise UsageError(
@@ -104,6 +108,8 @@ def _load(args: argparse.Namespace, config: rca.DetectionConfig):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError(f"--top: must be at least 1, got {args.top}")
     config = detection_config(args)
     spans, inject, end, truth = _load(args, config)
     result = rca.localize(spans, inject, end, detection=config, method=args.method)

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chaos_scenarios.errors import ScenarioError
+from chaos_scenarios.spec import MAX_CASES, MAX_PHASE_SECONDS, MAX_REPETITIONS
 from chaos_scenarios.suite import format_duration, load_suite, parse_duration, parse_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,9 +69,23 @@ def test_parse_duration_rejects(bad):
         parse_duration(bad, "here")
 
 
-@given(st.integers(min_value=0, max_value=10**6))
+@given(st.integers(min_value=0, max_value=int(MAX_PHASE_SECONDS)))
 def test_duration_round_trip(seconds):
     assert parse_duration(format_duration(seconds), "x") == seconds
+
+
+@pytest.mark.parametrize("bad", ["1000h", 10**9, "24h1s", float("nan"), float("inf")])
+def test_parse_duration_bounds(bad):
+    with pytest.raises(ScenarioError, match="here"):
+        parse_duration(bad, "here")
+
+
+def test_repetitions_and_cases_are_bounded():
+    with pytest.raises(ScenarioError, match=r"faults\[0\].repetitions: 1000000000 repetitions; at most 1000"):
+        parse_suite({"faults": [_fault(name="a", repetitions=10**9)]})
+    faults = [_fault(name=f"f{i}", repetitions=MAX_REPETITIONS) for i in range(MAX_CASES // MAX_REPETITIONS + 1)]
+    with pytest.raises(ScenarioError, match=f"plan {MAX_CASES + MAX_REPETITIONS} cases"):
+        parse_suite({"faults": faults})
 
 
 def test_defaults_and_overrides():

@@ -13,9 +13,9 @@ def sample_spans(n_traces=30):
     for i in range(n_traces):
         t = T0 + i * S
         rows += [
-            (f"{i:032x}", f"{i:08x}aaaaaaaa", None, "web", "GET /", "server", t, 9_000, "unset", "web-1"),
+            (f"{i + 1:032x}", f"{i:08x}aaaaaaaa", None, "web", "GET /", "server", t, 9_000, "unset", "web-1"),
             (
-                f"{i:032x}",
+                f"{i + 1:032x}",
                 f"{i:08x}bbbbbbbb",
                 f"{i:08x}aaaaaaaa",
                 "web",
@@ -27,7 +27,7 @@ def sample_spans(n_traces=30):
                 "web-1",
             ),
             (
-                f"{i:032x}",
+                f"{i + 1:032x}",
                 f"{i:08x}cccccccc",
                 f"{i:08x}bbbbbbbb",
                 "cart",

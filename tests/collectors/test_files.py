@@ -76,7 +76,7 @@ def check_trace(frame, skipped=None):
     assert by_id.loc["b", "peer_service"] == "cart"
     assert by_id.loc["a", "http_status"] == 503 and by_id.loc["b", "grpc_status"] == 0
     assert by_id.loc["a", "pod"] == "web-7" and by_id.loc["c", "pod"] == "cart-1"
-    assert frame.attrs["skipped"] == ({"malformed_span": 1} if skipped is None else skipped)
+    assert frame.attrs["skipped"] == ({"invalid_start_time": 1} if skipped is None else skipped)
 
 
 @pytest.mark.parametrize("layout", ["data", "list", "lines", "gzip"])
@@ -147,7 +147,7 @@ def test_rcaeval_csv(tmp_path):
     assert by_id["kind"].to_dict() == {"a": "server", "b": "client", "c": "server", "d": "internal"}
     assert by_id.loc["c", "http_status"] == 503 and by_id.loc["d", "grpc_status"] == 14
     assert by_id.loc["b", "rpc_method"] == "POST"
-    assert frame.attrs["skipped"] == {"malformed_row": 1}
+    assert frame.attrs["skipped"] == {"invalid_start_time": 1}
     (tmp_path / "bad.csv").write_text("traceID,spanID,serviceName\n1,2,3\n")
     with pytest.raises(CollectError, match="bad.csv"):
         read_spans(tmp_path / "bad.csv")
@@ -158,7 +158,7 @@ def test_parquet_round_trip_and_directory(tmp_path):
     write_spans(frame, tmp_path / "spans.parquet")
     again = read_spans(tmp_path / "spans.parquet")
     pd.testing.assert_frame_equal(frame, again, check_categorical=False)
-    assert again.attrs["skipped"] == frame.attrs["skipped"] == {"malformed_span": 1}
+    assert again.attrs["skipped"] == frame.attrs["skipped"] == {"invalid_start_time": 1}
     (tmp_path / "a.json").unlink()
     (tmp_path / "README.md").write_text("hello")
     both = read_spans(tmp_path)

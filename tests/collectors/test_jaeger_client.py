@@ -59,7 +59,7 @@ def test_window_and_empty_answers(sample):
     spans = sample(10)
     with JaegerDouble(to_jaeger_traces(spans)) as jaeger:
         got = client(jaeger.url).collect((T0 + 2 * S) / S, (T0 + 4 * S) / S)
-        assert sorted(got["trace_id"].unique()) == [f"{2:032x}", f"{3:032x}"]
+        assert sorted(got["trace_id"].unique()) == [f"{3:032x}", f"{4:032x}"]
         empty = client(jaeger.url).collect((T0 + 100 * S) / S, (T0 + 200 * S) / S)
         assert len(empty) == 0
     with JaegerDouble([]) as jaeger:

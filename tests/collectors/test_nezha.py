@@ -8,16 +8,18 @@ import pytest
 from collectors import CollectError, read_spans
 from collectors.nezha import read_nezha_csv, service_from_pod
 
+BASE_S = 1_661_142_960  # the rows' times are BASE_S plus a few seconds, in nanoseconds
+BASE_US = BASE_S * 1_000_000
 HEADER = "TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration\n"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "online-boutique-2022-08-22" / "trace"
 
 # t1: front (server root) -> front client "x.Cart/Get" -> cart server; front client "x.Ads/Get" lost callee.
 ROWS = [
-    "t1,a,root,front-6d5f-abcde,x.Front/Recv.,1000000000,1009000000,9000",
-    "t1,b,a,front-6d5f-abcde,x.Cart/Get,1001000000,1005000000,4000",
-    "t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1002000000,1004000000,2000",
-    "t1,d,c,cart-77aa-zzzzz,db.query,1002500000,1003000000,500",
-    "t1,e,a,front-6d5f-abcde,x.Ads/Get,1006000000,1008000000,2000",
+    "t1,a,root,front-6d5f-abcde,x.Front/Recv.,1661142961000000000,1661142961009000000,9000",
+    "t1,b,a,front-6d5f-abcde,x.Cart/Get,1661142961001000000,1661142961005000000,4000",
+    "t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1661142961002000000,1661142961004000000,2000",
+    "t1,d,c,cart-77aa-zzzzz,db.query,1661142961002500000,1661142961003000000,500",
+    "t1,e,a,front-6d5f-abcde,x.Ads/Get,1661142961006000000,1661142961008000000,2000",
 ]
 
 
@@ -42,7 +44,7 @@ def test_columns_kinds_and_status(tmp_path):
     by_id = frame.set_index("span_id")
     assert by_id.loc["a", "service"] == "front" and by_id.loc["c", "service"] == "cart"
     assert by_id["parent_id"].isna().tolist() == [True, False, False, False, False]
-    assert by_id.loc["a", "start_us"] == 1_000_000 and by_id.loc["b", "duration_us"] == 4000
+    assert by_id.loc["a", "start_us"] == BASE_US + 1_000_000 and by_id.loc["b", "duration_us"] == 4000
     assert by_id["kind"].to_dict() == {"a": "server", "b": "client", "c": "server", "d": "internal", "e": "client"}
     assert set(frame["status"]) == {"unset"}
     assert frame["pod"].iloc[0] == "front-6d5f-abcde"
@@ -50,12 +52,15 @@ def test_columns_kinds_and_status(tmp_path):
 
 def test_directory_overlap_time_selection_and_duplicates(tmp_path):
     write(tmp_path / "03_53_trace.csv.gz", ROWS[:3])
-    write(tmp_path / "03_54_trace.csv.gz", [*ROWS[2:], "t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1002000000,1004000000,2100"])
+    write(
+        tmp_path / "03_54_trace.csv.gz",
+        [*ROWS[2:], "t1,c,b,cart-77aa-zzzzz,x.Cart/Get,1661142961002000000,1661142961004000000,2100"],
+    )
     (tmp_path / "notes.txt").write_text("not spans")
     frame = read_spans(tmp_path)
     assert len(frame) == 5
     assert frame.attrs["skipped"] == {"duplicate_span": 1, "not_span_file": 1, "verbatim_duplicate": 1}
-    window = read_spans(tmp_path, start=1.001, end=1.006)
+    window = read_spans(tmp_path, start=BASE_S + 1.001, end=BASE_S + 1.006)
     assert sorted(window["span_id"]) == ["b", "c", "d"]
 
 
@@ -63,7 +68,7 @@ def test_malformed_rows_are_counted(tmp_path):
     rows = [*ROWS, "t1,f,a,front-6d5f-abcde,x.Front/Other", "t1,g,a,front-6d5f-abcde,op,soon,1,5"]
     frame = read_nezha_csv([write(tmp_path / "m.csv", rows, gz=False)])
     assert len(frame) == 5
-    assert frame.attrs["skipped"] == {"malformed_row": 2}
+    assert frame.attrs["skipped"] == {"malformed_row": 1, "invalid_start_time": 1}
 
 
 def test_bad_files(tmp_path):

@@ -109,7 +109,7 @@ def test_case_validation():
         Case("c", [], "x", T0, spans=spans)
     with pytest.raises(EvaluationError, match="neither spans nor edge series"):
         Case("c", ["a"], "x", T0)
-    with pytest.raises(EvaluationError, match="before inject_time"):
+    with pytest.raises(EvaluationError, match="not after inject_time"):
         Case("c", ["a"], "x", T0, end_time=T0 - 1, spans=spans)
     case = Case("c", "a", "x", str(T0), spans=spans)
     assert case.root_causes == ["a"] and case.inject_time == pd.Timestamp(T0, unit="s", tz="UTC")

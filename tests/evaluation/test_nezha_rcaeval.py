@@ -137,7 +137,7 @@ def test_rcaeval_layout(tmp_path):
 def test_rcaeval_bad_inject_time(tmp_path):
     folder = _rcaeval_case(tmp_path, "cart_cpu", 1, T0, [T0])
     (folder / "inject_time.txt").write_text("soon\n")
-    with pytest.raises(EvaluationError, match="inject_time.txt: cannot read 'soon' as a time"):
+    with pytest.raises(EvaluationError, match="inject_time.txt: inject_time: cannot read 'soon' as a time"):
         load_cases(f"rcaeval:{tmp_path}")
 
 
