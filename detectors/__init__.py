@@ -1,6 +1,7 @@
 """Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
 
-Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`). Use :func:`make_detector` to build one:
+Registered here (docs/detectors.md has each one's contract): ``"fluxev"`` (:class:`fluxev.FluxEV`),
+``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`). Use :func:`make_detector` to build one:
 
 >>> from detectors import make_detector
 >>> make_detector("fluxev", s=3, smoothing=1)
@@ -19,9 +20,14 @@ from detectors.registry import (
     register,
     register_lazy,
 )
+from detectors.spot import DSPOTDetector, SPOTDetector
+from detectors.sr import SpectralResidual
 from fluxev import FluxEV
 
 register("fluxev")(FluxEV)
+register("spot")(SPOTDetector)
+register("dspot")(DSPOTDetector)
+register("sr")(SpectralResidual)
 
 
 def detect_series(series, detector="fluxev", train_len=None, train_until=None, fill: bool = False, **params):
