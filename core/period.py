@@ -45,7 +45,7 @@ def _check_int(value, name: str, minimum: int) -> int:
 
 
 def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) <= 1:
         raise DetectorError(f"detect_period: {name} must be a number in [0, 1], got {value!r}")
     return float(value)
 

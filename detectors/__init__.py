@@ -1,7 +1,8 @@
 """Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
 
 Registered here (docs/detectors.md has each one's contract): ``"fluxev"`` (:class:`fluxev.FluxEV`),
-``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`). Use :func:`make_detector` to build one:
+``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`).
+Use :func:`make_detector` to build one:
 
 >>> from detectors import make_detector
 >>> make_detector("fluxev", s=3, smoothing=1)

@@ -151,7 +151,7 @@ class FluxEV(Detector):
                 f"the 2 peaks a tail estimate needs at level={self.level})"
             )
         s = self.s
-        self.forecaster_ = HoltWinters(self._period).fit(x) if self.predictor == "holt-winters" else None
+        self.forecaster_ = HoltWinters(cast(int, self._period)).fit(x) if self.predictor == "holt-winters" else None
         forecast = np.full(len(x), np.nan)
         if self.forecaster_ is None:
             forecast[s:] = ft.ewma_forecast(ft.windows(x, s)[:-1], self.alpha)
