@@ -1,7 +1,10 @@
 """Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
 
 Registered here (docs/detectors.md has each one's contract): ``"fluxev"`` (:class:`fluxev.FluxEV`),
-``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`).
+``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`), the forecasters
+``"sma"``, ``"arima"``, ``"sarima"``, ``"stl-arima"``, ``"xgboost"`` (:mod:`detectors.forecasters`;
+xgboost loads on first use), ``"metis"`` and ``"metis-rate"`` (:mod:`detectors.metis`), and
+``"auto"``, FreeWheel's model selection (:mod:`detectors.selection`).
 Use :func:`make_detector` to build one:
 
 >>> from detectors import make_detector
@@ -11,6 +14,10 @@ FluxEV(s=3, smoothing=1)
 
 from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from detectors.forecasters.arima import ARIMA, SARIMA
+from detectors.forecasters.sma import SMA
+from detectors.forecasters.stl import STLARIMA
+from detectors.metis.detector import MetisDetector, MetisRateDetector
 from detectors.registry import (
     DETECTORS,
     LAZY,
@@ -21,6 +28,7 @@ from detectors.registry import (
     register,
     register_lazy,
 )
+from detectors.selection import AutoSelect
 from detectors.spot import DSPOTDetector, SPOTDetector
 from detectors.sr import SpectralResidual
 from fluxev import FluxEV
@@ -29,6 +37,14 @@ register("fluxev")(FluxEV)
 register("spot")(SPOTDetector)
 register("dspot")(DSPOTDetector)
 register("sr")(SpectralResidual)
+register("sma")(SMA)
+register("arima")(ARIMA)
+register("sarima")(SARIMA)
+register("stl-arima")(STLARIMA)
+register_lazy("xgboost", "detectors.forecasters.xgb:XGBoostForecaster")
+register("metis")(MetisDetector)
+register("metis-rate")(MetisRateDetector)
+register("auto")(AutoSelect)
 
 
 def detect_series(series, detector="fluxev", train_len=None, train_until=None, fill: bool = False, **params):
