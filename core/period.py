@@ -20,10 +20,11 @@ Decision rule: the periodogram's resolution is n/k^2 points around n/k, so each 
 to the lag of highest F within 2 + min(n/k^2, 1 %) points of it (searched on a grid of about 16
 lags, then point by point around the grid's best). A candidate T is trusted when the
 series holds at least ``min_cycles`` periods, F(T) >= ``min_strength`` and its segment similarity
->= ``min_similarity``. Of the trusted ones the strongest wins, except that a smaller trusted T that
-divides it (within 2 %) with at least ``harmonic_ratio`` of its strength wins instead (a daily
-series also repeats every two days). No trusted candidate: ``None`` (aperiodic). F is the judge
-because it measures what a seasonal model uses (the same phase in earlier cycles, after the level
+>= ``min_similarity``. Of the trusted ones the strongest wins, except that the smaller trusted
+candidates that divide it (a multiple within 0.5 % of it) and have at least ``harmonic_ratio`` of
+its strength replace it, the strongest of them winning (a daily series also repeats every two days,
+and with few cycles the longer period's strength is inflated). No trusted candidate: ``None``
+(aperiodic). F is the judge because it measures what a seasonal model uses (the same phase in earlier cycles, after the level
 is removed); the proposers are cheap and only need to put the true period near a candidate; the
 similarity vetoes shapes that do not repeat from one cycle to the next.
 """
@@ -152,7 +153,7 @@ def detect_period(
     min_acf: float = 0.3,
     min_dip: float = 0.1,
     n_candidates: int = 5,
-    harmonic_ratio: float = 0.8,
+    harmonic_ratio: float = 0.75,
 ) -> int | None:
     """The period of ``values`` in points, or None when no candidate passes the rule (module
     docstring). ``max_period`` defaults to len(values) // min_cycles."""
@@ -201,10 +202,11 @@ def detect_period(
     if not trusted:
         return None
     best = max(trusted, key=lambda t: (trusted[t], -t))
-    for t in sorted(trusted):
-        if t >= best:
-            break
-        ratio = best / t
-        if abs(ratio - round(ratio)) <= 0.02 * ratio and trusted[t] >= harmonic_ratio * trusted[best]:
-            return t
-    return best
+    divisors = [
+        t
+        for t in trusted
+        if t < best
+        and abs(best - round(best / t) * t) <= max(2.0, 0.005 * best)
+        and trusted[t] >= harmonic_ratio * trusted[best]
+    ]
+    return max(divisors, key=lambda t: (trusted[t], -t)) if divisors else best

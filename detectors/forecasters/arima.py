@@ -1,6 +1,7 @@
 """ARIMA with automatic order selection and SARIMA (statsmodels ``SARIMAX``), as FreeWheel's
 first detector (seed 001, "ARIMA", "Seasonal ARIMA"): parameters by maximum likelihood on the last
-``fit_points`` training points, then one-step forecasts over the stream with those parameters.
+``fit_points`` training points (300: the seed finds 200-300 points enough for ARIMA), then
+one-step forecasts over the stream with those parameters.
 
 Order selection (the seed's "自动定阶", a grid search on an information criterion): d by repeated
 KPSS tests (level stationarity at 5 %, at most ``max_d`` differences, as Hyndman & Khandakar's
@@ -11,7 +12,8 @@ Forecasting: with the fitted polynomials, Phi(L) = phi(L) Phi_s(L^s) (1 - L)^d (
 Theta(L) = theta(L) Theta_s(L^s), the innovations are e_t = Phi(L) x_t - c - (Theta(L) - 1) e_t
 (``scipy.signal.lfilter`` with the saved filter state), and the one-step forecast is x_t - e_t,
 with standard error sqrt(sigma^2). This is the limit the Kalman filter of SARIMAX reaches once its
-state has converged (tests compare both); it costs O(len(Phi) + len(Theta)) per point.
+state has converged (tests compare both), so the recursion is run over the whole training series
+before the first forecast; it costs O(len(Phi) + len(Theta)) per point.
 
 SARIMA refuses seasonal periods above ``max_period`` (default 168 points, the seed's hourly weekly
 case, which it reports takes more than 5 minutes to fit): the state of SARIMAX grows with the
@@ -173,7 +175,7 @@ class _ARIMABase(Forecaster):
         self.seasonal_order_ = tuple(seasonal_order)
         self.recursion_ = recursion_of(result, order, seasonal_order)
         check_history(x, self.recursion_.lags + 1, f"{type(self).__name__}{self.order_}{self.seasonal_order_}")
-        self.recursion_.start(x[-max(self.fit_points, self.recursion_.lags + 1) :])
+        self.recursion_.start(x)
 
     def _forecast(self, block):
         e = self.recursion_.innovations(block)
@@ -206,7 +208,7 @@ class ARIMA(_ARIMABase):
         max_d=1,
         max_q=2,
         criterion="aic",
-        fit_points=500,
+        fit_points=300,
         level=BAND_DEFAULTS["level"],
         tiers=BAND_DEFAULTS["tiers"],
         rel_floor=BAND_DEFAULTS["rel_floor"],

@@ -4,7 +4,8 @@
 * the forecast's standard error s, floored at ``rel_floor`` times |expected| (a series fitted so
   well that s is tiny would flag every +/-10 % wiggle);
 * the central interval of confidence ``level`` of N(expected, s^2), or, for a non-negative metric,
-  of that normal truncated at 0 (``scipy.stats.truncnorm``: most business metrics are);
+  of that normal truncated at 0 (the quantiles of ``scipy.stats.truncnorm``, computed with
+  ``scipy.special``'s ndtr/ndtri: most business metrics are non-negative);
 * merged with the tolerated jitter: the band is at least expected +/- ``jitter`` |expected|.
 
 A point's score is the confidence level at which it sits on the band's edge, in "nines":
@@ -16,7 +17,7 @@ threshold is -log10(1 - level) (2 for level 0.99), and the severity of a point i
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from core.detector import DetectorError
 
@@ -46,15 +47,16 @@ def effective_std(expected: np.ndarray, std: np.ndarray, rel_floor: float) -> np
 
 
 def interval(expected, std, level: float, non_negative: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Central ``level`` interval of N(expected, std^2), truncated at 0 when ``non_negative``."""
+    """Central ``level`` interval of N(expected, std^2), truncated at 0 when ``non_negative``
+    (the quantiles of ``scipy.stats.truncnorm``: mu + s ndtri(Phi(a) + p (1 - Phi(a))), a = -mu/s)."""
     expected, std = np.asarray(expected, dtype=float), np.asarray(std, dtype=float)
     lo_q, hi_q = (1 - level) / 2, (1 + level) / 2
     if not non_negative:
-        z = stats.norm.ppf(hi_q)
+        z = special.ndtri(hi_q)
         return expected - z * std, expected + z * std
-    a = -expected / std
-    dist = stats.truncnorm(a, np.inf, loc=expected, scale=std)
-    return dist.ppf(lo_q), dist.ppf(hi_q)
+    below = special.ndtr(-expected / std)
+    quantile = lambda p: expected + std * special.ndtri(below + p * (1 - below))  # noqa: E731
+    return np.maximum(quantile(lo_q), 0.0), quantile(hi_q)
 
 
 def band(expected, std, level, non_negative, jitter) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +70,19 @@ def band(expected, std, level, non_negative, jitter) -> tuple[np.ndarray, np.nda
     return lower, upper
 
 
+def _log_tail(v, mu, sd, upper: bool, non_negative: bool) -> np.ndarray:
+    """log P(X > v) (upper) or log P(X < v) for X ~ N(mu, sd^2), truncated at 0 if non_negative."""
+    z, a = (v - mu) / sd, -mu / sd
+    if not non_negative:
+        return special.log_ndtr(-z) if upper else special.log_ndtr(z)
+    log_mass = special.log_ndtr(-a)
+    if upper:
+        return special.log_ndtr(-np.maximum(z, a)) - log_mass
+    log_z, log_a = special.log_ndtr(np.maximum(z, a)), special.log_ndtr(a)
+    with np.errstate(divide="ignore"):
+        return log_z + np.log1p(-np.exp(np.minimum(log_a - log_z, 0.0))) - log_mass
+
+
 def nines(x, expected, std, non_negative: bool, jitter: float, side: str = "both") -> np.ndarray:
     """score = -log10(2 P(beyond x)) under the (truncated) normal; 0 within the jitter."""
     x, expected, std = (np.asarray(v, dtype=float) for v in (x, expected, std))
@@ -76,15 +91,9 @@ def nines(x, expected, std, non_negative: bool, jitter: float, side: str = "both
     up = (x > expected + tolerance) & (side != "lower")
     down = (x < expected - tolerance) & (side != "upper")
     for mask, upper in ((up, True), (down, False)):
-        if not mask.any():
-            continue
-        mu, sd, v = expected[mask], std[mask], x[mask]
-        if non_negative:
-            dist = stats.truncnorm(-mu / sd, np.inf, loc=mu, scale=sd)
-            log_tail = dist.logsf(v) if upper else dist.logcdf(v)
-        else:
-            log_tail = stats.norm.logsf(v, mu, sd) if upper else stats.norm.logcdf(v, mu, sd)
-        score[mask] = np.maximum(0.0, -(np.log(2.0) + log_tail) / np.log(10.0))
+        if mask.any():
+            log_tail = _log_tail(x[mask], expected[mask], std[mask], upper, non_negative)
+            score[mask] = np.maximum(0.0, -(np.log(2.0) + log_tail) / np.log(10.0))
     return score
 
 

@@ -5,7 +5,7 @@ the recent points ("环比") and of the same phase in earlier cycles ("同比"),
 
 r recent points with weight alpha, c cycles of period P, each within +/- o points of the phase.
 The seed names the four parameters but its formula is an image; this form is ours. The standard
-error is the robust spread (1.4826 MAD) of the one-step errors over the training series. Without a
+error is the standard deviation of the one-step errors over the training series. Without a
 period only the recent mean is used. Everything is cumulative sums and index arithmetic, so a
 series of 10^5 points fits and forecasts in milliseconds.
 """
@@ -21,13 +21,11 @@ from core.values import non_negative_int, positive_int
 from detectors.forecasters.base import BAND_DEFAULTS, Forecaster, check_history
 
 
-def robust_std(errors: np.ndarray) -> float:
-    """1.4826 * median(|e - median(e)|), or the plain std when the MAD is 0."""
+def residual_std(errors: np.ndarray) -> float:
+    """The standard deviation of the one-step errors (ddof 1). Not a robust spread (MAD): the
+    errors of a forecaster are heavy-tailed, and a MAD-based band would be far too tight."""
     e = errors[np.isfinite(errors)]
-    if len(e) == 0:
-        return 0.0
-    mad = 1.4826 * float(np.median(np.abs(e - np.median(e))))
-    return mad if mad > 0 else float(e.std())
+    return float(e.std(ddof=1)) if len(e) > 1 else 0.0
 
 
 class SMA(Forecaster):
@@ -87,7 +85,7 @@ class SMA(Forecaster):
         )
         self.history_ = x[: self._span].copy()
         expected = self._expected(x[self._span :])
-        self.std_ = robust_std(x[self._span :] - expected)
+        self.std_ = residual_std(x[self._span :] - expected)
         self.history_ = x[len(x) - self._span :].copy()
 
     def _expected(self, block: np.ndarray) -> np.ndarray:

@@ -59,7 +59,7 @@ class STLARIMA(Forecaster):
         max_d=1,
         max_q=2,
         criterion="aic",
-        fit_points=500,
+        fit_points=300,
         level=BAND_DEFAULTS["level"],
         tiers=BAND_DEFAULTS["tiers"],
         rel_floor=BAND_DEFAULTS["rel_floor"],
@@ -120,7 +120,7 @@ class STLARIMA(Forecaster):
             raise UnmodelledSeries("train: no ARIMA order could be fitted to the seasonally adjusted series")
         self.order_ = order
         self.recursion_ = recursion_of(result, order)
-        self.recursion_.start(adjusted[-max(self.fit_points, self.recursion_.lags + 1) :])
+        self.recursion_.start(adjusted)
         self.n_seen_ = len(x)
 
     def _season(self, start: int, count: int) -> np.ndarray:

@@ -26,7 +26,7 @@ import xgboost
 from core.detector import DetectorError, UnmodelledSeries
 from core.values import positive_int
 from detectors.forecasters.base import BAND_DEFAULTS, Forecaster, check_history
-from detectors.forecasters.sma import robust_std
+from detectors.forecasters.sma import residual_std
 
 
 class XGBoostForecaster(Forecaster):
@@ -147,7 +147,7 @@ class XGBoostForecaster(Forecaster):
             params, train, self.n_estimators, evals=[(valid, "valid")], early_stopping_rounds=20, verbose_eval=False
         )
         self.booster_ = self.booster_[: self.booster_.best_iteration + 1]
-        self.std_ = robust_std(target[cut:] - self._predict(rows[cut:]))
+        self.std_ = residual_std(target[cut:] - self._predict(rows[cut:]))
         self.history_ = x[len(x) - span :].copy()
         self.n_seen_ = len(x)
 
