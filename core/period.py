@@ -24,9 +24,10 @@ series holds at least ``min_cycles`` periods, F(T) >= ``min_strength`` and its s
 candidates that divide it (a multiple within 0.5 % of it) and have at least ``harmonic_ratio`` of
 its strength replace it, the strongest of them winning (a daily series also repeats every two days,
 and with few cycles the longer period's strength is inflated). No trusted candidate: ``None``
-(aperiodic). F is the judge because it measures what a seasonal model uses (the same phase in earlier cycles, after the level
-is removed); the proposers are cheap and only need to put the true period near a candidate; the
-similarity vetoes shapes that do not repeat from one cycle to the next.
+(aperiodic). F is the judge because it measures what a seasonal model uses (the same phase in
+earlier cycles, after the level is removed); the proposers are cheap and only need to put the true
+period near a candidate; the similarity vetoes shapes that do not repeat from one cycle to the
+next.
 """
 
 from __future__ import annotations
