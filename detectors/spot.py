@@ -219,9 +219,9 @@ class DSPOTDetector(Detector):
         m = len(x)
         score, threshold = np.empty(m), np.empty(m)
         alarm = np.zeros(m, dtype=bool)
-        pos = 0
+        pos, size = 0, self._BLOCK
         while pos < m:
-            block = x[pos : pos + self._BLOCK]
+            block = x[pos : pos + size]
             local, thresholds, hits, spots = self._run(block, self.window_)
             if hits.any():
                 stop = int(np.flatnonzero(hits)[0]) + 1
@@ -234,6 +234,7 @@ class DSPOTDetector(Detector):
             normal = block[:stop][~hits]
             self.window_ = np.concatenate((self.window_, normal))[-self.depth :]
             pos += stop
+            size = 8 if hits.any() else min(2 * size, self._BLOCK)
         return DetectionResult(score, threshold, alarm)
 
     def update(self, x) -> PointResult:

@@ -89,7 +89,8 @@ KPI = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data"
 @pytest.mark.shared_data
 @pytest.mark.skipif(not os.path.isdir(KPI), reason="../shared/data/kpi-aiops2018 absent")
 def test_kpi_daily_period_found_where_the_day_is_visible():
-    """KPIs whose daily pattern is visible get the day (within 1 point + 0.2 %): adjacent days correlate
+    """KPIs whose daily pattern is visible get the day within 1 % (10 cycles resolve no better; on
+    a KPI's whole training part it is exact, see docs/detectors.md): adjacent days correlate
     >= 0.5 and the mean day explains >= 30 % of the variance around the daily mean (F at the known
     day); the first 10 days of each KPI, to keep the test short."""
     import pandas as pd
@@ -106,6 +107,6 @@ def test_kpi_daily_period_found_where_the_day_is_visible():
         if not visible or seasonal_strength(x, day) < 0.3:
             continue
         found = detect_period(x)
-        assert found is not None and abs(found - day) <= 1 + 0.002 * day, (os.path.basename(path), found, day)
+        assert found is not None and abs(found - day) <= 0.01 * day, (os.path.basename(path), found, day)
         checked += 1
     assert checked >= 8

@@ -19,7 +19,7 @@ SMALL = {
     "sr": dict(),
     "sma": dict(period=PERIOD),
     "arima": dict(max_p=1, max_q=1, fit_points=200),
-    "sarima": dict(period=PERIOD, max_p=1, max_q=0, cycles=4),
+    "sarima": dict(period=4, max_p=0, max_q=0, cycles=24),  # a short season: SARIMAX's state grows with it
     "stl-arima": dict(period=PERIOD, max_p=1, max_q=0, fit_points=200, cycles=5),
     "xgboost": dict(period=PERIOD, n_estimators=15, fit_points=400, cycles=3, lags=6),
     "metis": dict(period=PERIOD, window=12),
