@@ -249,7 +249,7 @@ def feature_names() -> list[str]:
     for scope in ("all", "c", "b", "a"):
         names += [f"cls_hist_{scope}_{k}" for k in range(len(HIST_EDGES) - 1)]
     names += [f"cls_{d}_{kind}" for d in ("c", "b", "a") for kind in ("below_0.01", "above_0.99")]
-    names += [f"cls_{p}_below_0.01" for p in ("c_left", "c_right", "b_left", "b_right", "a")]
+    names += [f"cls_part_{p}_below_0.01" for p in ("c_left", "c_right", "b_left", "b_right", "a")]
     names += [f"cls_binned_entropy_{k}" for k in ENTROPY_BINS]
     return names
 
