@@ -1,6 +1,6 @@
 """FluxEV on the AIOps Challenge 2018 KPI data set, with the paper's protocol and settings.
 
-Usage: python benchmarks/fluxev_kpi.py ../shared/data/kpi-aiops2018 [--estimators mom,mle]
+Usage: python benchmarks/fluxev_kpi.py ../shared/data/kpi-aiops2018 [--estimators mom,mle] [--period day|auto]
 
 Per KPI, the train and test files are each put on their own regular grid and filled (paper's
 day-based rule), then run as one series: the train part initialises SPOT and the first test
@@ -41,9 +41,11 @@ def load_part(path: Path):
     return fill_missing(grid.values, period), grid.filled, label, period
 
 
-def run_kpi(data: Path, name: str, estimator: str):
+def run_kpi(data: Path, name: str, estimator: str, auto_period: bool = False):
     cpu = time.process_time()
     train, _, _, period = load_part(data / "train" / name)
+    if auto_period:
+        period = "auto"
     test, test_filled, test_label, _ = load_part(data / "test" / name)
     t0 = time.perf_counter()
     detector = FluxEV(period=period, estimator=estimator, **SETTINGS).fit(train)
@@ -60,7 +62,7 @@ def run_kpi(data: Path, name: str, estimator: str):
     )
 
 
-def run(data: Path, estimator: str, jobs: int) -> dict:
+def run(data: Path, estimator: str, jobs: int, auto_period: bool = False) -> dict:
     start = time.perf_counter()
     cpu = time.process_time()
     names = sorted(p.name for p in (data / "train").glob("*.csv.gz"))
@@ -68,10 +70,10 @@ def run(data: Path, estimator: str, jobs: int) -> dict:
         raise SystemExit(f"{data}/train: no *.csv.gz files")
     if jobs > 1:
         pool = ProcessPoolExecutor(jobs)
-        outputs = pool.map(run_kpi, [data] * len(names), names, [estimator] * len(names))
+        outputs = pool.map(run_kpi, [data] * len(names), names, [estimator] * len(names), [auto_period] * len(names))
     else:
         pool = None
-        outputs = (run_kpi(data, name, estimator) for name in names)
+        outputs = (run_kpi(data, name, estimator, auto_period) for name in names)
     results = list(tqdm(outputs, total=len(names), desc=f"FluxEV {estimator.upper()}", unit="KPI", file=sys.stderr))
     if pool is not None:
         pool.shutdown()
@@ -105,17 +107,25 @@ def main(argv=None) -> int:
         help="worker processes, one KPI each at a time (default 1; 2 halves the MLE "
         "run's wall time on an idle 2-core machine)",
     )
+    parser.add_argument(
+        "--period",
+        choices=("day", "auto"),
+        default="day",
+        help="day: points per day from the sampling interval (the paper); auto: FluxEV(period='auto'), "
+        "core.period.detect_period on each KPI's training part",
+    )
     args = parser.parse_args(argv)
     estimators = [e.strip().lower() for e in args.estimators.split(",") if e.strip()]
     if "mom" not in estimators:
         estimators.insert(0, "mom")
-    rows = [run(args.data, e, max(1, args.jobs)) for e in estimators]
+    rows = [run(args.data, e, max(1, args.jobs), args.period == "auto") for e in estimators]
     header = (
         f"{'estimator':<9} {'F1':>7} {'precision':>9} {'recall':>7} {'points':>9} "
         f"{'seconds':>8} {'cpu s':>7} {'points/s':>10} {'detect s':>8} {'estim. s':>8} {'estimations':>11}"
     )
     print(
-        f"FluxEV on {rows[0]['kpis']} KPIs, settings {SETTINGS}, delay {DELAY}, {args.jobs} process(es); "
+        f"FluxEV on {rows[0]['kpis']} KPIs, settings {SETTINGS}, period {args.period}, delay {DELAY}, "
+        f"{args.jobs} process(es); "
         "cpu/detect/estim. s are summed over processes"
     )
     print(header)

@@ -1,9 +1,13 @@
 """Anomaly detectors by name: the registry over the protocol of :mod:`core.detector`.
 
-Registered here: ``"fluxev"`` (:class:`fluxev.FluxEV`); the multivariate detectors of
-:mod:`detectors.multivariate` (a DataFrame in, one column per variable): ``"pca"`` (T^2 + Q),
-``"iforest"``, ``"fluxev-combined"``, and, imported with PyTorch on first use, ``"mtad-gat"``
-and ``"anomaly-transformer"``. Use :func:`make_detector` to build one:
+Registered here (docs/detectors.md has each one's contract): ``"fluxev"`` (:class:`fluxev.FluxEV`),
+``"spot"`` and ``"dspot"`` (:mod:`detectors.spot`), ``"sr"`` (:mod:`detectors.sr`), the forecasters
+``"sma"``, ``"arima"``, ``"sarima"``, ``"stl-arima"``, ``"xgboost"`` (:mod:`detectors.forecasters`;
+xgboost loads on first use), ``"metis"`` and ``"metis-rate"`` (:mod:`detectors.metis`), and
+``"auto"``, FreeWheel's model selection (:mod:`detectors.selection`).
+The multivariate detectors of :mod:`detectors.multivariate` (a DataFrame in, one column per
+variable): ``"pca"`` (T^2 + Q), ``"iforest"``, ``"fluxev-combined"``, and, imported with PyTorch on
+first use, ``"mtad-gat"`` and ``"anomaly-transformer"``. Use :func:`make_detector` to build one:
 
 >>> from detectors import make_detector
 >>> make_detector("fluxev", s=3, smoothing=1)
@@ -12,6 +16,10 @@ FluxEV(s=3, smoothing=1)
 
 from core import series as _series
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
+from detectors.forecasters.arima import ARIMA, SARIMA
+from detectors.forecasters.sma import SMA
+from detectors.forecasters.stl import STLARIMA
+from detectors.metis.detector import MetisDetector, MetisRateDetector
 from detectors.multivariate.fluxev_combined import FluxEVCombined
 from detectors.multivariate.iforest import IsolationForestDetector
 from detectors.multivariate.pca import PCADetector
@@ -25,6 +33,9 @@ from detectors.registry import (
     register,
     register_lazy,
 )
+from detectors.selection import AutoSelect
+from detectors.spot import DSPOTDetector, SPOTDetector
+from detectors.sr import SpectralResidual
 from fluxev import FluxEV
 
 register("fluxev")(FluxEV)
@@ -33,6 +44,17 @@ register("iforest")(IsolationForestDetector)
 register("fluxev-combined")(FluxEVCombined)
 register_lazy("mtad-gat", "detectors.multivariate.mtad_gat:MTADGAT")
 register_lazy("anomaly-transformer", "detectors.multivariate.anomaly_transformer:AnomalyTransformer")
+register("spot")(SPOTDetector)
+register("dspot")(DSPOTDetector)
+register("sr")(SpectralResidual)
+register("sma")(SMA)
+register("arima")(ARIMA)
+register("sarima")(SARIMA)
+register("stl-arima")(STLARIMA)
+register_lazy("xgboost", "detectors.forecasters.xgb:XGBoostForecaster")
+register("metis")(MetisDetector)
+register("metis-rate")(MetisRateDetector)
+register("auto")(AutoSelect)
 
 
 def detect_series(series, detector="fluxev", train_len=None, train_until=None, fill: bool = False, **params):

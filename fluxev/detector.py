@@ -29,6 +29,7 @@ import numpy as np
 
 from core.detector import DetectionResult, Detector, DetectorError, PointResult, UnmodelledSeries
 from core.errors import DataWarning
+from core.period import detect_period
 from core.values import as_finite_scalar, as_finite_values, non_negative_int, positive_int
 from fluxev import features as ft
 from fluxev.holt_winters import HoltWinters
@@ -52,7 +53,8 @@ class FluxEV(Detector):
     (the protocol of :mod:`core.detector`).
 
     Parameters: ``s`` sequential window, ``p`` periodic window (periods including the current
-    one), ``h`` half drift window, ``period`` points per period (None: no periodic smoothing),
+    one), ``h`` half drift window, ``period`` points per period (None: no periodic smoothing; "auto":
+    ``core.period.detect_period`` on the training series, learned as ``period_``),
     ``q`` SPOT risk, ``level`` SPOT initial quantile, ``alpha`` EWMA factor, ``smoothing`` 1 or 2,
     ``estimator`` "mom" or "mle", ``predictor`` "ewma" or "holt-winters" (needs ``period``).
     """
@@ -90,13 +92,13 @@ class FluxEV(Detector):
         positive_int(self.s, "s")
         if self.smoothing not in (1, 2):
             raise DetectorError(f"smoothing: must be 1 or 2, got {self.smoothing!r}")
-        if self.period is not None:
+        if self.period is not None and self.period != "auto":
             positive_int(self.period, "period")
-        if self.periodic:
+        if self.periodic and self.period != "auto":
             if positive_int(self.p, "p") < 2:
                 raise DetectorError(f"p: periodic smoothing needs p >= 2 periods, got {self.p}")
             non_negative_int(self.h, "h")
-            if self.period <= self.h:
+            if self._period <= self.h:
                 raise DetectorError(f"period: must exceed h = {self.h}, got {self.period}")
         if not (isinstance(self.alpha, (int, float)) and 0 < self.alpha <= 1):
             raise DetectorError(f"alpha: must be in (0, 1], got {self.alpha!r}")
@@ -109,13 +111,18 @@ class FluxEV(Detector):
     @property
     def periodic(self) -> bool:
         """True when steps 3-4 (drift and periodic smoothing) run."""
-        return self.smoothing == 2 and self.period is not None
+        return self.smoothing == 2 and self._period is not None
+
+    @property
+    def _period(self) -> int | None:
+        """``period``, or with ``period="auto"`` the one ``fit`` detected (``period_``)."""
+        return getattr(self, "period_", None) if self.period == "auto" else self.period
 
     @property
     def warmup(self) -> int:
         """Leading points without a score: 2s, plus h + (p-1) * period with smoothing 2."""
         first = 2 * self.s
-        return first + self.h + (self.p - 1) * self.period if self.periodic else first
+        return first + self.h + (self.p - 1) * cast(int, self._period) if self.periodic else first
 
     def min_train_len(self) -> int:
         """Training points needed: the warm-up plus one scored point for SPOT."""
@@ -123,19 +130,23 @@ class FluxEV(Detector):
 
     @property
     def _reference_span(self) -> int:
-        return (self.p - 1) * self.period + self.h
+        return (self.p - 1) * cast(int, self._period) + self.h
 
     # ------------------------------------------------------------------ batch
     def fit(self, train) -> FluxEV:
         """Compute the features over ``train`` and initialise SPOT on its scores."""
         self._check_params()
         x = as_finite_values(train, "train", MAX_ABS)
+        if self.period == "auto":
+            self.period_ = detect_period(x, min_period=self.h + 1)
+            if self.predictor == "holt-winters" and self.period_ is None:
+                raise UnmodelledSeries("train: period='auto' found no period; predictor='holt-winters' needs one")
         needed = self.min_train_len()
         if len(x) < needed:
             why = f"2s = {2 * self.s} points before the first fluctuation score"
             if self.periodic:
                 why += (
-                    f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self.period} "
+                    f", plus h + (p-1) * period = {self.h} + {self.p - 1} * {self._period} "
                     "before the first periodic score"
                 )
             raise UnmodelledSeries(
@@ -144,7 +155,7 @@ class FluxEV(Detector):
                 f"the 2 peaks a tail estimate needs at level={self.level})"
             )
         s = self.s
-        self.forecaster_ = HoltWinters(self.period).fit(x) if self.predictor == "holt-winters" else None
+        self.forecaster_ = HoltWinters(cast(int, self._period)).fit(x) if self.predictor == "holt-winters" else None
         forecast = np.full(len(x), np.nan)
         if self.forecaster_ is None:
             forecast[s:] = ft.ewma_forecast(ft.windows(x, s)[:-1], self.alpha)
@@ -186,7 +197,8 @@ class FluxEV(Detector):
         return lm
 
     def _references(self, lm: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        return np.stack([lm[idx - k * self.period] for k in range(1, self.p)], axis=1)
+        period = cast(int, self._period)
+        return np.stack([lm[idx - k * period] for k in range(1, self.p)], axis=1)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "spot_"):
@@ -218,7 +230,7 @@ class FluxEV(Detector):
         return DetectionResult(score, threshold, alarm)
 
     def _detect_periodic(self, new_fse: np.ndarray):
-        span, h, period = self._reference_span, self.h, self.period
+        span, h, period = self._reference_span, self.h, cast(int, self._period)
         fse = np.concatenate((cast(np.ndarray, self.fse_), new_fse))
         lm = self._local_max_all(fse)
         m = len(new_fse)
@@ -259,7 +271,7 @@ class FluxEV(Detector):
         errors = np.concatenate((self.errors_, error))
         fse = ft.first_smoothing(errors[None, :])
         if self.periodic:
-            h, period, span = self.h, self.period, self._reference_span
+            h, period, span = self.h, cast(int, self._period), self._reference_span
             previous = cast(np.ndarray, self.fse_)
             rows = np.stack([previous[span - k * period - h : span - k * period + h + 1] for k in range(1, self.p)])
             refs = ft.local_max(rows)[None, :]
@@ -302,12 +314,15 @@ class FluxEV(Detector):
             "spot": self.spot_.state_dict(),
             "forecaster": None if self.forecaster_ is None else self.forecaster_.state_dict(),
             "n_seen": self.n_seen_,
+            "period": self._period,
         }
 
     @classmethod
     def from_state(cls, state: dict) -> FluxEV:
         try:
             detector = cls(**state["params"])
+            if detector.period == "auto":
+                detector.period_ = None if state["period"] is None else int(state["period"])
             detector._check_params()
             detector.values_ = np.asarray(state["values"], dtype=float)
             detector.errors_ = np.asarray(state["errors"], dtype=float)
