@@ -54,6 +54,8 @@ from collectors.status import GRPC_STATUS_KEYS, HTTP_STATUS_KEYS, OTEL_STATUS_KE
 _INSTRUMENTATION_LIBRARY_SPANS = 1000
 _WIRE_LEN = 2
 _INT64_LIMIT = 2**63
+UNKNOWN_STATUS = -1
+"""The position :func:`combine_status` gives a status that is none of ``STATUSES``: the span is dropped as ``unknown_status``."""
 _GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 
@@ -242,14 +244,15 @@ def _columns(message) -> SpanColumns:
     start_us, duration_us, bad = span_times(np.array(starts, dtype=np.uint64), np.array(ends, dtype=np.uint64), drop)
     for reason, mask in bad.items():
         reject(reason, mask)
+    tag_index, derived = _derived_tags(attributes)
+    status = combine_status(_status_codes(raw_status), derived["tag_state"][tag_index], derived["tag_error"][tag_index])
+    reject("unknown_status", status == UNKNOWN_STATUS)
     reject("missing_trace_id", no_trace)
     reject("missing_span_id", no_span)
     reject("missing_service", no_service)
 
     kind_codes = np.array(kinds, dtype=np.int64)
     kind_codes[(kind_codes < 0) | (kind_codes >= len(_KIND_CODES))] = 0
-    tag_index, derived = _derived_tags(attributes)
-    status = combine_status(_status_codes(raw_status), derived["tag_state"][tag_index], derived["tag_error"][tag_index])
     keep = ~drop
     index = np.flatnonzero(keep)
     out: dict[str, Any] = {
@@ -347,7 +350,7 @@ def hex_ids(values) -> tuple[pa.Array, np.ndarray, np.ndarray]:
 
 
 def span_times(start: np.ndarray, end: np.ndarray, drop: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Start and duration in µs (floor of the nanoseconds, as the JSON reader) of uint64 nanosecond
+    """Start and duration in µs (``end//1000 - start//1000``, as the JSON reader) of uint64 nanosecond
     times, and the masks of the spans whose times cannot be kept, by reason (each span counted
     once, under its first reason; spans already in ``drop`` not at all)."""
     pending = ~drop
@@ -362,7 +365,8 @@ def span_times(start: np.ndarray, end: np.ndarray, drop: np.ndarray) -> tuple[np
         pending &= ~mask
     start_ns = np.where(pending, start, 0).astype(np.int64)
     end_ns = np.where(pending, end, 0).astype(np.int64)
-    return start_ns // 1000, (end_ns - start_ns) // 1000, bad
+    start_us = start_ns // 1000
+    return start_us, end_ns // 1000 - start_us, bad
 
 
 def _status_codes(raw_status) -> np.ndarray:
@@ -389,7 +393,9 @@ def _derived_tags(attributes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             values[name].append(value)
     out = {name: np.array(v, dtype=object) for name, v in values.items()}
     out["tag_error"] = out["tag_error"].astype(bool)
-    out["tag_state"] = np.array([STATUSES.index(v) for v in values["tag_state"]], dtype=np.int8)
+    out["tag_state"] = np.array(
+        [STATUSES.index(v) if v in STATUSES else UNKNOWN_STATUS for v in values["tag_state"]], dtype=np.int8
+    )
     return position, out
 
 
@@ -418,10 +424,11 @@ def _int64(code: int | None) -> int | None:
 
 def combine_status(codes: np.ndarray, tag_state: np.ndarray, tag_error: np.ndarray) -> np.ndarray:
     """:func:`collectors.status.status_from_tags`, vectorized, as positions in ``STATUSES``:
-    ``Status.code`` (2 error, 1 ok) where set, else the attributes' OpenTelemetry status
-    (``tag_state``, positions too); error wherever the attributes mark one (``tag_error``)."""
+    ``Status.code`` (2 error, 1 ok, any other non-zero code :data:`UNKNOWN_STATUS`) where set, else
+    the attributes' OpenTelemetry status (``tag_state``, positions too); error wherever the
+    attributes mark one (``tag_error``)."""
     error, ok = STATUSES.index("error"), STATUSES.index("ok")
-    state = np.where(codes == 2, error, np.where(codes == 1, ok, tag_state))
+    state = np.where(codes == 2, error, np.where(codes == 1, ok, np.where(codes == 0, tag_state, UNKNOWN_STATUS)))
     return np.where(tag_error, error, state).astype(np.int8)
 
 
