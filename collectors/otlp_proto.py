@@ -55,7 +55,8 @@ _INSTRUMENTATION_LIBRARY_SPANS = 1000
 _WIRE_LEN = 2
 _INT64_LIMIT = 2**63
 UNKNOWN_STATUS = -1
-"""The position :func:`combine_status` gives a status that is none of ``STATUSES``: the span is dropped as ``unknown_status``."""
+"""The position :func:`combine_status` gives a status that is none of ``STATUSES``: the span is
+dropped as ``unknown_status``."""
 _GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 64 * 1024
 
