@@ -17,7 +17,7 @@ def traces(first_second, count, tag=""):
     """``count`` traces a second apart from T0 + ``first_second``: frontend (server) -> cart (server)."""
     rows = []
     for i in range(first_second, first_second + count):
-        trace_id = f"{tag}{i:x}".rjust(32, "0")
+        trace_id = f"{tag}{i + 1:x}".rjust(32, "0")  # an all-zero trace id is invalid in OTLP
         t = T0 + i * S
         rows.append((trace_id, f"{i:08x}00000001", None, "frontend", "GET /", "server", t, 900, "ok", "fe-1"))
         rows.append(
