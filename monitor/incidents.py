@@ -13,9 +13,11 @@ The rule (one incident at a time, as a monitor of one system sees it):
 - **close** once ``quiet`` of observed buckets (collection gaps do not count: nothing was seen)
   has passed without an alarm;
 - **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
-  the close and implicate only services the closed incident had implicated: a symptom that comes
-  back right after it went away is the same problem flapping (an incident can reopen any number
-  of times; each close is reported).
+  the close: a symptom that comes back right after it went away is the same problem flapping (an
+  incident can reopen any number of times; each close is reported). With ``reopen="same-services"``
+  only alarms implicating services the closed incident had implicated reopen it; with ``"any"``
+  (the default) every alarm within the hold-off does, because a fault's later symptoms often show
+  on its callers first.
 
 An incident's **severity** is the highest severity of its alarms (see :mod:`monitor.series`).
 """
@@ -29,7 +31,10 @@ from typing import Any
 import pandas as pd
 
 from core.times import format_time
+from monitor.errors import MonitorError
 from monitor.series import Alarm, SeriesKey, implicated
+
+REOPEN_RULES = ("any", "same-services")
 
 
 @dataclass
@@ -140,13 +145,21 @@ class IncidentTracker:
     """Alarms in, incident transitions out (module docstring)."""
 
     def __init__(
-        self, min_services: int, window: pd.Timedelta, quiet: pd.Timedelta, holdoff: pd.Timedelta, bucket: pd.Timedelta
+        self,
+        min_services: int,
+        window: pd.Timedelta,
+        quiet: pd.Timedelta,
+        holdoff: pd.Timedelta,
+        bucket: pd.Timedelta,
+        reopen: str = "any",
     ):
+        if reopen not in REOPEN_RULES:
+            raise MonitorError(f"reopen: must be one of {REOPEN_RULES}, got {reopen!r}")
         self.min_services = min_services
         self.window = window
         self.quiet_buckets = max(1, int(quiet // bucket))
         self.holdoff = holdoff
-        self.reopen_any = False
+        self.reopen = reopen
         self.recent: deque[Alarm] = deque()
         self.current: Incident | None = None
         self.last_closed: Incident | None = None
@@ -179,7 +192,7 @@ class IncidentTracker:
             closed is not None
             and closed.closed_at is not None
             and bucket_end - closed.closed_at <= self.holdoff
-            and {implicated(a.key) for a in alarms} <= closed.services()
+            and (self.reopen == "any" or {implicated(a.key) for a in alarms} <= closed.services())
         ):
             closed.closed_at = None
             for alarm in alarms:

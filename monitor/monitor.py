@@ -36,7 +36,7 @@ from core.times import format_time, to_timedelta
 from graph import EDGE_SERIES_COLUMNS
 from monitor.buckets import ClosedBucket, StreamingBuckets
 from monitor.errors import MonitorError
-from monitor.incidents import Incident, IncidentTracker
+from monitor.incidents import REOPEN_RULES, Incident, IncidentTracker
 from monitor.series import (
     Alarm,
     SeriesKey,
@@ -58,21 +58,33 @@ STATE_FORMAT = "rca-monitor/1"
 
 @dataclass(frozen=True)
 class MonitorConfig:
-    """Settings of the monitor; every duration is text such as ``30s`` or seconds."""
+    """Settings of the monitor; every duration is text such as ``30s`` or seconds.
+
+    ``bucket``/``lateness``/``lookback``: the streaming buckets (:mod:`monitor.buckets`).
+    ``detector``/``detector_params``: the per-series streaming detector (FluxEV with
+    :data:`MONITOR_FLUXEV` by default). ``warmup``: history a series needs before it may alarm.
+    ``baseline_points``/``rel_floor``/``min_shift``: when a detector alarm is confirmed
+    (:mod:`monitor.series`). ``min_services``/``window``/``quiet``/``holdoff``/``reopen``: the
+    incident rule (:mod:`monitor.incidents`). ``history``/``train_window``: the buckets kept for
+    the rankings and the clean training span before the onset. ``methods``: the ranking methods
+    run at open and close (all registered ones by default, the default method first).
+    ``dedup_window``: how long a span id is remembered to drop spans delivered twice.
+    """
 
     bucket: str = "30s"
     lateness: str = "60s"
     lookback: str = "30s"
     detector: str = "fluxev"
     detector_params: dict[str, Any] | None = None
-    warmup: str = "30min"
+    warmup: str = "10min"
     baseline_points: int = 20
     rel_floor: float = 0.05
     min_shift: float = 3.0
-    min_services: int = 2
+    min_services: int = 1
     window: str = "60s"
-    quiet: str = "2min"
+    quiet: str = "1min"
     holdoff: str = "3min"
+    reopen: str = "any"
     history: str = "40min"
     train_window: str = "10min"
     methods: tuple[str, ...] | None = None
@@ -95,6 +107,8 @@ class MonitorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
                 raise MonitorError(f"{name}: must be a number in [0, 100), got {value!r}")
+        if self.reopen not in REOPEN_RULES:
+            raise MonitorError(f"reopen: must be one of {REOPEN_RULES}, got {self.reopen!r}")
         unknown = [m for m in (self.methods or ()) if m not in rca.METHODS]
         if unknown:
             raise MonitorError(f"methods: unknown ranking method(s) {unknown}; registered: {sorted(rca.METHODS)}")
@@ -154,6 +168,7 @@ class Monitor:
             to_timedelta(c.quiet),
             to_timedelta(c.holdoff),
             to_timedelta(c.bucket),
+            c.reopen,
         )
         self.prototype = build_prototype(c.detector, c.params)
         self.settings = SeriesSettings(
@@ -398,14 +413,14 @@ class Monitor:
         tmp = root / f".{name}.tmp"
         tmp.mkdir()
         scalars, buffered = self.buckets.state()
-        buffered.to_parquet(tmp / "buffer.parquet", index=False)
+        _write_parquet(buffered, tmp / "buffer.parquet", index=False)
         history = [(t, e, s) for t, e, s in self.history]
         edge_parts = [e for _, e, _ in history if len(e)]
         if edge_parts:
-            pd.concat(edge_parts, ignore_index=True).to_parquet(tmp / "history_edges.parquet")
+            _write_parquet(pd.concat(edge_parts, ignore_index=True), tmp / "history_edges.parquet")
         service_parts = [s for _, _, s in history if len(s)]
         if service_parts:
-            pd.concat(service_parts, ignore_index=True).to_parquet(tmp / "history_services.parquet")
+            _write_parquet(pd.concat(service_parts, ignore_index=True), tmp / "history_services.parquet")
         state = {
             "format": STATE_FORMAT,
             "config": self.config.to_json(),
@@ -480,6 +495,14 @@ class Monitor:
         last = state["last_bucket_end"]
         monitor._last_bucket_end = None if last is None else pd.Timestamp(last)
         return monitor
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, **kwargs) -> None:
+    """``frame`` to Parquet without its ``attrs`` (pandas stores them as JSON; a bucket width is a
+    Timedelta, which JSON cannot hold, and nothing in the state needs them)."""
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
+    frame.to_parquet(path, **kwargs)
 
 
 def _within(times: pd.Series, windows: list[tuple[pd.Timestamp, pd.Timestamp]]) -> np.ndarray:

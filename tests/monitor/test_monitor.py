@@ -1,0 +1,178 @@
+"""The monitor on synthetic streams whose answer is known (tests/monitor/synthetic.py): streaming
+buckets equal batch buckets, an injected fault opens one incident near its start that closes after
+it and ranks the faulty service first, a resumed monitor gives the same events, late and duplicate
+spans are counted, a collection gap is not an incident."""
+
+import json
+
+import pandas as pd
+import pytest
+
+import graph
+from monitor import Monitor, MonitorConfig, MonitorError
+from monitor.buckets import StreamingBuckets
+from monitor.incidents import IncidentTracker
+from monitor.series import Alarm
+from tests.monitor.synthetic import T0, Fault, S, batches, chain_spans
+
+HOUR = 3600
+FAULT = Fault("db", 40 * 60, 44 * 60, delay_ms=60.0)
+CONFIG = MonitorConfig(methods=("explain-upstream",))
+
+
+def _incidents(events):
+    return [e["incident"] for e in events if e["event"] in ("open", "close")]
+
+
+def _run(monitor, spans, seconds=10.0):
+    events = []
+    for batch in batches(spans, seconds):
+        events += monitor.ingest(batch)
+    return events + monitor.flush()
+
+
+@pytest.fixture(scope="module")
+def faulty():
+    return chain_spans(HOUR, faults=(FAULT,))
+
+
+@pytest.fixture(scope="module")
+def faulty_events(faulty):
+    return _run(Monitor(CONFIG), faulty)
+
+
+def test_streaming_buckets_equal_batch_series(faulty):
+    spans = faulty.loc[faulty["start_us"] < T0 + 20 * 60 * S].reset_index(drop=True)
+    buckets = StreamingBuckets("30s", lateness="5s", lookback="30s")
+    closed = []
+    for batch in batches(spans, 7.0):
+        closed += buckets.add(batch)
+    closed += buckets.flush()
+    stream_edges = pd.concat([b.edges for b in closed]).sort_index()
+    stream_services = pd.concat([b.services for b in closed]).sort_index()
+    batch_edges = graph.edge_series(spans, "30s").sort_index()
+    batch_services = graph.service_series(spans, "30s").sort_index()
+    batch_edges = batch_edges.loc[batch_edges["calls"] > 0]
+    pd.testing.assert_frame_equal(stream_edges, batch_edges, check_freq=False, check_index_type=False)
+    pd.testing.assert_frame_equal(
+        stream_services, batch_services.loc[stream_services.index], check_freq=False, check_index_type=False
+    )
+    assert len(closed) == 40 and sum(b.spans for b in closed) == len(spans)
+
+
+def test_the_fault_opens_one_incident_near_its_start_and_ranks_the_faulty_service_first(faulty_events):
+    opened = [e["incident"] for e in faulty_events if e["event"] == "open"]
+    assert len(opened) == 1, [i["onset"] for i in opened]
+    incident = opened[0]
+    onset = incident["onset_unix"] - T0 / S
+    assert FAULT.start_s - 30 <= onset <= FAULT.start_s + 60
+    assert incident["opened_unix"] - T0 / S <= FAULT.start_s + 120
+    first = incident["rankings"]["open"]["explain-upstream"][0]
+    assert first["service"] == "db" and first["why"]
+    closed = [e["incident"] for e in faulty_events if e["event"] == "close"]
+    assert {c["id"] for c in closed} == {incident["id"]}, "a flapping symptom reopens the same incident"
+    assert closed[-1]["closed_unix"] - T0 / S >= FAULT.end_s
+    assert closed[-1]["rankings"]["close"]["explain-upstream"][0]["service"] == "db"
+    assert 0 < incident["severity"] <= 1
+    assert any(s["callee"] == "db" for s in incident["alarmed_series"] if s["kind"] == "edge")
+
+
+def test_normal_traffic_and_a_collection_gap_open_no_incident():
+    spans = chain_spans(30 * 60, gaps=((15 * 60, 20 * 60),), seed=3)
+    monitor = Monitor(CONFIG)
+    events = _run(monitor, spans)
+    assert _incidents(events) == []
+    assert monitor.stats.gaps >= 9
+
+
+def test_a_resumed_monitor_gives_the_events_of_an_uninterrupted_run(faulty, faulty_events, tmp_path):
+    cut = T0 + (FAULT.start_s + 60) * S
+    head = faulty.loc[faulty["start_us"] < cut].reset_index(drop=True)
+    tail = faulty.loc[faulty["start_us"] >= cut].reset_index(drop=True)
+    first = Monitor(CONFIG)
+    events = []
+    for batch in batches(head):
+        events += first.ingest(batch)
+    first.save(tmp_path / "state")
+    first.save(tmp_path / "state")
+    assert len(list((tmp_path / "state").glob("state-*"))) == 1
+    resumed = Monitor.load(tmp_path / "state")
+    events += _run(resumed, tail)
+    strip = [{k: v for k, v in e.items() if k != "stats"} for e in events]
+    expected = [{k: v for k, v in e.items() if k != "stats"} for e in faulty_events]
+    assert json.dumps(strip, sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str)
+
+
+def test_late_and_duplicate_spans_are_counted_not_dropped_silently():
+    spans = chain_spans(600, seed=5)
+    monitor = Monitor(MonitorConfig(lateness="10s", methods=("explain-upstream",)))
+    t = spans["start_us"].to_numpy()
+    early = spans.loc[t < T0 + 300 * S].reset_index(drop=True)
+    old = early.iloc[:20].copy()
+    old["span_id"] = [f"{i:016x}" for i in range(len(old))]
+    for batch in batches(early):
+        monitor.ingest(batch)
+    monitor.ingest(early.iloc[:50])
+    monitor.ingest(old)
+    assert monitor.stats.duplicate_spans == 50
+    assert monitor.stats.late_spans == 20
+    stats = monitor.stats_json()
+    assert stats["late_spans"] == 20 and stats["duplicate_spans"] == 50
+
+
+def test_a_bad_setting_names_itself():
+    with pytest.raises(MonitorError, match="reopen"):
+        MonitorConfig(reopen="sometimes")
+    with pytest.raises(MonitorError, match="warmup"):
+        MonitorConfig(warmup="5s")
+    with pytest.raises(MonitorError, match="methods"):
+        MonitorConfig(methods=("no-such-method",))
+    with pytest.raises(MonitorError, match="not a monitor checkpoint"):
+        Monitor.load("/nonexistent/checkpoint")
+
+
+def _alarm(service, minute, severity=0.5):
+    key = ("edge", "web", service, "latency_mean_ms")
+    return Alarm(key, pd.Timestamp(T0 + int(minute * 60 * S), unit="us", tz="UTC"), 9.0, 1.0, 5.0, 2.0, severity)
+
+
+def _tracker(reopen, min_services=1):
+    minute = pd.Timedelta("1min")
+    return IncidentTracker(min_services, minute, minute, 3 * minute, pd.Timedelta("30s"), reopen)
+
+
+def _drive(tracker, alarms_by_minute, minutes=20):
+    """Bucket by bucket (30 s); the transitions as (minute, transition, incident id)."""
+    out = []
+    for step in range(2 * minutes):
+        minute = step / 2
+        end = pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
+        alarms = [_alarm(s, minute, sev) for s, sev in alarms_by_minute.get(minute, [])]
+        out += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=True)]
+    return out
+
+
+def test_incident_rule_open_update_close_and_reopen_within_the_holdoff():
+    alarms = {1.0: [("db", 0.4)], 1.5: [("db", 0.9)], 4.0: [("api", 0.5)], 12.0: [("api", 0.5)]}
+    seen = _drive(_tracker("any"), alarms)
+    assert seen == [
+        (1.0, "open", "incident-0001"),
+        (1.5, "update", "incident-0001"),
+        (2.5, "close", "incident-0001"),  # two quiet buckets (quiet = 1 min)
+        (4.0, "update", "incident-0001"),  # within the 3 min hold-off: reopened
+        (5.0, "close", "incident-0001"),
+        (12.0, "open", "incident-0002"),  # long after: a new incident
+        (13.0, "close", "incident-0002"),
+    ]
+    same = _drive(_tracker("same-services"), alarms)
+    assert (4.0, "open", "incident-0002") in same, "api was not implicated by incident-0001"
+
+
+def test_incident_needs_min_services_within_the_window():
+    tracker = _tracker("any", min_services=2)
+    assert _drive(tracker, {1.0: [("db", 0.5)], 3.0: [("api", 0.5)]}) == []
+    tracker = _tracker("any", min_services=2)
+    opened = _drive(tracker, {1.0: [("db", 0.5)], 1.5: [("api", 0.5)]})
+    assert opened[0] == (1.5, "open", "incident-0001")
+    assert tracker.last_closed is not None and tracker.last_closed.onset == _alarm("db", 1.0).time
+    assert tracker.last_closed.severity == 0.5 and tracker.last_closed.services() == {"db", "api"}
