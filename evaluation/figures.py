@@ -225,3 +225,39 @@ def edge_series_panel(
     if title:
         fig.suptitle(title, fontsize=9)
     return png(fig)
+
+
+def incident_timeline(
+    faults: Sequence[tuple[float, float, str]],
+    incidents: Sequence[tuple[float, float, float, bool]],
+    gaps: Sequence[tuple[float, float]],
+    span: tuple[float, float],
+) -> bytes:
+    """The whole replay on one time axis (Unix seconds in, UTC clock times drawn): labelled faults
+    (injection to end, with their root cause) on the lower lane, incidents (onset to close,
+    height = severity, green when matched to a fault, red when not) on the upper lane, and the
+    collection gaps shaded."""
+    fig, ax = plt.subplots(figsize=(12, 2.8))
+    to_time = lambda s: pd.Timestamp(s, unit="s", tz="UTC").tz_localize(None)  # noqa: E731
+    for lo, hi in gaps:
+        ax.axvspan(to_time(lo), to_time(hi), color="0.85", lw=0, label="_gap")
+    for lo, hi, name in faults:
+        ax.plot([to_time(lo), to_time(hi)], [-0.3, -0.3], color="tab:blue", lw=6, solid_capstyle="butt")
+        ax.annotate(name, (to_time(lo), -0.3), xytext=(0, -12), textcoords="offset points", fontsize=6, rotation=45)
+    for lo, hi, severity, matched in incidents:
+        color = "tab:green" if matched else "tab:red"
+        ax.fill_between([to_time(lo), to_time(hi)], 0, max(severity, 0.05), color=color, alpha=0.7, step="pre")
+    ax.set_xlim(to_time(span[0]), to_time(span[1]))
+    ax.set_ylim(-0.9, 1.05)
+    ax.set_yticks([-0.3, 0.5])
+    ax.set_yticklabels(["labelled faults", "incidents (severity)"])
+    ax.set_xlabel("time (UTC)")
+    handles = [
+        plt.Line2D([], [], color="tab:blue", lw=6, label="labelled fault"),
+        plt.Rectangle((0, 0), 1, 1, color="tab:green", alpha=0.7, label="incident matching a fault"),
+        plt.Rectangle((0, 0), 1, 1, color="tab:red", alpha=0.7, label="incident matching none"),
+        plt.Rectangle((0, 0), 1, 1, color="0.85", label="collection gap"),
+    ]
+    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=4, frameon=False)
+    fig.autofmt_xdate()
+    return png(fig)

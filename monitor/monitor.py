@@ -395,13 +395,27 @@ class Monitor:
         return {"event": transition, "time": format_time(end), "incident": incident.to_json()}
 
     def stats_json(self, now: pd.Timestamp | None = None) -> dict[str, Any]:
-        out = asdict(self.stats)
-        out["series"] = len(self.series)
-        out["series_fitted"] = sum(1 for m in self.series.values() if m.fitted)
-        out["incidents_open"] = int(self.tracker.current is not None)
-        watermark = self.buckets.watermark
-        out["lag_seconds"] = None if watermark is None or now is None else round((watermark - now).total_seconds(), 3)
-        return out
+        """The counters of a ``"stats"`` event (the names the Prometheus sink exports).
+        ``lag_seconds``: how far the newest span seen is ahead of ``now``, the end of the bucket
+        just scored (in data time: lateness plus what arrived since)."""
+        s = self.stats
+        watermark = self.buckets.max_start_us
+        newest = None if watermark is None else pd.Timestamp(watermark, unit="us", tz="UTC")
+        return {
+            "spans_ingested": s.spans,
+            "duplicate_spans": s.duplicate_spans,
+            "late_spans": s.late_spans,
+            "buckets_closed": s.buckets,
+            "collection_gaps": s.gaps,
+            "alarms": s.alarms,
+            "incidents_total": s.incidents,
+            "incidents_open": int(self.tracker.current is not None),
+            "rankings": s.rankings,
+            "ranking_seconds": round(s.ranking_seconds, 3),
+            "series_monitored": len(self.series),
+            "series_fitted": sum(1 for m in self.series.values() if m.fitted),
+            "lag_seconds": None if newest is None or now is None else round((newest - now).total_seconds(), 3),
+        }
 
     # ------------------------------------------------------------------ checkpoints
     def save(self, directory) -> Path:

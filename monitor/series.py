@@ -9,7 +9,10 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    detector cannot model yet (:class:`core.UnmodelledSeries`, e.g. constant so far) keeps
    collecting, up to ``2 * warmup`` values, the newest kept;
 2. **streaming**: each new valid value goes through ``update(x)``; a missing value (no call in
-   the bucket) is skipped, not learned;
+   the bucket) is skipped, not learned. A series the detector still cannot model after its
+   warm-up, or whose threshold is still infinite (SPOT on an error rate that was always 0 has no
+   peaks to fit), and whose clean history is constant, is watched by the baseline rule of point 3
+   alone, so that its first errors are seen;
 3. an **alarm** counts only when the value left its clean baseline in the harmful direction
    (up for latencies, gaps and error rates; either way for calls per request, see
    ``rca.detection``) by a margin that matters: a recovery, the value returning towards its
@@ -119,6 +122,10 @@ class SeriesModel:
         self.points += 1
         if self.detector is None:
             warmup = self.settings.warmup
+            if len(self.buffer) >= warmup and self.clean and self.noise() == 0:
+                alarm = self._baseline_alarm(time, value)
+                if alarm is not None:
+                    return alarm
             self.buffer.append(value)
             if len(self.buffer) > 2 * warmup:
                 self.buffer = self.buffer[-2 * warmup :]
@@ -127,6 +134,11 @@ class SeriesModel:
             self.clean.append(value)
             return None
         point = self.detector.update(value)
+        if not math.isfinite(point.threshold) and self.noise() == 0:
+            alarm = self._baseline_alarm(time, value)
+            if alarm is None and self.pending is None:
+                self.clean.append(value)
+            return alarm
         pending, self.pending = self.pending, None
         if pending is not None and self.harmful(value, pending.baseline):
             return pending
@@ -139,6 +151,26 @@ class SeriesModel:
         if severity is None:
             severity = float(np.clip(1 - point.threshold / point.score, 0, 1)) if point.score > 0 else 0.0
         alarm = Alarm(self.key, time, value, baseline, float(point.score), float(point.threshold), severity)
+        if self.event:
+            return alarm
+        self.pending = alarm
+        return None
+
+    def _baseline_alarm(self, time: Any, value: float) -> Alarm | None:
+        """After the warm-up, while the detector cannot model a series that was constant so far
+        (e.g. an error rate that was always 0) or has no finite threshold for it: the baseline rule
+        alone. Score = the change, threshold =
+        the margin, severity = 1 - margin / change; a level series is confirmed by the next value
+        as usual. An alarmed value is not learned."""
+        pending, self.pending = self.pending, None
+        if pending is not None and self.harmful(value, pending.baseline):
+            return pending
+        baseline = statistics.median(self.clean)
+        if not self.harmful(value, baseline):
+            return None
+        change, margin = abs(value - baseline), self.margin(baseline)
+        severity = float(np.clip(1 - margin / change, 0, 1)) if change > 0 else 0.0
+        alarm = Alarm(self.key, time, value, baseline, change, margin, severity)
         if self.event:
             return alarm
         self.pending = alarm
@@ -161,12 +193,16 @@ class SeriesModel:
         steps = [abs(b - a) for a, b in itertools.pairwise(self.clean)]
         return statistics.median(steps) * 1.4826 / math.sqrt(2)
 
+    def margin(self, baseline: float) -> float:
+        """How far from ``baseline`` a value must be to matter (module docstring, point 3)."""
+        s = self.settings
+        return max(s.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0), s.min_shift * self.noise())
+
     def harmful(self, value: float, baseline: float) -> bool:
         """Whether ``value`` is away from ``baseline`` in the harmful direction by the series' margin."""
-        s = self.settings
         metric = self.key[3]
         change = value - baseline
-        margin = max(s.rel_floor * abs(baseline), METRIC_FLOORS.get(metric, 0.0), s.min_shift * self.noise())
+        margin = self.margin(baseline)
         if metric in TWO_SIDED_METRICS:
             return abs(change) > margin
         return change > margin

@@ -6,14 +6,19 @@ import argparse
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 from application.commands.rank import add_detection_options, detection_config
+from application.commands.watch import add_monitor_options, monitor_config
 from application.errors import UsageError
 from core.times import to_timedelta
 from evaluation.datasets import load_cases, parse_spec
+from evaluation.end_to_end import evaluate_stream, format_detection, write_detection_report
+from evaluation.errors import EvaluationError
 from evaluation.report import write_report
-from evaluation.runner import available_methods, evaluate
+from evaluation.runner import available_methods, evaluate, json_safe
+from evaluation.streams import open_stream
 
 RUNS = Path("runs")
 
@@ -64,6 +69,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="detect once per case and rank every method on that evidence (the default; the same "
         "rankings as one rca.localize call per method, which --no-share-evidence makes)",
     )
+    p.add_argument(
+        "--onset",
+        choices=("labelled", "detected"),
+        default="labelled",
+        help="labelled (default): split each case at its labelled injection time; detected: replay the whole "
+        "data set through the monitor with no label in sight, match the incidents it opens to the labelled "
+        "faults, and score detection (recall, precision, delay) and the rankings made at incident open and close",
+    )
+    add_monitor_options(p)
+    p.add_argument(
+        "--labelled",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="with --onset detected, also run the labelled-onset evaluation and print its AC@k beside (default on)",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first case a method fails on")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -109,7 +129,63 @@ def default_out(dataset: str) -> Path:
     return RUNS / f"evaluate-{name}"
 
 
+def run_detected(args: argparse.Namespace) -> int:
+    """``--onset detected``: the end-to-end evaluation (evaluation.end_to_end)."""
+    methods = args.methods or available_methods()
+    config = monitor_config(args.monitor_set, methods)
+    before = to_timedelta(args.before, "--before", error=UsageError, positive=True)
+    after = to_timedelta(args.after, "--after", error=UsageError, positive=True)
+    stream = open_stream(args.dataset)
+    cases: list = []
+    if args.labelled:
+        try:
+            cases, case_skipped = load_cases(args.dataset, before=before, after=after, min_spans=args.min_spans)
+        except EvaluationError as exc:
+            print(f"  no labelled-onset comparison: {exc}", file=sys.stderr)
+    print(f"{args.dataset}: {len(stream.faults)} labelled fault(s); replaying through the monitor", file=sys.stderr)
+    started = time.perf_counter()
+
+    def progress(i: int, monitor) -> None:
+        if not args.quiet and i % 20 == 0:
+            s = monitor.stats
+            print(
+                f"  {s.spans} spans, {s.buckets} buckets, {len(monitor.series)} series, {s.incidents} incident(s), "
+                f"{time.perf_counter() - started:.0f} s",
+                file=sys.stderr,
+            )
+
+    results = evaluate_stream(
+        stream, methods, config, before=before, after=after, min_spans=args.min_spans, on_batch=progress
+    )
+    for skipped in results["skipped"]:
+        print(f"  skipped {skipped['case_id']}: {skipped['reason']}", file=sys.stderr)
+    labelled = None
+    if cases:
+        evaluation = evaluate(cases, methods, detection=detection_config(args), skipped=case_skipped, progress=False)
+        labelled = {
+            m: {k: v for k, v in r.items() if k != "per_case"}
+            for m, r in evaluation.results().items()
+            if m in methods and isinstance(r, dict)
+        }
+    results["labelled"] = labelled
+    print(format_detection(results, methods, labelled))
+    if args.json is not None:
+        _write_json(args.json, json_safe(results))
+        print(f"results: {args.json}")
+    out = (
+        args.out
+        if args.out is not None
+        else default_out(args.dataset).with_name(default_out(args.dataset).name + "-detected")
+    )
+    md_path, html_path = write_detection_report(results, out, methods)
+    _write_json(out / "results.json", json_safe(results))
+    print(f"report: {html_path} (and {md_path.name}, results.json)")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.onset == "detected":
+        return run_detected(args)
     config = detection_config(args)
     before = to_timedelta(args.before, "--before", error=UsageError, positive=True)
     after = to_timedelta(args.after, "--after", error=UsageError, positive=True)

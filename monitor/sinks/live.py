@@ -42,6 +42,9 @@ def top_candidates(incident: Mapping[str, Any], k: int = 3) -> list[tuple[str, f
     if not rankings:
         return []
     latest = rankings[-1]
+    if isinstance(latest, Mapping) and "candidates" not in latest:
+        # monitor.Incident.to_json: rankings[stage][method], the default method first
+        latest = next(iter(latest.values()), [])
     candidates = latest.get("candidates", []) if isinstance(latest, Mapping) else latest
     out = []
     for candidate in list(candidates or [])[:k]:
@@ -56,7 +59,7 @@ def incident_line(kind: str, incident: Mapping[str, Any], when: object) -> str:
     parts = [str(when), kind.upper(), str(incident.get("id", "?"))]
     if isinstance(severity, (int, float)):
         parts.append(f"severity {severity:.2f}")
-    series = incident.get("series")
+    series = incident.get("alarmed_series", incident.get("series"))
     if isinstance(series, (list, tuple)):
         parts.append(f"{len(series)} series")
     top = top_candidates(incident)
@@ -135,7 +138,7 @@ class LiveView:
         ranked = sorted(self._open.values(), key=lambda i: -float(i.get("severity") or 0.0))
         for incident in ranked[: self.max_incidents]:
             severity = incident.get("severity")
-            series = incident.get("series")
+            series = incident.get("alarmed_series", incident.get("series"))
             table.add_row(
                 str(incident.get("id", "?")),
                 f"{severity:.2f}" if isinstance(severity, (int, float)) else "-",
