@@ -8,7 +8,7 @@ import pytest
 from application.cli import main
 from chaos_scenarios.case_folder import CaseLabel
 from chaos_scenarios.timeline import SPANS_FILE, TIMELINE_FILE, TIMELINE_FORMAT
-from tests.monitor.synthetic import S, T0, Fault, chain_spans
+from tests.monitor.synthetic import T0, Fault, S, chain_spans
 
 FAULTS = (Fault("db", 25 * 60, 28 * 60, delay_ms=60.0), Fault("api", 40 * 60, 43 * 60, error_rate=0.5))
 
