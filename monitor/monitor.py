@@ -82,7 +82,7 @@ class MonitorConfig:
     min_shift: float = 3.0
     min_services: int = 1
     window: str = "60s"
-    quiet: str = "1min"
+    quiet: str = "30s"
     holdoff: str = "3min"
     reopen: str = "any"
     history: str = "40min"
