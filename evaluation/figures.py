@@ -258,6 +258,6 @@ def incident_timeline(
         plt.Rectangle((0, 0), 1, 1, color="tab:red", alpha=0.7, label="incident matching none"),
         plt.Rectangle((0, 0), 1, 1, color="0.85", label="collection gap"),
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=4, frameon=False)
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), fontsize=7, ncol=4, frameon=False)
     fig.autofmt_xdate()
     return png(fig)
