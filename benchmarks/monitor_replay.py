@@ -23,6 +23,9 @@ import sys
 import time
 from pathlib import Path
 
+# benchmarks/detectors.py would shadow the detectors package: import the framework, not this folder
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 
 def _high_water_mb() -> float:
     with open("/proc/self/status") as handle:

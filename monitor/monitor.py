@@ -185,8 +185,7 @@ class Monitor:
         self.known_edges: set[tuple[str, str]] = set()
         self.incidents: list[Incident] = []
         self.excluded: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-        self.seen: deque[tuple[int, list[int]]] = deque()
-        self.seen_keys: set[int] = set()
+        self.seen: deque[tuple[int, np.ndarray]] = deque()
         self.stats = MonitorStats()
         self._last_bucket_end: pd.Timestamp | None = None
 
@@ -217,29 +216,24 @@ class Monitor:
         return events
 
     def _drop_seen(self, spans: pd.DataFrame) -> pd.DataFrame:
-        """Spans whose (trace id, span id) was not seen within ``dedup_window``: 64-bit hashes of
-        the ids in a set, forgotten batch by batch once the batch's newest start is older than
-        the window, so the set stays bounded."""
-        keys = _span_keys(spans).tolist()
-        starts = spans["start_us"].to_numpy(np.int64)
-        keep = np.ones(len(keys), dtype=bool)
-        seen = self.seen_keys
-        fresh: list[int] = []
-        for i, key in enumerate(keys):
-            if key in seen:
-                keep[i] = False
-            else:
-                seen.add(key)
-                fresh.append(key)
-        dropped = len(keys) - len(fresh)
+        """Spans whose (trace id, span id) was not seen within ``dedup_window`` (nor earlier in the
+        batch): 64-bit hashes of the ids, kept per batch and forgotten batch by batch once the
+        batch's newest start is older than the window, so the memory stays bounded."""
+        keys = _span_keys(spans)
+        newest = int(spans["start_us"].max())
+        keep = np.zeros(len(keys), dtype=bool)
+        keep[np.unique(keys, return_index=True)[1]] = True
+        if self.seen:
+            known = np.concatenate([k for _, k in self.seen])
+            keep &= ~np.isin(keys, known)
+        dropped = int(len(keys) - keep.sum())
         if dropped:
             self.stats.duplicate_spans += dropped
             spans = spans.loc[keep].reset_index(drop=True)
-        newest = int(starts.max())
-        self.seen.append((newest, fresh))
+        self.seen.append((newest, keys[keep]))
         horizon = newest - int(to_timedelta(self.config.dedup_window).value // 1000)
         while self.seen and self.seen[0][0] < horizon:
-            seen.difference_update(self.seen.popleft()[1])
+            self.seen.popleft()
         return spans
 
     # ------------------------------------------------------------------ per bucket
@@ -446,7 +440,7 @@ class Monitor:
             "current": None if self.tracker.current is None else self.tracker.current.id,
             "tracker": {"count": self.tracker.count, "recent": [alarm_json(a) for a in self.tracker.recent]},
             "excluded": [[a.isoformat(), b.isoformat()] for a, b in self.excluded],
-            "seen": [[t, keys] for t, keys in self.seen],
+            "seen": [[t, keys.tolist()] for t, keys in self.seen],
             "stats": asdict(self.stats),
             "last_bucket_end": None if self._last_bucket_end is None else self._last_bucket_end.isoformat(),
         }
@@ -503,8 +497,7 @@ class Monitor:
         if state["current"] is not None:
             monitor.tracker.current = next(i for i in monitor.incidents if i.id == state["current"])
         monitor.excluded = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in state["excluded"]]
-        monitor.seen = deque((int(t), [int(k) for k in keys]) for t, keys in state["seen"])
-        monitor.seen_keys = {k for _, keys in monitor.seen for k in keys}
+        monitor.seen = deque((int(t), np.array(keys, dtype=np.uint64)) for t, keys in state["seen"])
         monitor.stats = MonitorStats(**state["stats"])
         last = state["last_bucket_end"]
         monitor._last_bucket_end = None if last is None else pd.Timestamp(last)
