@@ -82,6 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="--replay pace: data seconds per wall second (default 0: as fast as possible)",
     )
     p.add_argument("--interval", type=float, default=10.0, help="--jaeger: seconds between polls (default 10)")
+    p.add_argument("--start", help="--jaeger: the first window's start (Unix seconds or ISO; default: now - 60 s)")
+    p.add_argument("--end", help="--jaeger: stop once the spans up to END are in (default: never)")
     p.add_argument(
         "--output", "-o", default="-", metavar="FILE", help="incident events as JSON lines (default: stdout)"
     )
@@ -109,6 +111,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _source(args: argparse.Namespace):
+    if (args.start is not None or args.end is not None) and args.jaeger is None:
+        raise UsageError("--start/--end apply to --jaeger only (a replay has its own time range)")
     if args.replay is not None:
         from evaluation.streams import open_stream
 
@@ -118,7 +122,7 @@ def _source(args: argparse.Namespace):
     if args.jaeger is not None:
         from monitor.sources.jaeger import JaegerPoller
 
-        poller = JaegerPoller(args.jaeger, interval_s=args.interval)
+        poller = JaegerPoller(args.jaeger, interval_s=args.interval, start=args.start, end=args.end)
         return poller.batches(), poller, True
     from monitor.sources.otlp import OTLPReceiver
 
@@ -128,6 +132,13 @@ def _source(args: argparse.Namespace):
     receiver = OTLPReceiver(host or "127.0.0.1", int(port)).start()
     print(f"receiving OTLP/HTTP on {receiver.url}", file=sys.stderr)
     return receiver.batches(), receiver, True
+
+
+def _covered_until(batch) -> float:
+    """Until when (Unix seconds) a live source has delivered everything: the end of the Jaeger
+    poll window (data time, which may be in the past with --start), else the wall clock (OTLP)."""
+    end_us = batch.attrs.get("window_end_us")
+    return end_us / 1e6 if end_us is not None else time.time()
 
 
 def _sinks(args: argparse.Namespace) -> list:
@@ -187,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
                     time.sleep(wait)
             emit(monitor.ingest(batch) if len(batch) else [])
             if live:
-                emit(monitor.tick(time.time()))
+                emit(monitor.tick(_covered_until(batch)))
             if args.checkpoint is not None and monitor.stats.buckets - last_saved >= CHECKPOINT_EVERY:
                 monitor.save(args.checkpoint)
                 last_saved = monitor.stats.buckets

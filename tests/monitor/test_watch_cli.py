@@ -104,3 +104,38 @@ def test_bad_monitor_setting_is_a_usage_error(timeline, capsys):
     assert main(["watch", "--replay", str(timeline), "--monitor-set", "warmup"]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
     assert main(["watch", "--replay", str(timeline), "--monitor-set", "min_services=two"]) == 1
+
+
+def test_watch_jaeger_polls_the_double_until_end(tmp_path, capsys):
+    """Against the Jaeger test double (tests/doubles/jaeger_double.py, NOT a Jaeger server): the
+    synthetic spans served over the classic API, polled from --start to --end."""
+    from jaeger_double import JaegerDouble
+
+    from collectors import to_jaeger_traces
+
+    spans = chain_spans(20 * 60, seed=2)
+    out = tmp_path / "events.jsonl"
+    with JaegerDouble(to_jaeger_traces(spans), api="v1") as jaeger:
+        code = main(
+            [
+                "watch",
+                "--jaeger",
+                jaeger.url,
+                "--start",
+                str(T0 // S),
+                "--end",
+                str(T0 // S + 20 * 60),
+                "--interval",
+                "0",
+                "--output",
+                str(out),
+                "--stats",
+                "-m",
+                "explain-upstream",
+            ]
+        )
+    assert code == 0
+    stats = [json.loads(line)["stats"] for line in out.read_text().splitlines() if '"stats"' in line]
+    assert stats and stats[-1]["spans_ingested"] == len(spans)
+    assert f"{len(spans)} spans" in capsys.readouterr().err
+    assert main(["watch", "--replay", "x", "--end", "5"]) == 1
