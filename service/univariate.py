@@ -13,16 +13,18 @@ The model (the framework's own; Azure's is not published):
   shifted by the centred rolling median (p points) of what remains, so the level may move; without,
   the centred rolling median of 7 points;
 * margins: k * sigma on both sides, sigma = 1.4826 * MAD of the residuals (a floor of 1e-6 times
-  the mean absolute expected value, so that a constant series has a band), k = 3 * f(sensitivity),
+  the mean absolute expected value, so that a constant series has a band), k = 4 * f(sensitivity),
   f(s) = 1 + (99 - s) / 33 (1 at 99, 4 at 0: a lower sensitivity widens the band);
 * anomaly: Spectral Residual (the ``"sr"`` detector of :mod:`detectors.sr`, Ren et al., KDD 2019,
-  the unsupervised model of Azure's own SR-CNN) fires with threshold tau = 3 * f(sensitivity), AND
-  the point lies outside the band; at most floor(maxAnomalyRatio * n) anomalies, the most severe;
+  the unsupervised model of Azure's own SR-CNN) run on the residuals (value minus expected value:
+  with the season removed, dips are as salient as spikes) fires with threshold
+  tau = 3 * f(sensitivity), AND the point lies outside the band; at most
+  floor(maxAnomalyRatio * n) anomalies, the most severe;
 * severity: 1 - margin / |residual| for an anomaly (in (0, 1)), 0 otherwise; positive/negative by
   the residual's sign.
 
 SR judges a point on the ``window`` points ending at it (64, or n when shorter); for the first
-points, the history is the series' opening reflected in time.
+points, the history is the residuals' opening reflected in time.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ IMPUTE_MODES = ("auto", "previous", "linear", "fixed", "zero", "notFill")
 DEFAULT_RATIO = 0.25
 DEFAULT_SENSITIVITY = 99
 SR_WINDOW = 64
+MARGIN_SIGMAS = 4.0
+SR_THRESHOLD = 3.0
 SUGGESTED_WINDOW = {
     "minutely": 1440,
     "hourly": 168,
@@ -262,9 +266,9 @@ def detect_values(
     sigma = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
     sigma = max(sigma, 1e-6 * max(float(np.mean(np.abs(expected))), 1.0))
     f = sensitivity_factor(sensitivity)
-    margin = np.full(len(x), 3.0 * f * sigma)
-    score, _ = sr_scores(x)
-    anomaly = (score > 3.0 * f) & (np.abs(residual) > margin)
+    margin = np.full(len(x), MARGIN_SIGMAS * f * sigma)
+    score, _ = sr_scores(residual)
+    anomaly = (score > SR_THRESHOLD * f) & (np.abs(residual) > margin)
     severity = np.where(anomaly, 1.0 - margin / np.maximum(np.abs(residual), 1e-300), 0.0)
     cap = math.floor(max_ratio * len(x))
     if anomaly.sum() > cap:
