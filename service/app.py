@@ -20,13 +20,15 @@ from typing import Any
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.detector import DetectorError
 from detectors.metis import extract_features, metis_series, train_model
 from service import metis, univariate
 from service.errors import AzureError, MetisError, ServiceError
+from service.multivariate import Multivariate
 from service.store import Store
 
 AZURE = "/anomalydetector/v1.1"
@@ -140,11 +142,12 @@ def _metis_json(code: int, data: Any = "") -> JSONResponse:
 class Service:
     """The state behind the routes: the store, the worker pool, the keys."""
 
-    def __init__(self, data_dir: str | Path, keys=(), workers: int = 2):
+    def __init__(self, data_dir: str | Path, keys=(), workers: int = 2, mv_detector="mtad-gat", mv_params=None):
         self.store = Store(data_dir)
         self.keys = frozenset(keys)
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rca-serve-train")
         self._lock = threading.Lock()
+        self.mv = Multivariate(self.store.root, self.store.db, self.store.lock, self.pool, mv_detector, mv_params)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
@@ -226,9 +229,17 @@ def _samples_from(request_body: bytes, content_type: str) -> list:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def create_app(data_dir: str | Path, keys=(), max_body_bytes: int = MAX_BODY_BYTES, workers: int = 2) -> FastAPI:
-    """The service on ``data_dir`` (module docstring); ``app.state.service`` holds its state."""
-    service = Service(data_dir, keys, workers)
+def create_app(
+    data_dir: str | Path,
+    keys=(),
+    max_body_bytes: int = MAX_BODY_BYTES,
+    workers: int = 2,
+    mv_detector: str = "mtad-gat",
+    mv_params: dict | None = None,
+) -> FastAPI:
+    """The service on ``data_dir`` (module docstring); ``app.state.service`` holds its state;
+    ``mv_detector`` (with ``mv_params``) is the registered multivariate detector of MVAD's models."""
+    service = Service(data_dir, keys, workers, mv_detector, mv_params)
     app = FastAPI(
         title="rca-fluxev detection service",
         description="Azure Anomaly Detector (univariate v1.1) and Tencent Metis compatible APIs (docs/service.md).",
@@ -258,6 +269,13 @@ def create_app(data_dir: str | Path, keys=(), max_body_bytes: int = MAX_BODY_BYT
     @app.exception_handler(MetisError)
     async def on_metis(request: Request, exc: MetisError):
         return _metis_json(exc.code, exc.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException):
+        if request.url.path.startswith("/anomalydetector/"):
+            code = {404: "NotFound", 405: "MethodNotAllowed"}.get(exc.status_code, "BadArgument")
+            return azure_error(AzureError(code, str(exc.detail), exc.status_code))
+        return JSONResponse({"detail": exc.detail}, exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError):
@@ -295,6 +313,60 @@ def create_app(data_dir: str | Path, keys=(), max_body_bytes: int = MAX_BODY_BYT
     def changepoint_detect(options: UnivariateChangePointDetectionOptions) -> dict:
         """Evaluate the change point score of every series point."""
         return univariate.changepoint(options.model_dump())
+
+    # Azure multivariate ------------------------------------------------------------------
+    mv = f"{AZURE}/multivariate"
+
+    async def _azure_body(request: Request) -> Any:
+        raw = await request.body()
+        try:
+            return json.loads(raw) if raw else None
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise AzureError("InvalidJsonFormat", "The request body is not a valid JSON object.") from None
+
+    @app.post(f"{mv}/models", status_code=201, responses=azure_errors)
+    async def train_model_route(request: Request):
+        """Train a multivariate model (asynchronous: poll the model until READY or FAILED)."""
+        model = service.mv.train(await _azure_body(request))
+        location = f"{str(request.base_url).rstrip('/')}{mv}/models/{model['modelId']}"
+        return JSONResponse(model, 201, headers={"Location": location})
+
+    @app.get(f"{mv}/models", responses=azure_errors)
+    def list_models(request: Request, skip: int = 0, top: int = 10):
+        """The models, most recent first, ``top`` (default 10) after ``skip``."""
+        if skip < 0 or not 1 <= top <= 1000:
+            raise AzureError("InvalidRequestParameterError", "skip must be >= 0 and top in 1..1000.")
+        out = service.mv.list(skip, top)
+        if out["nextLink"]:
+            out["nextLink"] = f"{str(request.base_url).rstrip('/')}{mv}/models?skip={skip + top}&top={top}"
+        return out
+
+    @app.post(f"{mv}/models/{{model_id}}:detect-batch", status_code=202, responses=azure_errors)
+    async def detect_batch(model_id: str, request: Request):
+        """Start batch inference; poll ``Operation-Location`` for the result."""
+        out = service.mv.detect_batch(model_id, await _azure_body(request))
+        location = f"{str(request.base_url).rstrip('/')}{mv}/detect-batch/{out['resultId']}"
+        return JSONResponse(out, 202, headers={"Operation-Location": location, "Operation-Id": out["resultId"]})
+
+    @app.post(f"{mv}/models/{{model_id}}:detect-last", responses=azure_errors)
+    async def detect_last(model_id: str, request: Request):
+        """Synchronous inference on the variables sent: the last timestamp's state."""
+        return service.mv.detect_last(model_id, await _azure_body(request))
+
+    @app.get(f"{mv}/models/{{model_id}}", responses=azure_errors)
+    def get_model(model_id: str):
+        """A model: its info, status, errors and diagnostics."""
+        return service.mv.get(model_id)
+
+    @app.delete(f"{mv}/models/{{model_id}}", status_code=204, responses=azure_errors)
+    def delete_model(model_id: str):
+        service.mv.delete(model_id)
+        return Response(status_code=204)
+
+    @app.get(f"{mv}/detect-batch/{{result_id}}", responses=azure_errors)
+    def batch_result(result_id: str):
+        """A batch inference result: summary (status) and per-timestamp results."""
+        return service.mv.result(result_id)
 
     # Metis ---------------------------------------------------------------------------
     metis_doc = {

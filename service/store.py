@@ -57,28 +57,28 @@ class Store:
             (self.root / "models" / "metis").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ServiceError(f"data dir: cannot use {self.root}: {exc}") from exc
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.root / "service.db", check_same_thread=False)
-        self._db.row_factory = sqlite3.Row
-        with self._lock, self._db:
-            self._db.executescript(SCHEMA)
+        self.lock = threading.Lock()
+        self.db = sqlite3.connect(self.root / "service.db", check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        with self.lock, self.db:
+            self.db.executescript(SCHEMA)
             # a task that was running when the service stopped will not finish
-            self._db.execute(
+            self.db.execute(
                 "UPDATE train_task SET status = 'failed', message = 'service restarted during training' "
                 "WHERE status = 'running'"
             )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        with self.lock:
+            self.db.close()
 
     def _rows(self, sql: str, args: tuple = ()) -> list[dict]:
-        with self._lock:
-            return [dict(r) for r in self._db.execute(sql, args).fetchall()]
+        with self.lock:
+            return [dict(r) for r in self.db.execute(sql, args).fetchall()]
 
     def _write(self, sql: str, args: tuple = ()) -> int:
-        with self._lock, self._db:
-            cur = self._db.execute(sql, args)
+        with self.lock, self.db:
+            cur = self.db.execute(sql, args)
             return cur.rowcount
 
     # samples ------------------------------------------------------------------
@@ -91,10 +91,10 @@ class Store:
     def add_samples(self, samples: list[dict]) -> list[int]:
         cols = ", ".join(COLUMNS.values())
         marks = ", ".join("?" for _ in COLUMNS)
-        with self._lock, self._db:
+        with self.lock, self.db:
             return [
                 int(
-                    self._db.execute(
+                    self.db.execute(
                         f"INSERT INTO sample ({cols}) VALUES ({marks})", tuple(s[k] for k in COLUMNS)
                     ).lastrowid
                     or 0
@@ -129,16 +129,16 @@ class Store:
         self._write(f"UPDATE sample SET {sets} WHERE id = ?", (*(sample[k] for k in COLUMNS), sample_id))
 
     def delete_samples(self, ids: list[int]) -> int:
-        with self._lock, self._db:
-            return sum(self._db.execute("DELETE FROM sample WHERE id = ?", (i,)).rowcount for i in ids)
+        with self.lock, self.db:
+            return sum(self.db.execute("DELETE FROM sample WHERE id = ?", (i,)).rowcount for i in ids)
 
     # training tasks -----------------------------------------------------------
     def new_task(self, query: dict, positive: int, negative: int) -> str:
-        with self._lock, self._db:
+        with self.lock, self.db:
             task_id = str(int(time.time() * 1000))
-            while self._db.execute("SELECT 1 FROM train_task WHERE task_id = ?", (task_id,)).fetchone():
+            while self.db.execute("SELECT 1 FROM train_task WHERE task_id = ?", (task_id,)).fetchone():
                 task_id = str(int(task_id) + 1)
-            self._db.execute(
+            self.db.execute(
                 "INSERT INTO train_task VALUES (?, 'running', ?, NULL, ?, ?, ?, '')",
                 (task_id, time.time(), positive, negative, json.dumps(query)),
             )

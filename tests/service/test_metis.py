@@ -43,7 +43,11 @@ def body(window=180, last=None, seed=0, level=100.0, **extra):
 
 
 def post(server, path, payload=None, **kw):
-    r = requests.post(server.url + path, json=payload, **kw) if payload is not None else requests.post(server.url + path, **kw)
+    r = (
+        requests.post(server.url + path, json=payload, **kw)
+        if payload is not None
+        else requests.post(server.url + path, **kw)
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
