@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.detector import DetectorError
+from core.errors import FrameworkError
 from detectors.metis import extract_features, metis_series, train_model
 from service import metis, univariate
 from service.errors import AzureError, MetisError, ServiceError
@@ -269,6 +270,13 @@ def create_app(
     @app.exception_handler(MetisError)
     async def on_metis(request: Request, exc: MetisError):
         return _metis_json(exc.code, exc.detail)
+
+    @app.exception_handler(FrameworkError)
+    async def on_framework(request: Request, exc: FrameworkError):
+        # a detector refused the input (a DetectorError naming it): the client's fault, never a 500
+        if request.url.path.startswith("/anomalydetector/"):
+            return azure_error(AzureError("BadArgument", str(exc)))
+        return _metis_json(metis.CHECK_PARAM_FAILED, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException):
