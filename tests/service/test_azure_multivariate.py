@@ -203,3 +203,36 @@ def test_models_survive_a_restart(tmp_path):
                 model.model_id, MultivariateLastDetectionOptions(variables=variables, top_contributor_count=1)
             )
             assert last.results[0].value.is_anomaly
+
+
+@pytest.mark.parametrize(("mode", "rows", "filled"), [("Inner", 3, [0.0, 0.0]), ("Outer", 5, [0.2, 0.2])])
+def test_the_best_practice_alignment_example(mv, mode, rows, filled):
+    """MVAD best practices (seed 004): variable 1 on 11-01, 02, 04, 05, variable 2 on 11-01..04;
+    Inner joins 3 timestamps, Outer 5, each variable then missing one (filled)."""
+    srv, client, root, data = mv
+    folder = root / f"align-{mode}"
+    folder.mkdir()
+    pd.DataFrame({"timestamp": ["2020-11-01", "2020-11-02", "2020-11-04", "2020-11-05"], "value": [1, 2, 4, 5]}).to_csv(
+        folder / "variable-1.csv", index=False
+    )
+    pd.DataFrame({"timestamp": ["2020-11-01", "2020-11-02", "2020-11-03", "2020-11-04"], "value": [1, 2, 3, 4]}).to_csv(
+        folder / "variable-2.csv", index=False
+    )
+    info = ModelInfo(
+        data_source=str(folder),
+        data_schema="MultiTable",
+        start_time=pd.Timestamp("2020-11-01T00:00:00Z").to_pydatetime(),
+        end_time=pd.Timestamp("2020-11-05T00:00:00Z").to_pydatetime(),
+        sliding_window=28,
+        align_policy=AlignPolicy(align_mode=mode, fill_n_a_method="Previous"),
+    )
+    model = client.train_multivariate_model(info)
+    done = wait(
+        lambda: client.get_multivariate_model(model.model_id),
+        lambda m: m.model_info.status != "RUNNING" and m.model_info.status != "CREATED",
+    )
+    assert done.model_info.status == "READY", done.model_info.errors
+    states = done.model_info.diagnostics_info.variable_states
+    assert [s.variable for s in states] == ["variable-1", "variable-2"]
+    assert [s.filled_n_a_ratio for s in states] == pytest.approx(filled)
+    assert [s.effective_count for s in states] == [rows - round(f * rows) for f in filled]
