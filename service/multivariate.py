@@ -253,6 +253,8 @@ class Multivariate:
         detector = make_detector(self.detector, **params)
         if "sliding_window" in detector.get_params():
             detector.set_params(sliding_window=info["slidingWindow"])
+        if "progress" in detector.get_params() and "progress" not in self.params:
+            detector.set_params(progress=False)  # no progress bars on a server's terminal
         return detector
 
     def _train(self, model_id: str, path: Path, info: dict, start, end) -> None:

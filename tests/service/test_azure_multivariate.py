@@ -236,3 +236,13 @@ def test_the_best_practice_alignment_example(mv, mode, rows, filled):
     assert [s.variable for s in states] == ["variable-1", "variable-2"]
     assert [s.filled_n_a_ratio for s in states] == pytest.approx(filled)
     assert [s.effective_count for s in states] == [rows - round(f * rows) for f in filled]
+
+
+def test_list_pages_follow_next_link(mv):
+    srv, client, root, data = mv
+    for _ in range(2):
+        train(client, "one.csv")
+    first = requests.get(srv.url + "/anomalydetector/v1.1/multivariate/models", params={"top": 1}).json()
+    assert len(first["models"]) == 1 and first["nextLink"] and first["maxCount"] == 300
+    everything = [m.model_id for m in client.list_multivariate_models(top=1)]  # the SDK follows nextLink
+    assert len(everything) == len(set(everything)) == first["currentCount"] >= 2
