@@ -246,3 +246,35 @@ def test_list_pages_follow_next_link(mv):
     assert len(first["models"]) == 1 and first["nextLink"] and first["maxCount"] == 300
     everything = [m.model_id for m in client.list_multivariate_models(top=1)]  # the SDK follows nextLink
     assert len(everything) == len(set(everything)) == first["currentCount"] >= 2
+
+
+def test_a_failing_training_job_leaves_the_pool_working(mv):
+    srv, client, root, data = mv
+    bad = data.reset_index()
+    bad["timestamp"] = bad["timestamp"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    bad["b"] = "not a number"
+    bad.to_csv(root / "bad.csv", index=False)
+    failed = train(client, "bad.csv")
+    assert failed.model_info.status == "FAILED"
+    assert failed.model_info.errors[0].code == "InvalidInput" and "'b'" in failed.model_info.errors[0].message
+    with pytest.raises(HttpResponseError) as info:
+        client.detect_multivariate_last_anomaly(
+            failed.model_id, MultivariateLastDetectionOptions(variables=[], top_contributor_count=1)
+        )
+    assert info.value.error.code == "ModelFailed"
+    assert train(client, "one.csv").model_info.status == "READY"
+
+
+def test_openapi_lists_every_route(mv):
+    srv, *_ = mv
+    paths = requests.get(srv.url + "/openapi.json").json()["paths"]
+    mvad = "/anomalydetector/v1.1/multivariate"
+    assert set(paths[f"{mvad}/models"]) == {"get", "post"}
+    assert set(paths[f"{mvad}/models/{{model_id}}"]) == {"get", "delete"}
+    for path in (f"{mvad}/models/{{model_id}}:detect-batch", f"{mvad}/models/{{model_id}}:detect-last"):
+        assert set(paths[path]) == {"post"}
+    assert f"{mvad}/detect-batch/{{result_id}}" in paths
+    for route in ("entire", "last", "changepoint"):
+        assert set(paths[f"/anomalydetector/v1.1/timeseries/{route}/detect"]) == {"post"}
+    for route in ("/PredictValue", "/PredictRate", "/ImportSample", "/QuerySample", "/Train", "/QueryTrain"):
+        assert set(paths[route]) == {"post"}
