@@ -11,11 +11,11 @@ import argparse
 import sys
 
 from application import demo, plugins
-from application.commands import collect, detect, evaluate, graph, rank, suite, watch
+from application.commands import collect, detect, evaluate, graph, rank, serve, suite, watch
 from core import __version__
 from core.errors import FrameworkError
 
-COMMAND_MODULES = (demo, detect, collect, graph, rank, suite, evaluate, watch)
+COMMAND_MODULES = (demo, detect, collect, graph, rank, suite, evaluate, watch, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
