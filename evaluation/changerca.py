@@ -30,6 +30,9 @@ The per-pod rows are aggregated per ``(minute, caller, callee)`` into an EdgeSer
   minute without any report. ``errors`` is the number of those reports whose
   ``SuccessRate`` is below 100. ``frame.attrs["calls_are"] = "pod reports"`` says so.
 
+PATH may be one case folder or any folder above case folders (the published ``data/`` folder,
+one folder per day): :func:`find_case_folders` finds them at any depth and lists what it skipped.
+
 Fault start: ``detect_timestamp``. The JSON's ``plan`` gives the faulty service's
 first release step (``release_time``, about a minute before its rollout completes);
 ``detect_timestamp`` is the first whole minute at which the new version's pod reports
@@ -40,6 +43,7 @@ appear. The fault persists until the end of the experiment, so ``end_time`` is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +88,13 @@ def is_case_folder(folder: Path) -> bool:
     return isinstance(data, dict) and "fault_release_service" in data
 
 
-def looks_like(path: Path) -> bool:
-    return is_case_folder(path) or any(p.is_dir() and is_case_folder(p) for p in path.iterdir())
+def looks_like(path: Path, depth: int = 3) -> bool:
+    """A ChangeRCA case folder, or a folder with one at most ``depth`` levels below it."""
+    if is_case_folder(path):
+        return True
+    if depth <= 0:
+        return False
+    return any(p.is_dir() and looks_like(p, depth - 1) for p in sorted(path.iterdir()))
 
 
 def edge_files(folder: Path) -> list[tuple[Path, str, str, str]]:
@@ -196,24 +205,69 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     return out, ignored
 
 
-def _case_folders(path: Path) -> list[Path]:
-    if is_case_folder(path):
-        return [path]
-    return sorted(p for p in path.iterdir() if p.is_dir() and case_json(p).is_file())
+def find_case_folders(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every case folder at or below ``path``, and ``(folder, why)`` for folders that look like one but are not.
+
+    The data set as published (its ``data/`` folder) holds one folder per day and one per case
+    below it; any depth is accepted. A case folder's own sub-folders (other tools' outputs) are not
+    searched. Listed as skipped: a folder whose ``<name>.json`` is not a ChangeRCA label (invalid
+    JSON, no ``fault_release_service``), and a folder of ``<pod>_<caller>_<callee>.csv`` files
+    without a ``<name>.json``.
+    """
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for folder, dirs, files in os.walk(path):
+        here = Path(folder)
+        dirs.sort()
+        name = _relative(here, path)
+        if f"{here.name}.json" in files:
+            reason = _not_a_label(case_json(here))
+            if reason is None:
+                found.append(here)
+                dirs[:] = []  # a case folder's sub-folders hold other tools' outputs
+                continue
+            skipped.append((name, reason))
+        elif n_edges := len(edge_files(here)):
+            skipped.append((name, f"{n_edges} edge CSV file(s) but no {here.name}.json label"))
+    return found, skipped
+
+
+def _relative(folder: Path, root: Path) -> str:
+    relative = folder.relative_to(root)
+    return folder.name if str(relative) == "." else relative.as_posix()
+
+
+def _not_a_label(path: Path) -> str | None:
+    try:
+        data = read_json(path)
+    except EvaluationError as exc:
+        return f"{path.name} unusable: {exc}"
+    if not isinstance(data, dict):
+        return f"{path.name} is not a JSON object"
+    if "fault_release_service" not in data:
+        return f"{path.name} has no fault_release_service (not a ChangeRCA case label)"
+    return None
 
 
 def load_changerca(
     path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
 ) -> tuple[list[Case], list[tuple[str, str]]]:
-    """Cases of a ChangeRCA folder (one case folder or a directory of them)."""
+    """Cases of a ChangeRCA folder: one case folder, or any folder above case folders (the data set's
+    ``data/`` root with its day folders); see :func:`find_case_folders`. A case id is the case
+    folder's name (its path below ``path`` when two folders share a name)."""
     path = Path(path)
     if not path.is_dir():
         raise EvaluationError(f"changerca:{path}: not a directory")
-    folders = _case_folders(path)
+    folders, skipped = find_case_folders(path)
     if not folders:
-        raise EvaluationError(f"changerca:{path}: no case folder with a <case>.json")
-    cases, skipped = [], []
+        why = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
+        raise EvaluationError(
+            f"changerca:{path}: no case folder with a <case>.json at or below it" + (f" ({why})" if why else "")
+        )
+    names = [f.name for f in folders]
+    cases: list[Case] = []
     for folder in folders:
+        case_id = folder.name if names.count(folder.name) == 1 else _relative(folder, path)
         label_path = case_json(folder)
         label = read_json(label_path)
         if not isinstance(label, dict):
@@ -230,13 +284,13 @@ def load_changerca(
         times_us = np.unique(reporting.asi8 // 1000)
         reason = usability(times_us, inject, before, after, min_spans, what="reporting minutes")
         if reason is not None:
-            skipped.append((folder.name, reason))
+            skipped.append((case_id, reason))
             continue
         plan = label.get("plan") or {}
         release = plan.get(service, {}) if isinstance(plan, dict) else {}
         cases.append(
             Case(
-                case_id=folder.name,
+                case_id=case_id,
                 root_causes=[service],
                 fault_type=str(label.get("fault") or "unknown"),
                 inject_time=inject,
@@ -249,6 +303,8 @@ def load_changerca(
                     "experiment": [label.get("experiment_time"), label.get("experiemnt_end_time")],
                     "ignored_files": ignored,
                     "edges": int(series.index.droplevel("time").nunique()),
+                    "day": inject.strftime("%Y-%m-%d"),
+                    "folder": _relative(folder, path),
                 },
             )
         )

@@ -47,7 +47,7 @@ def detect_layout(path: Path) -> str:
         raise EvaluationError(f"{path}: expected a directory of cases")
     if (path / RUN_FILE).is_file() or list_cases(path):
         return "cases"
-    if nezha.looks_like(path):
+    if nezha.looks_like_root(path):
         return "nezha"
     if changerca.looks_like(path):
         return "changerca"

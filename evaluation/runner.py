@@ -28,7 +28,7 @@ import rca
 from core.errors import FrameworkError
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
-from evaluation.metrics import Outcome, by_fault_type, summarize
+from evaluation.metrics import Outcome, by_day, by_fault_type, summarize
 
 DEFAULT_KEY = "default"
 """Key of ``results()`` that names the default method."""
@@ -64,6 +64,13 @@ def candidate_services(case: Case, result: Any = None, spans: pd.DataFrame | Non
     return services
 
 
+def case_day(case: Case) -> str:
+    """The day a case belongs to: ``metadata["day"]`` as the adapter set it, else the UTC date of
+    its injection."""
+    day = case.metadata.get("day")
+    return str(day) if day else case.inject_time.strftime("%Y-%m-%d")
+
+
 @dataclass
 class Evaluation:
     """Everything one evaluation run produced; :meth:`results` is the ``--json`` content."""
@@ -92,11 +99,13 @@ class Evaluation:
         for method in self.methods:
             entry = self.summary(method)
             entry["by_fault_type"] = by_fault_type(self.outcomes[method])
+            entry["by_day"] = by_day(self.outcomes[method])
             entry["skipped_cases"] = [{"case_id": c, "reason": r} for c, r in self.skipped]
             entry["per_case"] = [
                 {
                     "case_id": o.case_id,
                     "fault_type": o.fault_type,
+                    "day": o.day,
                     "root_causes": o.root_causes,
                     "rank": o.rank,
                     "candidates": o.n_candidates,
@@ -223,6 +232,7 @@ def evaluate(
                         scores=_ranked_scores(result) if result is not None else [],
                         detect_seconds=detect_seconds,
                         rank_seconds=rank_seconds,
+                        day=case_day(case),
                     )
                 )
                 if method == keep_method and result is not None:

@@ -127,3 +127,40 @@ def test_shared_sample():
     for case in cases:
         assert case.metadata["ignored_files"] == []
         assert case.edge_series.index.droplevel("time").nunique() == 14
+
+
+def test_published_root_with_day_folders_is_searched_recursively(tmp_path):
+    # the data set as published: data/<day>/<case>/, plus folders that are not cases
+    _case(tmp_path / "2023-09-22", "2023-09-22_1")
+    _case(tmp_path / "2023-09-23", "2023-09-23_4", detect=T0 + 240, service="front")
+    inner = tmp_path / "2023-09-22" / "2023-09-22_1" / "gied"
+    inner.mkdir()
+    (inner / "gied.json").write_text("not even JSON")  # another tool's output inside a case: not searched
+    stray = tmp_path / "2023-09-23" / "notes"
+    stray.mkdir()
+    (stray / "notes.json").write_text(json.dumps({"fault": "exception"}))
+    orphan = tmp_path / "2023-09-23" / "orphan"
+    orphan.mkdir()
+    _edge_csv(orphan / "front-abc-1_front_back.csv", [(T0, 100, 1.0)])
+    cases, skipped = load_cases(f"changerca:{tmp_path}")
+    assert [(c.case_id, c.root_causes) for c in cases] == [("2023-09-22_1", ["back"]), ("2023-09-23_4", ["front"])]
+    assert [c.metadata["folder"] for c in cases] == ["2023-09-22/2023-09-22_1", "2023-09-23/2023-09-23_4"]
+    assert skipped == [
+        ("2023-09-23/notes", "notes.json has no fault_release_service (not a ChangeRCA case label)"),
+        ("2023-09-23/orphan", "1 edge CSV file(s) but no orphan.json label"),
+    ]
+    assert load_cases(tmp_path)[0][0].metadata["layout"] == "changerca"  # detected by content from the root
+
+
+def test_same_case_name_on_two_days_gets_its_path(tmp_path):
+    _case(tmp_path / "a", "case_x")
+    _case(tmp_path / "b", "case_x")
+    cases, _ = load_cases(f"changerca:{tmp_path}")
+    assert [c.case_id for c in cases] == ["a/case_x", "b/case_x"]
+
+
+def test_root_without_any_case_says_what_it_saw(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "x.json").write_text("[1]")
+    with pytest.raises(EvaluationError, match=r"no case folder .* at or below it \(x: x.json is not a JSON object\)"):
+        load_cases(f"changerca:{tmp_path}")
