@@ -35,6 +35,8 @@ one folder per day): :func:`find_case_folders` finds them at any depth and lists
 
 Fault start: ``detect_timestamp``. The JSON's ``plan`` gives the faulty service's
 first release step (``release_time``, about a minute before its rollout completes);
+The plan becomes the case's change events (:func:`plan_changes`, ``Case.changes``): every
+service released in the experiment, the faulty one and the innocent ones alike.
 ``detect_timestamp`` is the first whole minute at which the new version's pod reports
 traffic (its CSV starts there) and, in the sample, the minute at which its errors
 appear. The fault persists until the end of the experiment, so ``end_time`` is
@@ -45,11 +47,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core import units
+from core.changes import Change
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
@@ -249,6 +253,62 @@ def _not_a_label(path: Path) -> str | None:
     return None
 
 
+STEP_FIELDS = ("release_pod", "delete_pod", "release_complete_time", "release_complete_timestamp")
+
+
+def plan_changes(plan: Any, where: str) -> list[Change]:
+    """The release ``plan`` of a case as change events: one :class:`Change` per rollout step.
+
+    A service's plan has ``release_time`` (the start of its rollout) and ``process``, one step per
+    new pod: the per-version pod counts after the step (``v1: 4, v2: 1``), ``release_pod``,
+    ``delete_pod`` and ``release_complete_timestamp``. Steps are ordered by completion. The first
+    step is dated by ``release_time``; a later step by its ``release_complete_timestamp`` (the
+    steps' own keys are not in time order in the data and are not used). The version rolled out
+    is the one that holds the most pods after the last step.
+    """
+    if plan is None:
+        return []
+    if not isinstance(plan, dict):
+        raise EvaluationError(f"{where}: plan must be an object mapping services to releases, got {plan!r}")
+    changes = []
+    for service, release in plan.items():
+        here = f"{where}: plan.{service}"
+        if not isinstance(release, dict):
+            raise EvaluationError(f"{here}: expected an object, got {release!r}")
+        start = to_timestamp(release.get("release_time"), f"{here}.release_time", units=True)
+        process = release.get("process") or {}
+        if not isinstance(process, dict):
+            raise EvaluationError(f"{here}.process: expected an object of steps, got {process!r}")
+        steps = []
+        for key, step in process.items():
+            if not isinstance(step, dict):
+                raise EvaluationError(f"{here}.process.{key}: expected an object, got {step!r}")
+            done = to_timestamp(
+                step.get("release_complete_timestamp"), f"{here}.process.{key}.release_complete_timestamp", units=True
+            )
+            steps.append((done, key, step))
+        steps.sort(key=lambda s: s[0])
+        if not steps:
+            changes.append(Change(service, start, "rollout", "release started (no steps recorded)"))
+            continue
+        last = steps[-1][2]
+        counts = {k: v for k, v in last.items() if k not in STEP_FIELDS and isinstance(v, int)}
+        version = max(counts, key=lambda k: counts[k]) if counts else ""
+        target = release.get("target_replica")
+        for i, (done, _key, step) in enumerate(steps):
+            new = [str(p) for p in step.get("release_pod") or []]
+            old = [str(p) for p in step.get("delete_pod") or []]
+            share = f"{step.get(version)}/{target} pods on {version}" if version in step and target else ""
+            detail = ", ".join(
+                x for x in (f"{' '.join(new)} replaces {' '.join(old)}" if new and old else "", share) if x
+            )
+            when = start if i == 0 else done
+            changes.append(
+                Change(service, when, "rollout", detail if i == 0 else f"step {i + 1}: {detail}", version, tuple(new))
+            )
+    return sorted(changes, key=lambda c: (c.time, c.service))
+
+
 def load_changerca(
     path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
 ) -> tuple[list[Case], list[tuple[str, str]]]:
@@ -288,6 +348,7 @@ def load_changerca(
             continue
         plan = label.get("plan") or {}
         release = plan.get(service, {}) if isinstance(plan, dict) else {}
+        changes = plan_changes(label.get("plan"), str(label_path))
         cases.append(
             Case(
                 case_id=case_id,
@@ -296,6 +357,7 @@ def load_changerca(
                 inject_time=inject,
                 end_time=None,
                 edge_series=series,
+                changes=changes,
                 metadata={
                     "detect_time": label.get("detect_time"),
                     "release_time": release.get("release_time") if isinstance(release, dict) else None,

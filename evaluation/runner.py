@@ -30,6 +30,9 @@ from evaluation.cases import Case
 from evaluation.errors import EvaluationError
 from evaluation.metrics import Outcome, by_day, by_fault_type, summarize
 
+CHANGES_SUFFIX = "+changes"
+"""Name suffix of a method's change-aware variant (``evaluate(..., change_prior=...)``)."""
+
 DEFAULT_KEY = "default"
 """Key of ``results()`` that names the default method."""
 
@@ -137,6 +140,7 @@ def evaluate(
     progress: bool = True,
     share_evidence: bool = True,
     rank: Callable | None = None,
+    change_prior: rca.ChangePrior | None = None,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -147,6 +151,10 @@ def evaluate(
     ``strict=True`` re-raises a method's error instead of recording it. With a custom
     ``localize`` (a test double, another system), give ``methods`` and set ``share_evidence``
     to False unless ``rank`` is given too.
+
+    ``change_prior``: also score every method with the case's change events (``Case.changes``)
+    applied to its ranking by :func:`rca.apply_changes`, under the name ``<method>+changes``, beside
+    the method's own; a case without changes gets the method's own ranking there.
     """
     custom = localize is not None
     localize = localize or rca.localize
@@ -172,12 +180,21 @@ def evaluate(
     detection = rca.DetectionConfig() if detection is None and not custom else detection
     if keep_method is None:
         keep_method = default_method if default_method in names else names[0]
+    if change_prior is not None and not isinstance(change_prior, rca.ChangePrior):
+        raise EvaluationError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
+    variants = {m: m + CHANGES_SUFFIX for m in names} if change_prior is not None else {}
+    clash = [v for v in variants.values() if v in names]
+    if clash:
+        raise EvaluationError(f"method name(s) {clash} clash with the change-aware variants' names")
     order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
     ranker = cast(Callable, rank)
     settings = {} if detection is None else detection.describe()
     settings["share_evidence"] = str(share_evidence)
+    if change_prior is not None:
+        settings.update(change_prior.describe())
+    shown = [n for m in names for n in ([m, variants[m]] if variants else [m])]
 
-    outcomes: dict[str, list[Outcome]] = {m: [] for m in names}
+    outcomes: dict[str, list[Outcome]] = {m: [] for m in shown}
     kept: dict[str, Any] = {}
     bar = tqdm(total=len(cases) * len(names), desc="evaluate", unit="run", disable=not progress)
     try:
@@ -218,23 +235,32 @@ def evaluate(
                     shared_detect = detect_seconds if math.isfinite(detect_seconds) else seconds
                 elif share_evidence:
                     seconds += shared_detect
-                ranked = _ranked_services(result) if result is not None else []
-                outcomes[method].append(
-                    Outcome(
-                        case_id=case.case_id,
-                        method=method,
-                        fault_type=case.fault_type,
-                        root_causes=list(case.root_causes),
-                        ranking=ranked,
-                        n_candidates=len(candidate_services(case, result, spans)),
-                        seconds=seconds,
-                        error=error,
-                        scores=_ranked_scores(result) if result is not None else [],
-                        detect_seconds=detect_seconds,
-                        rank_seconds=rank_seconds,
-                        day=case_day(case),
+                n_candidates = len(candidate_services(case, result, spans))
+                runs = [(method, result)]
+                if variants:
+                    changed = None
+                    if result is not None:
+                        ranking = rca.apply_changes(_as_ranking(result), case.changes, case.inject_time, change_prior)
+                        changed = SimpleNamespace(ranking=ranking)
+                        n_candidates = max(n_candidates, len(set(_ranked_services(changed))))
+                    runs.append((variants[method], changed))
+                for name, run in runs:
+                    outcomes[name].append(
+                        Outcome(
+                            case_id=case.case_id,
+                            method=name,
+                            fault_type=case.fault_type,
+                            root_causes=list(case.root_causes),
+                            ranking=_ranked_services(run) if run is not None else [],
+                            n_candidates=n_candidates,
+                            seconds=seconds,
+                            error=error,
+                            scores=_ranked_scores(run) if run is not None else [],
+                            detect_seconds=detect_seconds,
+                            rank_seconds=rank_seconds,
+                            day=case_day(case),
+                        )
                     )
-                )
                 if method == keep_method and result is not None:
                     kept[case.case_id] = result
                 bar.update(1)
@@ -243,7 +269,7 @@ def evaluate(
     return Evaluation(
         cases=list(cases),
         skipped=list(skipped),
-        methods=names,
+        methods=shown,
         default_method=default_method,
         outcomes=outcomes,
         kept=kept,
@@ -267,6 +293,15 @@ def _candidates(result: Any) -> list:
     if ranking is None:
         return []
     return list(getattr(ranking, "candidates", ranking))
+
+
+def _as_ranking(result: Any) -> rca.Ranking:
+    ranking = getattr(result, "ranking", result)
+    if isinstance(ranking, rca.Ranking):
+        return ranking
+    return rca.Ranking(
+        [rca.Candidate(str(c.service), float(c.score), str(getattr(c, "why", ""))) for c in _candidates(result)]
+    )
 
 
 def _ranked_services(result: Any) -> list[str]:

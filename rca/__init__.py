@@ -6,10 +6,14 @@
   evidence over the graph; :data:`DEFAULT_METHOD` names the default;
 - :mod:`rca.multivariate`: each service's series detected jointly (:func:`service_view`,
   :func:`detect_service`) and the ranking method ``"multivariate"`` that uses them;
+- :mod:`rca.changes`: change events (:class:`Change`) as a prior (:class:`ChangePrior`,
+  :func:`apply_changes`);
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
 
 from core import __version__
+from core.changes import Change
+from rca.changes import ChangePrior, apply_changes
 from rca.detection import (
     DEFAULT_DETECTOR_PARAMS,
     EDGE_METRICS,
@@ -43,6 +47,8 @@ __all__ = [
     "SERVICE_METRICS",
     "SHORT_WINDOW_FLUXEV",
     "Candidate",
+    "Change",
+    "ChangePrior",
     "DetectionConfig",
     "EdgeEvidence",
     "RCAError",
@@ -51,6 +57,7 @@ __all__ = [
     "Result",
     "ServiceView",
     "__version__",
+    "apply_changes",
     "detect_evidence",
     "detect_service",
     "explain",

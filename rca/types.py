@@ -12,6 +12,8 @@ import pandas as pd
 from core.times import format_time
 
 if TYPE_CHECKING:
+    from core.changes import Change
+    from rca.changes import ChangePrior
     from rca.detection import DetectionConfig
     from rca.ranking import RankingConfig
 
@@ -198,13 +200,16 @@ class Ranking:
 class Result:
     """What :func:`rca.localize` returns: the ranking, the evidence behind it, the graph, the
     settings it ran with and how long each stage took (``timings``: seconds for ``series``,
-    ``detect`` and ``rank``)."""
+    ``detect`` and ``rank``); ``changes``: the change events inside the look-back window of
+    ``change_prior`` (None when no changes were given)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
     graph: nx.DiGraph
     ranking_config: RankingConfig | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    change_prior: ChangePrior | None = None
 
     def __repr__(self) -> str:
         return (
@@ -239,6 +244,11 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
         f"{len(ev.table)} series scored, {len(ev.unmodelled)} not (or not by the detector); "
         f"scored from {_when(ev.train_until)}{end}"
     ]
+    if result.change_prior is not None:
+        window = result.change_prior.describe()["change window"]
+        listed = "; ".join(f"{c.service} {c.describe()}" for c in result.changes[:5]) or "none"
+        more = f" (+{len(result.changes) - 5} more)" if len(result.changes) > 5 else ""
+        lines.append(f"changes in the {window} before the onset: {listed}{more}")
     if truth:
         ranks = [result.ranking.rank_of(t) for t in truth]
         lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")

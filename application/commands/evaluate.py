@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from application.commands.rank import add_detection_options, detection_config
+from application.commands.rank import add_change_options, add_detection_options, change_prior, detection_config
 from application.errors import UsageError
 from core.times import to_timedelta
 from evaluation.datasets import load_cases, parse_spec
@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="spans (or reporting buckets) needed in each of the two windows (default 1)",
     )
     add_detection_options(p)
+    p.add_argument(
+        "--changes",
+        action="store_true",
+        help="also rank every case with the change events its data set records (ChangeRCA's release plan), "
+        "reported as <method>+changes beside each method (docs/changes.md)",
+    )
+    add_change_options(p)
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
     p.add_argument(
         "--share-evidence",
@@ -115,8 +122,15 @@ def run(args: argparse.Namespace) -> int:
     after = to_timedelta(args.after, "--after", error=UsageError, positive=True)
     if args.min_spans < 1:
         raise UsageError(f"--min-spans: must be at least 1, got {args.min_spans}")
+    prior = change_prior(args)
     cases, skipped = load_cases(args.dataset, before=before, after=after, min_spans=args.min_spans)
     print(f"{args.dataset}: {len(cases)} usable case(s), {len(skipped)} skipped", file=sys.stderr)
+    if args.changes:
+        with_changes = sum(bool(c.changes) for c in cases)
+        print(
+            f"  {with_changes} case(s) with change events; change window {prior.describe()['change window']}",
+            file=sys.stderr,
+        )
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)
     if not cases:
@@ -129,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         progress=not args.quiet,
         share_evidence=args.share_evidence,
+        change_prior=prior if args.changes else None,
     )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))

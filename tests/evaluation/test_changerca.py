@@ -127,6 +127,12 @@ def test_shared_sample():
     for case in cases:
         assert case.metadata["ignored_files"] == []
         assert case.edge_series.index.droplevel("time").nunique() == 14
+        first = {}
+        for change in case.changes:
+            first.setdefault(change.service, change)
+        assert set(first) == {case.root_causes[0], *case.metadata["normal_services"]}
+        faulty = first[case.root_causes[0]]
+        assert faulty.time == pd.Timestamp(case.metadata["release_time"], unit="s", tz="UTC") < case.inject_time
 
 
 def test_published_root_with_day_folders_is_searched_recursively(tmp_path):
@@ -163,4 +169,47 @@ def test_root_without_any_case_says_what_it_saw(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "x.json").write_text("[1]")
     with pytest.raises(EvaluationError, match=r"no case folder .* at or below it \(x: x.json is not a JSON object\)"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+def test_release_plan_becomes_change_events(tmp_path):
+    folder = _case(tmp_path)
+    label = json.loads((folder / "case_a.json").read_text())
+    release = T0 + 120
+    label["plan"] = {
+        "back": {
+            "release_time": release,
+            "target_replica": 2,
+            "process": {  # keys out of time order, as in the data set: steps go by completion
+                str(release + 900): {
+                    "v1": 0,
+                    "v2": 2,
+                    "release_pod": ["back-v2-y-3"],
+                    "delete_pod": ["back-v1-x-1"],
+                    "release_complete_timestamp": release + 400,
+                },
+                str(release): {
+                    "v1": 1,
+                    "v2": 1,
+                    "release_pod": ["back-v2-y-2"],
+                    "delete_pod": ["back-v1-x-0"],
+                    "release_complete_timestamp": release + 65,
+                },
+            },
+        },
+        "front": {"release_time": release - 60, "process": {}},
+    }
+    (folder / "case_a.json").write_text(json.dumps(label))
+    (case,), _ = load_cases(f"changerca:{tmp_path}")
+    stamp = pd.Timestamp
+    assert [(c.service, c.time, c.version, c.pods) for c in case.changes] == [
+        ("front", stamp(release - 60, unit="s", tz="UTC"), "", ()),
+        ("back", stamp(release, unit="s", tz="UTC"), "v2", ("back-v2-y-2",)),
+        ("back", stamp(release + 400, unit="s", tz="UTC"), "v2", ("back-v2-y-3",)),
+    ]
+    assert case.changes[1].detail == "back-v2-y-2 replaces back-v1-x-0, 1/2 pods on v2"
+    assert case.changes[2].detail.startswith("step 2: back-v2-y-3 replaces back-v1-x-1")
+    label["plan"]["back"]["process"][str(release)]["release_complete_timestamp"] = "later"
+    (folder / "case_a.json").write_text(json.dumps(label))
+    with pytest.raises(EvaluationError, match=rf"plan.back.process.{release}.release_complete_timestamp"):
         load_cases(f"changerca:{tmp_path}")
