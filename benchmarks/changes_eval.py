@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             shown = "-" if scenario == "trace only" else f"{boost:g}"
             print(f"{scenario:28s} {shown:>5s} {acc[1]:5.2f} {acc[3]:5.2f} {avg5:5.2f}  {len(results)}")
     with_changes = sum(bool(c.changes) for c, _ in results)
-    print(f"({with_changes} of {len(results)} cases record change events; {time.perf_counter() - started:.0f} s in all)")
+    print(
+        f"({with_changes} of {len(results)} cases record change events; {time.perf_counter() - started:.0f} s in all)"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@
   :func:`detect_service`) and the ranking method ``"multivariate"`` that uses them;
 - :mod:`rca.changes`: change events (:class:`Change`) as a prior (:class:`ChangePrior`,
   :func:`apply_changes`);
+- :mod:`rca.pods`: each pod against its siblings (:class:`PodDivergence`, :func:`pod_divergence`);
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
 
@@ -25,6 +26,7 @@ from rca.detection import (
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
 from rca.multivariate import ServiceView, detect_service, multivariate_ranking, service_view
+from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import (
     DEFAULT_METHOD,
     METHODS,
@@ -51,6 +53,8 @@ __all__ = [
     "ChangePrior",
     "DetectionConfig",
     "EdgeEvidence",
+    "PodDivergence",
+    "PodFinding",
     "RCAError",
     "Ranking",
     "RankingConfig",
@@ -58,6 +62,7 @@ __all__ = [
     "ServiceView",
     "__version__",
     "apply_changes",
+    "apply_pod_divergence",
     "detect_evidence",
     "detect_service",
     "explain",
@@ -68,6 +73,7 @@ __all__ = [
     "method_parameters",
     "multivariate_ranking",
     "pagerank",
+    "pod_divergence",
     "random_ranking",
     "rank",
     "ranking_method",

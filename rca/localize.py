@@ -17,6 +17,7 @@ from core.times import bucket_floor, format_duration, format_time, optional_time
 from rca.changes import ChangePrior, apply_changes, in_window
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
+from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
 from rca.types import Result
 
@@ -122,6 +123,8 @@ def localize(
     method: str | RankingConfig = DEFAULT_METHOD,
     changes: Iterable[Change] | None = None,
     change_prior: ChangePrior | None = None,
+    pods: PodDivergence | None = None,
+    pod_series: pd.DataFrame | None = None,
 ) -> Result:
     """Localize the root cause of a fault that started at ``inject_time``.
 
@@ -141,6 +144,11 @@ def localize(
     those in the look-back window of ``change_prior`` (:class:`rca.ChangePrior`, default 30
     minutes before ``inject_time``) raise the prior of their service (:mod:`rca.changes`). Without
     ``changes`` the ranking is the method's own.
+
+    ``pods``: a :class:`rca.PodDivergence` to compare each pod with its siblings in the scored
+    window (:mod:`rca.pods`) on ``pod_series`` (default: built from ``spans``); a service whose
+    pods diverge gains score. Without ``pods`` no pod comparison is made. Pod divergence is
+    applied before the change prior.
     """
     t0 = to_timestamp(inject_time, "inject_time", error=RCAError)
     t1 = optional_timestamp(end_time, "end_time", error=RCAError)
@@ -157,6 +165,10 @@ def localize(
     if change_prior is not None and not isinstance(change_prior, ChangePrior):
         raise RCAError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
     prior = change_prior or ChangePrior()
+    if pods is not None and not isinstance(pods, PodDivergence):
+        raise RCAError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    if pods is not None and pod_series is None and spans is None:
+        raise RCAError("pods: pod divergence needs spans (with their pod column) or pod_series")
     if spans is None and edge_series is None:
         raise RCAError("localize needs spans or edge_series")
     if t1 is not None and t1 <= t0:
@@ -208,6 +220,12 @@ def localize(
         )
     started = time.perf_counter()
     ranking = rank(graph, evidence, ranking_config)
+    findings: list[PodFinding] = []
+    if pods is not None:
+        if pod_series is None:
+            pod_series = graph_pkg.pod_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+        findings = pod_divergence(pod_series, t0, t1, pods)
+        ranking = apply_pod_divergence(ranking, findings, pods, change_list or ())
     considered: list[Change] = []
     if change_list is not None:
         ranking = apply_changes(ranking, change_list, t0, prior)
@@ -221,4 +239,5 @@ def localize(
         timings=timings,
         changes=considered,
         change_prior=prior if change_list is not None else None,
+        pod_findings=findings,
     )

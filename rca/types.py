@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.changes import Change
     from rca.changes import ChangePrior
     from rca.detection import DetectionConfig
+    from rca.pods import PodFinding
     from rca.ranking import RankingConfig
 
 EVIDENCE_COLUMNS = (
@@ -201,7 +202,8 @@ class Result:
     """What :func:`rca.localize` returns: the ranking, the evidence behind it, the graph, the
     settings it ran with and how long each stage took (``timings``: seconds for ``series``,
     ``detect`` and ``rank``); ``changes``: the change events inside the look-back window of
-    ``change_prior`` (None when no changes were given)."""
+    ``change_prior`` (None when no changes were given); ``pod_findings``: the pods that diverge
+    from their siblings (:mod:`rca.pods`; empty unless ``localize(pods=...)``)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
@@ -210,6 +212,7 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     change_prior: ChangePrior | None = None
+    pod_findings: list[PodFinding] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -249,6 +252,11 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
         listed = "; ".join(f"{c.service} {c.describe()}" for c in result.changes[:5]) or "none"
         more = f" (+{len(result.changes) - 5} more)" if len(result.changes) > 5 else ""
         lines.append(f"changes in the {window} before the onset: {listed}{more}")
+    for f in result.pod_findings[:5]:
+        lines.append(
+            f"pod {f.pod} ({f.service}) {f.metric} {f.level:.3g} vs siblings {f.siblings:.3g} (z {f.z:.1f}"
+            f"{', new pod' if f.new else ''})"
+        )
     if truth:
         ranks = [result.ranking.rank_of(t) for t in truth]
         lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")
