@@ -13,9 +13,10 @@ from collectors import make_spanframe
 from core.changes import Change
 
 T0 = pd.Timestamp("2024-01-01 00:10:00", tz="UTC")
+TRAIN_START = T0 - pd.Timedelta("5min")
 
 
-def _pod_frame(values: dict[str, list[float]], start=T0 - pd.Timedelta("5min"), metric="error_rate"):
+def _pod_frame(values: dict[str, list[float]], start=TRAIN_START, metric="error_rate"):
     """A PodSeries of service ``s``: one value a minute per pod (NaN: the pod did not serve)."""
     rows = []
     for pod, series in values.items():
