@@ -48,7 +48,9 @@ class Case:
     ``root_causes`` is a non-empty list of service names. ``metadata`` records where
     the case came from and how its window was chosen. ``changes``: the change events the data
     set records around the case (:class:`core.changes.Change`; ChangeRCA's release plan), which
-    an evaluation may give to the ranking (``evaluate(..., change_prior=...)``).
+    an evaluation may give to the ranking (``evaluate(..., change_prior=...)``); ``pod_series``:
+    per-pod series ``(time, service, pod)`` where the data set has them without spans (ChangeRCA),
+    for the pod comparison (``evaluate(..., pods=...)``).
     """
 
     case_id: str
@@ -60,6 +62,7 @@ class Case:
     edge_series: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
+    pod_series: pd.DataFrame | None = None
     spans_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -147,8 +147,9 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     return frame
 
 
-def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
-    """The case's EdgeSeries and the names of the files that matched neither end of their edge."""
+def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """The case's EdgeSeries, the names of the files that matched neither end of their edge, and
+    its PodSeries (:func:`pod_series_of`)."""
     rows, ignored = [], []
     for file, pod, caller, callee in edge_files(folder):
         if pod.startswith(callee + "-"):
@@ -161,7 +162,7 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
         frame = read_edge_file(file)
         if frame.empty:
             continue
-        frame["caller"], frame["callee"], frame["side"] = caller, callee, end
+        frame["caller"], frame["callee"], frame["side"], frame["pod"] = caller, callee, end, pod
         rows.append(frame)
     if not rows:
         raise EvaluationError(f"{folder}: no <pod>_<caller>_<callee>.csv edge files")
@@ -206,7 +207,25 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     out.attrs["bucket"] = BUCKET
     out.attrs["calls_are"] = "pod reports"
     out.attrs["source"] = str(folder)
-    return out, ignored
+    return out, ignored, pod_series_of(data)
+
+
+def pod_series_of(data: pd.DataFrame) -> pd.DataFrame:
+    """PodSeries ``(time, service, pod)`` of the server side: each callee pod's reports of a minute
+    (one per edge into it): ``calls`` = reports, ``errors`` = reports below 100 % success,
+    ``error_rate`` = 1 - mean ``SuccessRate`` / 100, ``latency_mean_ms`` = mean ``Latency``."""
+    server = data[data["side"] == "server"].rename(columns={"callee": "service"})
+    grouped = server.groupby(["time", "service", "pod"], observed=True)
+    out = pd.DataFrame(
+        {
+            "calls": grouped["SuccessRate"].size().astype("int64"),
+            "errors": grouped["failed"].sum().astype("int64"),
+            "error_rate": 1.0 - grouped["SuccessRate"].mean() / 100.0,
+            "latency_mean_ms": grouped["Latency"].mean(),
+        }
+    )
+    out.attrs["bucket"] = BUCKET
+    return out.sort_index()
 
 
 def find_case_folders(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -339,7 +358,7 @@ def load_changerca(
         if not isinstance(service, str) or not service:
             raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
         inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp", units=True)
-        series, ignored = build_edge_series(folder)
+        series, ignored, pods = build_edge_series(folder)
         reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
         times_us = np.unique(reporting.asi8 // 1000)
         reason = usability(times_us, inject, before, after, min_spans, what="reporting minutes")
@@ -358,6 +377,7 @@ def load_changerca(
                 end_time=None,
                 edge_series=series,
                 changes=changes,
+                pod_series=pods,
                 metadata={
                     "detect_time": label.get("detect_time"),
                     "release_time": release.get("release_time") if isinstance(release, dict) else None,

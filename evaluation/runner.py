@@ -24,6 +24,7 @@ from typing import Any, cast
 import pandas as pd
 from tqdm.auto import tqdm
 
+import graph
 import rca
 from core.errors import FrameworkError
 from evaluation.cases import Case
@@ -32,6 +33,9 @@ from evaluation.metrics import Outcome, by_day, by_fault_type, summarize
 
 CHANGES_SUFFIX = "+changes"
 """Name suffix of a method's change-aware variant (``evaluate(..., change_prior=...)``)."""
+
+PODS_SUFFIX = "+pods"
+"""Name suffix of a method's pod-aware variant (``evaluate(..., pods=...)``)."""
 
 DEFAULT_KEY = "default"
 """Key of ``results()`` that names the default method."""
@@ -65,6 +69,21 @@ def candidate_services(case: Case, result: Any = None, spans: pd.DataFrame | Non
             services.update(str(n) for n in graph.nodes)
         services.update(_ranked_services(result))
     return services
+
+
+def case_pod_findings(
+    case: Case, spans: pd.DataFrame | None, pods: rca.PodDivergence, detection: rca.DetectionConfig | None
+) -> list:
+    """The pods of ``case`` that diverge from their siblings: on ``case.pod_series``, else on its
+    spans (:func:`graph.pod_series`, buckets of ``detection``, aligned on the injection)."""
+    series = case.pod_series
+    if series is None and spans is not None:
+        config = detection or rca.DetectionConfig()
+        start = None if config.train_window is None else case.inject_time - config.train_window
+        series = graph.pod_series(spans, bucket=config.bucket, start=start, end=case.end_time, origin=case.inject_time)
+    if series is None:
+        return []
+    return rca.pod_divergence(series, case.inject_time, case.end_time, pods)
 
 
 def case_day(case: Case) -> str:
@@ -141,6 +160,7 @@ def evaluate(
     share_evidence: bool = True,
     rank: Callable | None = None,
     change_prior: rca.ChangePrior | None = None,
+    pods: rca.PodDivergence | None = None,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -154,7 +174,9 @@ def evaluate(
 
     ``change_prior``: also score every method with the case's change events (``Case.changes``)
     applied to its ranking by :func:`rca.apply_changes`, under the name ``<method>+changes``, beside
-    the method's own; a case without changes gets the method's own ranking there.
+    the method's own; a case without changes gets the method's own ranking there. ``pods``:
+    likewise ``<method>+pods`` with each pod compared with its siblings (:func:`rca.pod_divergence`
+    on ``Case.pod_series``, else on the case's spans) and, with both, ``<method>+pods+changes``.
     """
     custom = localize is not None
     localize = localize or rca.localize
@@ -182,17 +204,30 @@ def evaluate(
         keep_method = default_method if default_method in names else names[0]
     if change_prior is not None and not isinstance(change_prior, rca.ChangePrior):
         raise EvaluationError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
-    variants = {m: m + CHANGES_SUFFIX for m in names} if change_prior is not None else {}
-    clash = [v for v in variants.values() if v in names]
+    if pods is not None and not isinstance(pods, rca.PodDivergence):
+        raise EvaluationError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    suffixes = [
+        suffix
+        for suffix, on in (
+            (CHANGES_SUFFIX, change_prior is not None),
+            (PODS_SUFFIX, pods is not None),
+            (PODS_SUFFIX + CHANGES_SUFFIX, change_prior is not None and pods is not None),
+        )
+        if on
+    ]
+    variants = {m: [m + suffix for suffix in suffixes] for m in names} if suffixes else {}
+    clash = [v for vs in variants.values() for v in vs if v in names]
     if clash:
-        raise EvaluationError(f"method name(s) {clash} clash with the change-aware variants' names")
+        raise EvaluationError(f"method name(s) {clash} clash with the change- or pod-aware variants' names")
     order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
     ranker = cast(Callable, rank)
     settings = {} if detection is None else detection.describe()
     settings["share_evidence"] = str(share_evidence)
     if change_prior is not None:
         settings.update(change_prior.describe())
-    shown = [n for m in names for n in ([m, variants[m]] if variants else [m])]
+    if pods is not None:
+        settings.update(pods.describe())
+    shown = [n for m in names for n in [m, *variants.get(m, [])]]
 
     outcomes: dict[str, list[Outcome]] = {m: [] for m in shown}
     kept: dict[str, Any] = {}
@@ -200,6 +235,7 @@ def evaluate(
     try:
         for case in cases:
             spans = case.load_spans()
+            findings = case_pod_findings(case, spans, pods, detection) if pods is not None else []
             shared: Any = None
             shared_error: str | None = None
             shared_detect = 0.0
@@ -237,13 +273,17 @@ def evaluate(
                     seconds += shared_detect
                 n_candidates = len(candidate_services(case, result, spans))
                 runs = [(method, result)]
-                if variants:
+                for variant in variants.get(method, []):
                     changed = None
                     if result is not None:
-                        ranking = rca.apply_changes(_as_ranking(result), case.changes, case.inject_time, change_prior)
+                        ranking = _as_ranking(result)
+                        if PODS_SUFFIX in variant:
+                            ranking = rca.apply_pod_divergence(ranking, findings, pods, case.changes)
+                        if variant.endswith(CHANGES_SUFFIX):
+                            ranking = rca.apply_changes(ranking, case.changes, case.inject_time, change_prior)
                         changed = SimpleNamespace(ranking=ranking)
                         n_candidates = max(n_candidates, len(set(_ranked_services(changed))))
-                    runs.append((variants[method], changed))
+                    runs.append((variant, changed))
                 for name, run in runs:
                     outcomes[name].append(
                         Outcome(

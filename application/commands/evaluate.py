@@ -8,7 +8,14 @@ import re
 import sys
 from pathlib import Path
 
-from application.commands.rank import add_change_options, add_detection_options, change_prior, detection_config
+from application.commands.rank import (
+    add_change_options,
+    add_detection_options,
+    add_pod_options,
+    change_prior,
+    detection_config,
+    pod_divergence,
+)
 from application.errors import UsageError
 from core.times import to_timedelta
 from evaluation.datasets import load_cases, parse_spec
@@ -63,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "reported as <method>+changes beside each method (docs/changes.md)",
     )
     add_change_options(p)
+    add_pod_options(
+        p,
+        "also rank every case with each pod compared with its siblings (<method>+pods, and "
+        "<method>+pods+changes with --changes) beside each method",
+    )
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
     p.add_argument(
         "--share-evidence",
@@ -144,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         share_evidence=args.share_evidence,
         change_prior=prior if args.changes else None,
+        pods=pod_divergence(args) if args.pods else None,
     )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))

@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "look-back window before the onset raises its service's prior (docs/changes.md)",
     )
     add_change_options(p)
+    add_pod_options(p, "compare each pod with its siblings of the same service; diverging pods raise their service")
     p.add_argument("--top", type=int, default=5, help="candidates to show (default: %(default)s)")
     p.set_defaults(func=run)
 
@@ -91,6 +92,27 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
         default=1.0,
         help="a changed service's score is multiplied by 1 + this (default: %(default)s)",
     )
+
+
+def add_pod_options(p: argparse.ArgumentParser, flag_help: str) -> None:
+    """``--pods``, ``--pod-threshold``, ``--pod-weight`` (shared with evaluate)."""
+    p.add_argument("--pods", action="store_true", help=flag_help)
+    p.add_argument(
+        "--pod-threshold",
+        type=float,
+        default=3.0,
+        help="noise units by which a pod must exceed its siblings to diverge (default: %(default)s)",
+    )
+    p.add_argument(
+        "--pod-weight",
+        type=float,
+        default=1.0,
+        help="added to a service's score per noise unit of its most divergent pod (default: %(default)s)",
+    )
+
+
+def pod_divergence(args: argparse.Namespace) -> rca.PodDivergence:
+    return rca.PodDivergence(threshold=args.pod_threshold, weight=args.pod_weight)
 
 
 def change_prior(args: argparse.Namespace) -> rca.ChangePrior:
@@ -142,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     prior = change_prior(args)
     changes = read_changes(args.changes) if args.changes is not None else None
     spans, inject, end, truth = _load(args, config)
-    result = rca.localize(spans, inject, end, detection=config, method=args.method, changes=changes, change_prior=prior)
+    pods = pod_divergence(args) if args.pods else None
+    result = rca.localize(
+        spans, inject, end, detection=config, method=args.method, changes=changes, change_prior=prior, pods=pods
+    )
     print(result.explain(top=args.top, truth=truth))
     return 0

@@ -147,3 +147,36 @@ def test_an_innocent_rollout_does_not_diverge():
     assert findings == []
     with pytest.raises(rca.RCAError, match="pod divergence needs spans"):
         rca.localize(inject_time=T0, edge_series=graph.edge_series(spans), pods=rca.PodDivergence())
+
+
+def test_rank_command_with_changes_and_pods(tmp_path, capsys):
+    from application.cli import main
+
+    spans, changes = rollout_spans("a")
+    path = tmp_path / "spans.parquet"
+    spans.to_parquet(path, index=False)
+    (tmp_path / "changes.csv").write_text(
+        "service,time,kind,version,pods\n"
+        + "".join(f"{c.service},{c.time.isoformat()},rollout,v2,{c.pods[0]}\n" for c in changes)
+    )
+    argv = ["rank", str(path), "--inject-time", T0.isoformat(), "--changes", str(tmp_path / "changes.csv"), "--pods"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert " 1. a " in out and "a-v2-new (new v2)" in out
+    assert "changes in the 30min before the onset: a rolled out v2" in out
+    assert main([*argv, "--pod-threshold", "-1"]) == 1
+    assert "PodDivergence.threshold" in capsys.readouterr().err
+
+
+def test_evaluate_reports_pod_aware_variants_beside_each_method():
+    from evaluation.cases import Case
+    from evaluation.runner import evaluate
+
+    spans, changes = rollout_spans("a")
+    case = Case("rollout", ["a"], "exception", T0, T0 + pd.Timedelta("3min"), spans=spans, changes=changes)
+    ev = evaluate(
+        [case], ["max-score"], progress=False, change_prior=rca.ChangePrior(), pods=rca.PodDivergence(), strict=True
+    )
+    assert ev.methods == ["max-score", "max-score+changes", "max-score+pods", "max-score+pods+changes"]
+    assert all(ev.outcomes[m][0].rank == 1 for m in ev.methods)
+    assert ev.results()["settings"]["pod threshold"] == "3"
