@@ -9,6 +9,7 @@
 - :mod:`rca.changes`: change events (:class:`Change`) as a prior (:class:`ChangePrior`,
   :func:`apply_changes`);
 - :mod:`rca.pods`: each pod against its siblings (:class:`PodDivergence`, :func:`pod_divergence`);
+- :mod:`rca.operations`: (service, operation) pairs ranked beside the services (:func:`rank_operations`);
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
 
@@ -26,6 +27,7 @@ from rca.detection import (
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
 from rca.multivariate import ServiceView, detect_service, multivariate_ranking, service_view
+from rca.operations import OperationCandidate, OperationRanking, rank_operations
 from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import (
     DEFAULT_METHOD,
@@ -53,6 +55,8 @@ __all__ = [
     "ChangePrior",
     "DetectionConfig",
     "EdgeEvidence",
+    "OperationCandidate",
+    "OperationRanking",
     "PodDivergence",
     "PodFinding",
     "RCAError",
@@ -76,6 +80,7 @@ __all__ = [
     "pod_divergence",
     "random_ranking",
     "rank",
+    "rank_operations",
     "ranking_method",
     "service_view",
 ]

@@ -17,6 +17,7 @@ from core.times import bucket_floor, format_duration, format_time, optional_time
 from rca.changes import ChangePrior, apply_changes, in_window
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
+from rca.operations import rank_operations
 from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
 from rca.types import Result
@@ -125,6 +126,7 @@ def localize(
     change_prior: ChangePrior | None = None,
     pods: PodDivergence | None = None,
     pod_series: pd.DataFrame | None = None,
+    operations: bool = False,
 ) -> Result:
     """Localize the root cause of a fault that started at ``inject_time``.
 
@@ -149,6 +151,9 @@ def localize(
     window (:mod:`rca.pods`) on ``pod_series`` (default: built from ``spans``); a service whose
     pods diverge gains score. Without ``pods`` no pod comparison is made. Pod divergence is
     applied before the change prior.
+
+    ``operations=True`` also ranks (service, operation) pairs from the spans' per-operation series
+    (:func:`rca.rank_operations`) into ``Result.operations``; it needs ``spans``.
     """
     t0 = to_timestamp(inject_time, "inject_time", error=RCAError)
     t1 = optional_timestamp(end_time, "end_time", error=RCAError)
@@ -167,6 +172,8 @@ def localize(
     prior = change_prior or ChangePrior()
     if pods is not None and not isinstance(pods, PodDivergence):
         raise RCAError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    if operations and spans is None:
+        raise RCAError("operations: operation-level ranking needs spans (their operation column)")
     if pods is not None and pod_series is None and spans is None:
         raise RCAError("pods: pod divergence needs spans (with their pod column) or pod_series")
     if spans is None and edge_series is None:
@@ -226,6 +233,10 @@ def localize(
             pod_series = graph_pkg.pod_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
         findings = pod_divergence(pod_series, t0, t1, pods)
         ranking = apply_pod_divergence(ranking, findings, pods, change_list or ())
+    operation_ranking = None
+    if operations:
+        series = graph_pkg.operation_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+        operation_ranking = rank_operations(series, t0, t1, min_train=detection.min_train)
     considered: list[Change] = []
     if change_list is not None:
         ranking = apply_changes(ranking, change_list, t0, prior)
@@ -240,4 +251,5 @@ def localize(
         changes=considered,
         change_prior=prior if change_list is not None else None,
         pod_findings=findings,
+        operations=operation_ranking,
     )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.changes import Change
     from rca.changes import ChangePrior
     from rca.detection import DetectionConfig
+    from rca.operations import OperationRanking
     from rca.pods import PodFinding
     from rca.ranking import RankingConfig
 
@@ -203,7 +204,8 @@ class Result:
     settings it ran with and how long each stage took (``timings``: seconds for ``series``,
     ``detect`` and ``rank``); ``changes``: the change events inside the look-back window of
     ``change_prior`` (None when no changes were given); ``pod_findings``: the pods that diverge
-    from their siblings (:mod:`rca.pods`; empty unless ``localize(pods=...)``)."""
+    from their siblings (:mod:`rca.pods`; empty unless ``localize(pods=...)``); ``operations``:
+    the (service, operation) ranking (:mod:`rca.operations`; None unless ``localize(operations=True)``)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
@@ -213,6 +215,7 @@ class Result:
     changes: list[Change] = field(default_factory=list)
     change_prior: ChangePrior | None = None
     pod_findings: list[PodFinding] = field(default_factory=list)
+    operations: OperationRanking | None = None
 
     def __repr__(self) -> str:
         return (
@@ -275,6 +278,10 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
                 f"      {name} {row.metric}: {row.baseline:.3g} -> {row.baseline + row.delta:.3g} "
                 f"(shift {row.shift:+.1f}, {row.alarms} alarm(s){first})"
             )
+    if result.operations is not None and len(result.operations):
+        lines.append("top operations:")
+        for i, op in enumerate(result.operations.top(top), 1):
+            lines.append(f"{i:2d}. {op.service} / {op.operation}  score {op.score:.2f}  {op.why}")
     if len(ev.unmodelled):
         reasons = ev.unmodelled["reason"].str.split(":").str[0].value_counts()
         lines.append("not modelled: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))

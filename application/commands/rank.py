@@ -166,7 +166,15 @@ def run(args: argparse.Namespace) -> int:
     spans, inject, end, truth = _load(args, config)
     pods = pod_divergence(args) if args.pods else None
     result = rca.localize(
-        spans, inject, end, detection=config, method=args.method, changes=changes, change_prior=prior, pods=pods
+        spans,
+        inject,
+        end,
+        detection=config,
+        method=args.method,
+        changes=changes,
+        change_prior=prior,
+        pods=pods,
+        operations=True,
     )
     print(result.explain(top=args.top, truth=truth))
     return 0
