@@ -7,7 +7,9 @@ Columns: ``calls``, ``errors``, ``error_rate``, ``latency_mean_ms``, ``latency_p
 ``latency_p90_ms``, and what belongs to the span itself rather than to what it called:
 ``self_mean_ms`` (its duration minus the summed durations of its direct children, at least 0;
 parallel children make this an underestimate) and ``own_error_rate`` (the share of its spans in
-error while none of their children is: an error raised here, not passed on from a callee).
+error while none of their children is: an error raised here, not passed on from a callee);
+``gap_mean_ms``: for server spans called by a client span, the client's duration minus the
+server's (network and queueing on the way in; NaN where no span has a client parent).
 Unlike the EdgeSeries, rows exist only where the pod (operation) served a
 call in the bucket: a pod that did not exist yet has no rows, which is what the comparison of a
 new pod with its siblings needs. Buckets are aligned to ``origin`` as in
@@ -32,6 +34,7 @@ PART_SERIES_COLUMNS = (
     "latency_p50_ms",
     "latency_p90_ms",
     "self_mean_ms",
+    "gap_mean_ms",
 )
 
 
@@ -67,6 +70,23 @@ def _children(spans: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return aligned["us"].fillna(0.0).to_numpy(), aligned["error"].fillna(False).to_numpy(bool)
 
 
+def _client_parent_duration(spans: pd.DataFrame) -> np.ndarray:
+    """Per span: the duration (µs) of its parent when the parent is a client span, else NaN."""
+    key = ["trace_id", "span_id"]
+    clients = spans[spans["kind"] == "client"]
+    durations = pd.Series(
+        clients["duration_us"].to_numpy(np.float64),
+        index=pd.MultiIndex.from_arrays(
+            [clients["trace_id"].astype(str).to_numpy(), clients["span_id"].astype(str).to_numpy()], names=key
+        ),
+    )
+    durations = durations[~durations.index.duplicated()]
+    parent = pd.MultiIndex.from_arrays(
+        [spans["trace_id"].astype(str).to_numpy(), spans["parent_id"].astype(str).to_numpy()], names=key
+    )
+    return durations.reindex(parent).to_numpy()
+
+
 def _part_series(spans: pd.DataFrame, part: str, bucket, start, end, origin) -> pd.DataFrame:
     needed = ("trace_id", "span_id", "parent_id", "service", part, "kind", "start_us", "duration_us", "status")
     if not isinstance(spans, pd.DataFrame) or any(c not in spans.columns for c in needed):
@@ -82,8 +102,9 @@ def _part_series(spans: pd.DataFrame, part: str, bucket, start, end, origin) -> 
     if hi is not None:
         keep &= t < hi
     child_ms, child_error = _children(spans)
+    parent_us = _client_parent_duration(spans)
     frame = spans.loc[keep, ["service", part, "start_us", "duration_us", "status"]]
-    frame = frame.assign(child_us=child_ms[keep], child_error=child_error[keep])
+    frame = frame.assign(child_us=child_ms[keep], child_error=child_error[keep], parent_us=parent_us[keep])
     unattributed = int(frame[part].isna().sum())
     frame = frame[frame[part].notna()]
     table = pd.DataFrame(
@@ -97,6 +118,7 @@ def _part_series(spans: pd.DataFrame, part: str, bucket, start, end, origin) -> 
     )
     table["self_ms"] = np.maximum(frame["duration_us"].to_numpy(np.float64) - frame["child_us"].to_numpy(), 0.0) / 1000
     table["own_error"] = table["error"] & ~frame["child_error"].to_numpy(bool)
+    table["gap_ms"] = (frame["parent_us"].to_numpy() - frame["duration_us"].to_numpy(np.float64)) / 1000
     keys = ["time", "service", part]
     grouped = table.groupby(keys, sort=True)["ms"]
     out = pd.DataFrame(
@@ -108,6 +130,7 @@ def _part_series(spans: pd.DataFrame, part: str, bucket, start, end, origin) -> 
             "latency_p90_ms": grouped.quantile(0.9),
             "self_mean_ms": table.groupby(keys, sort=True)["self_ms"].mean(),
             "own_errors": table.groupby(keys, sort=True)["own_error"].sum(),
+            "gap_mean_ms": table.groupby(keys, sort=True)["gap_ms"].mean(),
         }
     )
     out["error_rate"] = out["errors"] / out["calls"]

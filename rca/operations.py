@@ -8,6 +8,9 @@ onset on what belongs to the operation itself, so that a caller is not blamed fo
 
 - ``self_mean_ms``: its own time (duration minus its direct children's), median of the scored
   window against the training median;
+- ``gap_mean_ms``: the time between its caller's client span and its own server span (network
+  or queueing on the way in: a delay on the service's link), median against median, its z
+  halved (:data:`GAP_SHARE`: the gap may as well be the caller's);
 - ``own_error_rate``: errors raised by the operation (its span in error while no child is), the
   worst scored bucket against the training median (errors are events, as in :mod:`rca.detection`);
 - ``call_share``: its share of the service's calls (an operation that starts failing fast, or
@@ -31,8 +34,12 @@ from core.times import optional_timestamp, to_timestamp
 from rca.errors import RCAError
 from rca.types import html_table
 
-FLOORS = {"self_mean_ms": 0.2, "own_error_rate": 0.01, "call_share": 0.01}
-METRICS = ("self_mean_ms", "own_error_rate", "call_share")
+FLOORS = {"self_mean_ms": 0.2, "gap_mean_ms": 0.2, "own_error_rate": 0.01, "call_share": 0.01}
+METRICS = ("self_mean_ms", "gap_mean_ms", "own_error_rate", "call_share")
+GAP_SHARE = 0.5
+"""The share of a gap's z an operation takes: the gap lies between caller and callee and, without
+the other edges to tell which end it belongs to, each end gets half (``explain-upstream``'s
+``unknown_share``)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,8 @@ def rank_operations(
             continue
         parts: list[tuple[float, str]] = []
         for metric in METRICS:
+            if metric not in rows.columns:
+                continue
             base_values = train[metric].dropna().to_numpy()
             values = test[metric].dropna().to_numpy()
             if len(base_values) == 0 or len(values) == 0:
@@ -130,6 +139,8 @@ def rank_operations(
             z = (level - base) / spread
             if metric == "call_share":
                 z = abs(z)
+            elif metric == "gap_mean_ms":
+                z *= GAP_SHARE
             if z > 0:
                 parts.append((z, f"{metric} {base:.3g} -> {level:.3g} (z {z:.1f})"))
         score = max((p[0] for p in parts), default=0.0)

@@ -43,6 +43,8 @@ def test_self_time_and_own_errors_by_hand():
     assert cart["self_mean_ms"] == pytest.approx(4.0)  # 5 ms minus the 1 ms redis call
     assert front["error_rate"] == 1.0 and front["own_error_rate"] == 0.0  # passed on from cart
     assert cart["own_error_rate"] == 1.0  # raised by cart: its child is fine
+    assert cart["gap_mean_ms"] == pytest.approx(1.0)  # front's client span 6 ms, cart's server span 5 ms
+    assert np.isnan(front["gap_mean_ms"])  # a root: no client parent
     assert len(series) == 2  # server spans only
 
 
