@@ -443,6 +443,18 @@ def _case_section(
             Para(f"Top candidates ({evaluation.kept_method}):"),
             Table(["rank", "service", "score", "why"], rows),
         ]
+    operations = getattr(result, "operations", None)
+    if operations is not None and len(operations):
+        blocks += [
+            Para("Top operations (own time, own errors, gap and call share against training):"),
+            Table(
+                ["rank", "service", "operation", "score", "why"],
+                [
+                    [str(i), c.service, c.operation, fmt(float(c.score), 3), c.why]
+                    for i, c in enumerate(operations.top(TOP_CANDIDATES), 1)
+                ],
+            ),
+        ]
     blocks += case_figs
     detail = outcomes.get(evaluation.kept_method or "")
     verdict = _rank_text(detail)

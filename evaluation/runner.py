@@ -161,6 +161,7 @@ def evaluate(
     rank: Callable | None = None,
     change_prior: rca.ChangePrior | None = None,
     pods: rca.PodDivergence | None = None,
+    operations: bool = False,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -177,6 +178,8 @@ def evaluate(
     the method's own; a case without changes gets the method's own ranking there. ``pods``:
     likewise ``<method>+pods`` with each pod compared with its siblings (:func:`rca.pod_divergence`
     on ``Case.pod_series``, else on the case's spans) and, with both, ``<method>+pods+changes``.
+    ``operations=True`` has the kept method's ``localize`` call rank (service, operation) pairs too
+    (cases with spans), for the report.
     """
     custom = localize is not None
     localize = localize or rca.localize
@@ -252,6 +255,8 @@ def evaluate(
                         detect_seconds, rank_seconds = shared_detect, time.perf_counter() - started
                     else:
                         kwargs: dict[str, Any] = {"edge_series": case.edge_series, "method": method}
+                        if operations and spans is not None and method == keep_method:
+                            kwargs["operations"] = True
                         if detection is not None:
                             kwargs["detection"] = detection
                         result = localize(spans, case.inject_time, case.end_time, **kwargs)

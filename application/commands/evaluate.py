@@ -75,6 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "also rank every case with each pod compared with its siblings (<method>+pods, and "
         "<method>+pods+changes with --changes) beside each method",
     )
+    p.add_argument(
+        "--operations",
+        action="store_true",
+        help="also rank (service, operation) pairs of every span case; the top ones go into the report",
+    )
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
     p.add_argument(
         "--share-evidence",
@@ -157,6 +162,7 @@ def run(args: argparse.Namespace) -> int:
         share_evidence=args.share_evidence,
         change_prior=prior if args.changes else None,
         pods=pod_divergence(args) if args.pods else None,
+        operations=args.operations,
     )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))

@@ -107,3 +107,16 @@ def test_operation_ranking_input_errors():
         rca.rank_operations(pd.DataFrame({"calls": [1]}), T0)
     with pytest.raises(rca.RCAError, match="operation-level ranking needs spans"):
         rca.localize(inject_time=T0, edge_series=graph.edge_series(cart_spans()), operations=True)
+
+
+def test_evaluation_report_shows_the_top_operations(tmp_path):
+    from evaluation.cases import Case
+    from evaluation.report import write_report
+    from evaluation.runner import evaluate
+
+    case = Case("slow-get", ["cart"], "cpu", T0, T0 + pd.Timedelta("3min"), spans=cart_spans(slow="GetCart"))
+    ev = evaluate([case], ["max-score"], progress=False, operations=True, strict=True)
+    assert ev.kept["slow-get"].operations.pairs()[0] == ("cart", "Cart/GetCart")
+    md_path, _ = write_report(ev, tmp_path, dataset="hand-made", per_case_figures=False)
+    md = md_path.read_text()
+    assert "Top operations" in md and "| 1 | cart | Cart/GetCart |" in md
