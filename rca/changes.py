@@ -109,7 +109,8 @@ def apply_changes(
         if not mine:
             rows.append((cand.score, False, position, cand))
             continue
-        rows.append((cand.score * factor, True, position, _changed(cand, mine, t0, factor, cand.score * factor)))
+        score = cand.score * factor if cand.score > 0 else cand.score  # a negative score is not made worse
+        rows.append((score, True, position, _changed(cand, mine, t0, factor, score)))
     for service in sorted(set(by_service) - seen):
         cand = Candidate(service, 0.0, "no trace evidence (not in the service graph)")
         rows.append((0.0, True, len(rows), _changed(cand, by_service[service], t0, factor, 0.0)))
