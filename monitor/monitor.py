@@ -461,8 +461,9 @@ class Monitor:
         return final
 
     @classmethod
-    def load(cls, directory) -> Monitor:
-        """The monitor saved in ``directory`` by :meth:`save`."""
+    def load(cls, directory, *, changes=None, change_prior: rca.ChangePrior | None = None) -> Monitor:
+        """The monitor saved in ``directory`` by :meth:`save`; a change source (and its prior) is
+        wiring, not state: give it again here (see :class:`Monitor`)."""
         root = Path(directory)
         try:
             folder = root / (root / "CURRENT").read_text().strip()
@@ -473,7 +474,7 @@ class Monitor:
             raise MonitorError(f"{root}: checkpoint format {state.get('format')!r}, expected {STATE_FORMAT!r}")
         config = dict(state["config"])
         config["methods"] = None if config["methods"] is None else tuple(config["methods"])
-        monitor = cls(MonitorConfig(**config))
+        monitor = cls(MonitorConfig(**config), changes=changes, change_prior=change_prior)
         buffered = pd.read_parquet(folder / "buffer.parquet")
         monitor.buckets = StreamingBuckets.from_state(state["buckets"], buffered)
         times = [pd.Timestamp(t) for t in state["history_times"]]
