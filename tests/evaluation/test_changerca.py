@@ -213,3 +213,13 @@ def test_release_plan_becomes_change_events(tmp_path):
     (folder / "case_a.json").write_text(json.dumps(label))
     with pytest.raises(EvaluationError, match=rf"plan.back.process.{release}.release_complete_timestamp"):
         load_cases(f"changerca:{tmp_path}")
+
+
+def test_a_root_holding_two_layouts_must_be_named(tmp_path):
+    _case(tmp_path / "changerca")
+    other = tmp_path / "rcaeval" / "cart_cpu" / "1"
+    other.mkdir(parents=True)
+    (other / "inject_time.txt").write_text(f"{T0}\n")
+    with pytest.raises(EvaluationError, match=r"several layouts below it \(changerca, rcaeval\); name one"):
+        load_cases(tmp_path)
+    assert [c.case_id for c in load_cases(f"changerca:{tmp_path}")[0]] == ["case_a"]
