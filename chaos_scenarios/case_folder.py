@@ -6,6 +6,7 @@ Layout of a run directory::
     <out>/<case_id>/label.json      see :class:`CaseLabel`
     <out>/<case_id>/manifest.yaml   the ChaosMesh manifest(s) applied, as YAML documents
     <out>/<case_id>/spans.parquet   the SpanFrame collected for [window_start, window_end]
+    <out>/<case_id>/changes.json    (optional) change events of the cluster in that window
 
 Times in ``label.json`` are Unix seconds (float, UTC).
 """
@@ -22,6 +23,7 @@ import yaml
 
 from chaos_scenarios.errors import ScenarioError
 from collectors.spanframe import make_spanframe
+from core.changes import Change, as_changes, change_from_dict
 
 CASE_FORMAT = "rca-case/1"
 RUN_FORMAT = "rca-run/1"
@@ -29,6 +31,7 @@ LABEL_FILE = "label.json"
 MANIFEST_FILE = "manifest.yaml"
 SPANS_FILE = "spans.parquet"
 RUN_FILE = "run.json"
+CHANGES_FILE = "changes.json"
 
 
 @dataclass
@@ -117,6 +120,28 @@ def read_spans(case_dir: str | Path) -> pd.DataFrame:
     except (OSError, ValueError) as exc:
         raise ScenarioError(f"{path}: not a readable Parquet span file ({exc})") from exc
     return make_spanframe(table, source=str(path))
+
+
+def write_changes(case_dir: str | Path, changes: list[Change]) -> Path:
+    """``changes.json``: the change events recorded around the case (a list of
+    :meth:`core.changes.Change.to_dict`)."""
+    path = Path(case_dir) / CHANGES_FILE
+    path.write_text(json.dumps([c.to_dict() for c in changes], indent=2))
+    return path
+
+
+def read_changes(case_dir: str | Path) -> list[Change]:
+    """The case's ``changes.json`` ([] when the folder has none)."""
+    path = Path(case_dir) / CHANGES_FILE
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(data, list):
+        raise ScenarioError(f"{path}: expected a list of changes, got {type(data).__name__}")
+    return as_changes([change_from_dict(item, f"{path}: change {i}", ScenarioError) for i, item in enumerate(data)])
 
 
 def read_manifests(case_dir: str | Path) -> list[dict]:

@@ -317,6 +317,14 @@ class KubernetesBackend:
         self._wait_ready(namespace, manifest_target(manifest))
         return recovered_at
 
+    def changes(self, namespace: str, since, until) -> list:
+        """Rollouts and container restarts in ``namespace`` within ``[since, until]`` as change
+        events (:func:`chaos_scenarios.k8s_changes.cluster_changes`)."""
+        from chaos_scenarios.k8s_changes import cluster_changes
+
+        check_namespace_allowed(namespace, self.allowed_namespaces)
+        return cluster_changes(self._client(), namespace, since, until)
+
     def collect_spans(self, start: float, end: float):
         if not self.jaeger_url:
             raise ScenarioError("no Jaeger URL: set defaults.jaeger_url in the suite or --jaeger-url")

@@ -20,7 +20,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from chaos_scenarios.backend import Backend, Injection
-from chaos_scenarios.case_folder import CaseLabel, write_case, write_run
+from chaos_scenarios.case_folder import CaseLabel, write_case, write_changes, write_run
 from chaos_scenarios.errors import ScenarioError
 from chaos_scenarios.manifests import build_manifest, check_fault, fault_type
 from chaos_scenarios.spec import Fault, Suite
@@ -132,7 +132,13 @@ def _run_case(case: PlannedCase, suite: Suite, backend: Backend, out_dir: Path, 
     label = play_case(case, suite, backend, seed, bar)
     bar.set_postfix_str(f"{case.case_id}: collect spans", refresh=True)
     spans = backend.collect_spans(label.window_start, label.window_end)
-    return write_case(out_dir / case.case_id, label, list(case.manifests), spans)
+    folder = write_case(out_dir / case.case_id, label, list(case.manifests), spans)
+    read_cluster_changes = getattr(backend, "changes", None)
+    if callable(read_cluster_changes):  # a backend that can see the cluster's rollouts and restarts
+        bar.set_postfix_str(f"{case.case_id}: read changes", refresh=True)
+        changes = [c for ns in suite.namespaces for c in read_cluster_changes(ns, label.window_start, label.window_end)]
+        write_changes(folder, sorted(changes, key=lambda c: (c.time, c.service)))
+    return folder
 
 
 def play_case(case: PlannedCase, suite: Suite, backend: Backend, seed: int | None, bar: tqdm) -> CaseLabel:

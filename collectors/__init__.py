@@ -1,5 +1,6 @@
 """Read distributed-tracing spans from anywhere into one validated SpanFrame."""
 
+from collectors.changes import read_changes
 from collectors.errors import CollectError
 from collectors.files import detect_format, read_spans, write_spans
 from collectors.jaeger_client import JaegerClient
@@ -17,6 +18,7 @@ __all__ = [
     "infer_kinds",
     "jaeger_to_otlp",
     "make_spanframe",
+    "read_changes",
     "read_jaeger_traces",
     "read_otlp",
     "read_spans",

@@ -2,7 +2,8 @@
 
 Read through :mod:`chaos_scenarios.case_folder`: ``label.json`` gives the root cause,
 fault type and the recorded ``injected_at`` / ``recovered_at``; ``spans.parquet`` the
-spans of the recorded window, kept whole. The usability rule of
+spans of the recorded window, kept whole; ``changes.json`` (when the Kubernetes backend wrote
+one) the cluster's rollouts and restarts in that window, as ``Case.changes``. The usability rule of
 :func:`evaluation.cases.load_cases` applies. Only the span start times are read up front;
 a case's spans are read when it is ranked (``Case.load_spans``), so memory does not grow
 with the number of cases.
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from chaos_scenarios.case_folder import LABEL_FILE, RUN_FILE, SPANS_FILE, list_cases, read_label
+from chaos_scenarios.case_folder import LABEL_FILE, RUN_FILE, SPANS_FILE, list_cases, read_changes, read_label
 from chaos_scenarios.case_folder import read_spans as read_case_spans
 from chaos_scenarios.errors import ScenarioError
 from core.times import format_time
@@ -63,6 +64,7 @@ def load_case_folders(
                 inject_time=inject,
                 end_time=end,
                 spans_loader=partial(read_case_spans, folder),
+                changes=read_changes(folder),
                 metadata={
                     "folder": str(folder),
                     "backend": label.backend,

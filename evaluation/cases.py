@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.changes import Change, as_changes
 from core.times import to_timedelta as core_timedelta
 from core.times import to_timestamp as core_timestamp
 from evaluation.errors import EvaluationError
@@ -45,7 +46,11 @@ class Case:
 
     Times are stored as tz-aware UTC timestamps; Unix seconds are accepted.
     ``root_causes`` is a non-empty list of service names. ``metadata`` records where
-    the case came from and how its window was chosen.
+    the case came from and how its window was chosen. ``changes``: the change events the data
+    set records around the case (:class:`core.changes.Change`; ChangeRCA's release plan), which
+    an evaluation may give to the ranking (``evaluate(..., change_prior=...)``); ``pod_series``:
+    per-pod series ``(time, service, pod)`` where the data set has them without spans (ChangeRCA),
+    for the pod comparison (``evaluate(..., pods=...)``).
     """
 
     case_id: str
@@ -56,6 +61,8 @@ class Case:
     spans: pd.DataFrame | None = None
     edge_series: pd.DataFrame | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    pod_series: pd.DataFrame | None = None
     spans_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +84,7 @@ class Case:
                     f"case {self.case_id}: end_time (the recorded end, recovered_at) {self.end_time} is not after "
                     f"inject_time {self.inject_time}"
                 )
+        self.changes = as_changes(self.changes, EvaluationError)
         if self.spans is None and self.spans_loader is None and self.edge_series is None:
             raise EvaluationError(f"case {self.case_id}: holds neither spans nor edge series")
 

@@ -30,8 +30,13 @@ The per-pod rows are aggregated per ``(minute, caller, callee)`` into an EdgeSer
   minute without any report. ``errors`` is the number of those reports whose
   ``SuccessRate`` is below 100. ``frame.attrs["calls_are"] = "pod reports"`` says so.
 
+PATH may be one case folder or any folder above case folders (the published ``data/`` folder,
+one folder per day): :func:`find_case_folders` finds them at any depth and lists what it skipped.
+
 Fault start: ``detect_timestamp``. The JSON's ``plan`` gives the faulty service's
 first release step (``release_time``, about a minute before its rollout completes);
+The plan becomes the case's change events (:func:`plan_changes`, ``Case.changes``): every
+service released in the experiment, the faulty one and the innocent ones alike.
 ``detect_timestamp`` is the first whole minute at which the new version's pod reports
 traffic (its CSV starts there) and, in the sample, the minute at which its errors
 appear. The fault persists until the end of the experiment, so ``end_time`` is
@@ -40,12 +45,15 @@ appear. The fault persists until the end of the experiment, so ``end_time`` is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from core import units
+from core.changes import Change
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
 
@@ -84,8 +92,13 @@ def is_case_folder(folder: Path) -> bool:
     return isinstance(data, dict) and "fault_release_service" in data
 
 
-def looks_like(path: Path) -> bool:
-    return is_case_folder(path) or any(p.is_dir() and is_case_folder(p) for p in path.iterdir())
+def looks_like(path: Path, depth: int = 3) -> bool:
+    """A ChangeRCA case folder, or a folder with one at most ``depth`` levels below it."""
+    if is_case_folder(path):
+        return True
+    if depth <= 0:
+        return False
+    return any(p.is_dir() and looks_like(p, depth - 1) for p in sorted(path.iterdir()))
 
 
 def edge_files(folder: Path) -> list[tuple[Path, str, str, str]]:
@@ -134,8 +147,9 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     return frame
 
 
-def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
-    """The case's EdgeSeries and the names of the files that matched neither end of their edge."""
+def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
+    """The case's EdgeSeries, the names of the files that matched neither end of their edge, and
+    its PodSeries (:func:`pod_series_of`)."""
     rows, ignored = [], []
     for file, pod, caller, callee in edge_files(folder):
         if pod.startswith(callee + "-"):
@@ -148,7 +162,7 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
         frame = read_edge_file(file)
         if frame.empty:
             continue
-        frame["caller"], frame["callee"], frame["side"] = caller, callee, end
+        frame["caller"], frame["callee"], frame["side"], frame["pod"] = caller, callee, end, pod
         rows.append(frame)
     if not rows:
         raise EvaluationError(f"{folder}: no <pod>_<caller>_<callee>.csv edge files")
@@ -193,27 +207,146 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     out.attrs["bucket"] = BUCKET
     out.attrs["calls_are"] = "pod reports"
     out.attrs["source"] = str(folder)
-    return out, ignored
+    return out, ignored, pod_series_of(data)
 
 
-def _case_folders(path: Path) -> list[Path]:
-    if is_case_folder(path):
-        return [path]
-    return sorted(p for p in path.iterdir() if p.is_dir() and case_json(p).is_file())
+def pod_series_of(data: pd.DataFrame) -> pd.DataFrame:
+    """PodSeries ``(time, service, pod)`` of the server side: each callee pod's reports of a minute
+    (one per edge into it): ``calls`` = reports, ``errors`` = reports below 100 % success,
+    ``error_rate`` = 1 - mean ``SuccessRate`` / 100, ``latency_mean_ms`` = mean ``Latency``."""
+    server = data[data["side"] == "server"].rename(columns={"callee": "service"})
+    grouped = server.groupby(["time", "service", "pod"], observed=True)
+    out = pd.DataFrame(
+        {
+            "calls": grouped["SuccessRate"].size().astype("int64"),
+            "errors": grouped["failed"].sum().astype("int64"),
+            "error_rate": 1.0 - grouped["SuccessRate"].mean() / 100.0,
+            "latency_mean_ms": grouped["Latency"].mean(),
+        }
+    )
+    out.attrs["bucket"] = BUCKET
+    return out.sort_index()
+
+
+def find_case_folders(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every case folder at or below ``path``, and ``(folder, why)`` for folders that look like one but are not.
+
+    The data set as published (its ``data/`` folder) holds one folder per day and one per case
+    below it; any depth is accepted. A case folder's own sub-folders (other tools' outputs) are not
+    searched. Listed as skipped: a folder whose ``<name>.json`` is not a ChangeRCA label (invalid
+    JSON, no ``fault_release_service``), and a folder of ``<pod>_<caller>_<callee>.csv`` files
+    without a ``<name>.json``.
+    """
+    found: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for folder, dirs, files in os.walk(path):
+        here = Path(folder)
+        dirs.sort()
+        name = _relative(here, path)
+        if f"{here.name}.json" in files:
+            reason = _not_a_label(case_json(here))
+            if reason is None:
+                found.append(here)
+                dirs[:] = []  # a case folder's sub-folders hold other tools' outputs
+                continue
+            skipped.append((name, reason))
+        elif n_edges := len(edge_files(here)):
+            skipped.append((name, f"{n_edges} edge CSV file(s) but no {here.name}.json label"))
+    return found, skipped
+
+
+def _relative(folder: Path, root: Path) -> str:
+    relative = folder.relative_to(root)
+    return folder.name if str(relative) == "." else relative.as_posix()
+
+
+def _not_a_label(path: Path) -> str | None:
+    try:
+        data = read_json(path)
+    except EvaluationError as exc:
+        return f"{path.name} unusable: {exc}"
+    if not isinstance(data, dict):
+        return f"{path.name} is not a JSON object"
+    if "fault_release_service" not in data:
+        return f"{path.name} has no fault_release_service (not a ChangeRCA case label)"
+    return None
+
+
+STEP_FIELDS = ("release_pod", "delete_pod", "release_complete_time", "release_complete_timestamp")
+
+
+def plan_changes(plan: Any, where: str) -> list[Change]:
+    """The release ``plan`` of a case as change events: one :class:`Change` per rollout step.
+
+    A service's plan has ``release_time`` (the start of its rollout) and ``process``, one step per
+    new pod: the per-version pod counts after the step (``v1: 4, v2: 1``), ``release_pod``,
+    ``delete_pod`` and ``release_complete_timestamp``. Steps are ordered by completion. The first
+    step is dated by ``release_time``; a later step by its ``release_complete_timestamp`` (the
+    steps' own keys are not in time order in the data and are not used). The version rolled out
+    is the one that holds the most pods after the last step.
+    """
+    if plan is None:
+        return []
+    if not isinstance(plan, dict):
+        raise EvaluationError(f"{where}: plan must be an object mapping services to releases, got {plan!r}")
+    changes = []
+    for service, release in plan.items():
+        here = f"{where}: plan.{service}"
+        if not isinstance(release, dict):
+            raise EvaluationError(f"{here}: expected an object, got {release!r}")
+        start = to_timestamp(release.get("release_time"), f"{here}.release_time", units=True)
+        process = release.get("process") or {}
+        if not isinstance(process, dict):
+            raise EvaluationError(f"{here}.process: expected an object of steps, got {process!r}")
+        steps = []
+        for key, step in process.items():
+            if not isinstance(step, dict):
+                raise EvaluationError(f"{here}.process.{key}: expected an object, got {step!r}")
+            done = to_timestamp(
+                step.get("release_complete_timestamp"), f"{here}.process.{key}.release_complete_timestamp", units=True
+            )
+            steps.append((done, key, step))
+        steps.sort(key=lambda s: s[0])
+        if not steps:
+            changes.append(Change(service, start, "rollout", "release started (no steps recorded)"))
+            continue
+        last = steps[-1][2]
+        counts = {k: v for k, v in last.items() if k not in STEP_FIELDS and isinstance(v, int)}
+        version = max(counts, key=lambda k: counts[k]) if counts else ""
+        target = release.get("target_replica")
+        for i, (done, _key, step) in enumerate(steps):
+            new = [str(p) for p in step.get("release_pod") or []]
+            old = [str(p) for p in step.get("delete_pod") or []]
+            share = f"{step.get(version)}/{target} pods on {version}" if version in step and target else ""
+            detail = ", ".join(
+                x for x in (f"{' '.join(new)} replaces {' '.join(old)}" if new and old else "", share) if x
+            )
+            when = start if i == 0 else done
+            changes.append(
+                Change(service, when, "rollout", detail if i == 0 else f"step {i + 1}: {detail}", version, tuple(new))
+            )
+    return sorted(changes, key=lambda c: (c.time, c.service))
 
 
 def load_changerca(
     path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1
 ) -> tuple[list[Case], list[tuple[str, str]]]:
-    """Cases of a ChangeRCA folder (one case folder or a directory of them)."""
+    """Cases of a ChangeRCA folder: one case folder, or any folder above case folders (the data set's
+    ``data/`` root with its day folders); see :func:`find_case_folders`. A case id is the case
+    folder's name (its path below ``path`` when two folders share a name)."""
     path = Path(path)
     if not path.is_dir():
         raise EvaluationError(f"changerca:{path}: not a directory")
-    folders = _case_folders(path)
+    folders, skipped = find_case_folders(path)
     if not folders:
-        raise EvaluationError(f"changerca:{path}: no case folder with a <case>.json")
-    cases, skipped = [], []
+        why = "; ".join(f"{n}: {r}" for n, r in skipped[:3])
+        raise EvaluationError(
+            f"changerca:{path}: no case folder with a <case>.json at or below it" + (f" ({why})" if why else "")
+        )
+    names = [f.name for f in folders]
+    cases: list[Case] = []
     for folder in folders:
+        case_id = folder.name if names.count(folder.name) == 1 else _relative(folder, path)
         label_path = case_json(folder)
         label = read_json(label_path)
         if not isinstance(label, dict):
@@ -225,23 +358,26 @@ def load_changerca(
         if not isinstance(service, str) or not service:
             raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
         inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp", units=True)
-        series, ignored = build_edge_series(folder)
+        series, ignored, pods = build_edge_series(folder)
         reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
         times_us = np.unique(reporting.asi8 // 1000)
         reason = usability(times_us, inject, before, after, min_spans, what="reporting minutes")
         if reason is not None:
-            skipped.append((folder.name, reason))
+            skipped.append((case_id, reason))
             continue
         plan = label.get("plan") or {}
         release = plan.get(service, {}) if isinstance(plan, dict) else {}
+        changes = plan_changes(label.get("plan"), str(label_path))
         cases.append(
             Case(
-                case_id=folder.name,
+                case_id=case_id,
                 root_causes=[service],
                 fault_type=str(label.get("fault") or "unknown"),
                 inject_time=inject,
                 end_time=None,
                 edge_series=series,
+                changes=changes,
+                pod_series=pods,
                 metadata={
                     "detect_time": label.get("detect_time"),
                     "release_time": release.get("release_time") if isinstance(release, dict) else None,
@@ -249,6 +385,8 @@ def load_changerca(
                     "experiment": [label.get("experiment_time"), label.get("experiemnt_end_time")],
                     "ignored_files": ignored,
                     "edges": int(series.index.droplevel("time").nunique()),
+                    "day": inject.strftime("%Y-%m-%d"),
+                    "folder": _relative(folder, path),
                 },
             )
         )

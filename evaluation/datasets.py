@@ -49,10 +49,26 @@ def detect_layout(path: Path) -> str:
         return "cases"
     if nezha.looks_like(path):
         return "nezha"
-    if changerca.looks_like(path):
+    if changerca.is_case_folder(path):
         return "changerca"
-    if rcaeval.looks_like(path):
+    if (path / rcaeval.INJECT_FILE).is_file():
         return "rcaeval"
+    found = [
+        name
+        for name, test in (
+            ("nezha", nezha.looks_like_root),
+            ("changerca", changerca.looks_like),
+            ("rcaeval", rcaeval.looks_like),
+        )
+        if test(path)
+    ]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise EvaluationError(
+            f"{path}: holds data sets of several layouts below it ({', '.join(found)}); "
+            f"name one explicitly, e.g. {found[0]}:{path}"
+        )
     raise EvaluationError(
         f"{path}: cannot tell the data set's layout (no run.json/case folders, no Nezha label.json "
         f"with trace/, no ChangeRCA <case>.json, no RCAEval inject_time.txt); "

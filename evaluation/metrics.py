@@ -40,6 +40,7 @@ class Outcome:
     scores: list[float] = field(default_factory=list)
     detect_seconds: float = float("nan")
     rank_seconds: float = float("nan")
+    day: str = ""
 
     @property
     def rank(self) -> int | None:
@@ -110,9 +111,18 @@ def summarize(outcomes: Sequence[Outcome]) -> dict:
 
 def by_fault_type(outcomes: Sequence[Outcome]) -> dict[str, dict]:
     """:func:`summarize` per fault type (sorted by name), each with its case count."""
+    return _by(outcomes, lambda o: o.fault_type)
+
+
+def by_day(outcomes: Sequence[Outcome]) -> dict[str, dict]:
+    """:func:`summarize` per day of the injection (``Outcome.day``, sorted), each with its case count."""
+    return _by(outcomes, lambda o: o.day or "unknown")
+
+
+def _by(outcomes: Sequence[Outcome], key) -> dict[str, dict]:
     groups: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
-        groups.setdefault(outcome.fault_type, []).append(outcome)
+        groups.setdefault(key(outcome), []).append(outcome)
     return {name: {"cases": len(group), **summarize(group)} for name, group in sorted(groups.items())}
 
 

@@ -11,10 +11,14 @@ the span of all case windows), sorted by start time, and every case gets the sli
 ``[inject - before, inject + after)``. Which minute files exist does not matter:
 spans are selected by their own start time. A fault lasts about three minutes in
 this data set (``NOMINAL_FAULT_DURATION``), so ``end_time = inject + 3 min``.
+
+PATH may be one day folder or any folder above day folders (:func:`find_days`): every day is
+loaded, and folders with a ``label.json`` that cannot be used are listed as skipped.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +37,8 @@ NOMINAL_FAULT_DURATION = pd.Timedelta(minutes=3)
 
 def looks_like(path: Path) -> bool:
     """A directory with ``label.json`` (hour -> list of faults) and a ``trace/`` folder."""
+    if not path.is_dir():
+        return False
     if not (path / LABEL_FILE).is_file() or not (path / TRACE_DIR).is_dir():
         return False
     try:
@@ -40,6 +46,15 @@ def looks_like(path: Path) -> bool:
     except EvaluationError:
         return False
     return isinstance(data, dict) and all(isinstance(v, list) for v in data.values())
+
+
+def looks_like_root(path: Path, depth: int = 2) -> bool:
+    """A day folder, or a folder with one at most ``depth`` levels below it."""
+    if looks_like(path):
+        return True
+    if depth <= 0 or not path.is_dir():
+        return False
+    return any(p.is_dir() and looks_like_root(p, depth - 1) for p in sorted(path.iterdir()))
 
 
 def service_of_pod(pod: str) -> str:
@@ -78,7 +93,56 @@ def case_id_of(fault: dict) -> str:
     return f"{fault['inject'].strftime('%Y-%m-%dT%H:%M:%S')}_{fault['service']}_{fault['inject_type']}"
 
 
+def find_days(path: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every day folder (``label.json`` + ``trace/``) at or below ``path``, and ``(folder, why)`` for
+    folders with a ``label.json`` that cannot be used (no ``trace/``, not a Nezha label).
+
+    A day folder's own sub-folders are not searched.
+    """
+    days: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for folder, dirs, files in os.walk(path):
+        here = Path(folder)
+        dirs.sort()
+        if LABEL_FILE not in files:
+            continue
+        name = here.name if here == path else here.relative_to(path).as_posix()
+        if looks_like(here):
+            days.append(here)
+            dirs[:] = []
+        elif not (here / TRACE_DIR).is_dir():
+            skipped.append((name, f"{LABEL_FILE} but no {TRACE_DIR}/ folder of minute trace files"))
+        else:
+            skipped.append((name, f"{LABEL_FILE} is not an object mapping hours to lists of faults"))
+    return days, skipped
+
+
 def load_nezha(
+    path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1, read_spans=None
+) -> tuple[list[Case], list[tuple[str, str]]]:
+    """Cases of one Nezha day, or of every day folder below ``path`` (see :func:`find_days`)."""
+    path = Path(path)
+    if (path / LABEL_FILE).is_file():
+        return load_day(path, before=before, after=after, min_spans=min_spans, read_spans=read_spans)
+    if not path.is_dir():
+        raise EvaluationError(f"nezha:{path}: not a directory")
+    days, skipped = find_days(path)
+    if not days:
+        why = "".join(f"; {n}: {r}" for n, r in skipped[:3])
+        raise EvaluationError(f"nezha:{path}: no {LABEL_FILE} with a {TRACE_DIR}/ folder at or below it{why}")
+    cases: list[Case] = []
+    for day in days:
+        day_cases, day_skipped = load_day(day, before=before, after=after, min_spans=min_spans, read_spans=read_spans)
+        cases += day_cases
+        skipped += day_skipped
+    ids = [c.case_id for c in cases]
+    if len(set(ids)) != len(ids):
+        duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        raise EvaluationError(f"nezha:{path}: case id(s) {duplicated[:3]} occur in two day folders")
+    return cases, skipped
+
+
+def load_day(
     path: Path, *, before: pd.Timedelta, after: pd.Timedelta, min_spans: int = 1, read_spans=None
 ) -> tuple[list[Case], list[tuple[str, str]]]:
     """Cases of one Nezha day; see the module docstring."""
@@ -134,6 +198,8 @@ def load_nezha(
                     "end_time_source": f"nominal fault duration of the data set ({NOMINAL_FAULT_DURATION})",
                     "spans": int(hi - lo),
                     "reader_skipped_whole_day": source_skipped,
+                    "day": inject.strftime("%Y-%m-%d"),
+                    "folder": str(path),
                 },
             )
         )

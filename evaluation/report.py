@@ -37,7 +37,7 @@ from core.times import bucket_floor, format_time
 from evaluation import figures
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
-from evaluation.metrics import REPORTED_KS, Outcome, by_fault_type
+from evaluation.metrics import REPORTED_KS, Outcome, by_day, by_fault_type
 from evaluation.runner import Evaluation
 from rca.detection import derived_edge_frame
 
@@ -199,9 +199,9 @@ def accuracy_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-def fault_rows(evaluation: Evaluation) -> tuple[list[str], list[list[str]]]:
-    header = ["fault type", "cases", *(f"{m} AC@1 / AC@3" for m in evaluation.methods)]
-    tables = {m: by_fault_type(evaluation.outcomes[m]) for m in evaluation.methods}
+def fault_rows(evaluation: Evaluation, by=by_fault_type, what: str = "fault type") -> tuple[list[str], list[list[str]]]:
+    header = [what, "cases", *(f"{m} AC@1 / AC@3" for m in evaluation.methods)]
+    tables = {m: by(evaluation.outcomes[m]) for m in evaluation.methods}
     faults = sorted({f for t in tables.values() for f in t})
     rows = []
     for fault in faults:
@@ -443,6 +443,18 @@ def _case_section(
             Para(f"Top candidates ({evaluation.kept_method}):"),
             Table(["rank", "service", "score", "why"], rows),
         ]
+    operations = getattr(result, "operations", None)
+    if operations is not None and len(operations):
+        blocks += [
+            Para("Top operations (own time, own errors, gap and call share against training):"),
+            Table(
+                ["rank", "service", "operation", "score", "why"],
+                [
+                    [str(i), c.service, c.operation, fmt(float(c.score), 3), c.why]
+                    for i, c in enumerate(operations.top(TOP_CANDIDATES), 1)
+                ],
+            ),
+        ]
     blocks += case_figs
     detail = outcomes.get(evaluation.kept_method or "")
     verdict = _rank_text(detail)
@@ -501,6 +513,8 @@ def build_report(
     if evaluation.methods and evaluation.cases:
         by_type = {m: by_fault_type(evaluation.outcomes[m]) for m in evaluation.methods}
         blocks += [Heading(2, "By fault type"), Table(*fault_rows(evaluation))]
+        if len({o.day for o in evaluation.outcomes[evaluation.methods[0]]}) > 1:
+            blocks += [Heading(2, "By day"), Table(*fault_rows(evaluation, by_day, "day"))]
         blocks += [
             Figure(
                 f"fault-types-{_slug(metric)}",

@@ -24,11 +24,18 @@ from typing import Any, cast
 import pandas as pd
 from tqdm.auto import tqdm
 
+import graph
 import rca
 from core.errors import FrameworkError
 from evaluation.cases import Case
 from evaluation.errors import EvaluationError
-from evaluation.metrics import Outcome, by_fault_type, summarize
+from evaluation.metrics import Outcome, by_day, by_fault_type, summarize
+
+CHANGES_SUFFIX = "+changes"
+"""Name suffix of a method's change-aware variant (``evaluate(..., change_prior=...)``)."""
+
+PODS_SUFFIX = "+pods"
+"""Name suffix of a method's pod-aware variant (``evaluate(..., pods=...)``)."""
 
 DEFAULT_KEY = "default"
 """Key of ``results()`` that names the default method."""
@@ -64,6 +71,28 @@ def candidate_services(case: Case, result: Any = None, spans: pd.DataFrame | Non
     return services
 
 
+def case_pod_findings(
+    case: Case, spans: pd.DataFrame | None, pods: rca.PodDivergence, detection: rca.DetectionConfig | None
+) -> list:
+    """The pods of ``case`` that diverge from their siblings: on ``case.pod_series``, else on its
+    spans (:func:`graph.pod_series`, buckets of ``detection``, aligned on the injection)."""
+    series = case.pod_series
+    if series is None and spans is not None:
+        config = detection or rca.DetectionConfig()
+        start = None if config.train_window is None else case.inject_time - config.train_window
+        series = graph.pod_series(spans, bucket=config.bucket, start=start, end=case.end_time, origin=case.inject_time)
+    if series is None:
+        return []
+    return rca.pod_divergence(series, case.inject_time, case.end_time, pods)
+
+
+def case_day(case: Case) -> str:
+    """The day a case belongs to: ``metadata["day"]`` as the adapter set it, else the UTC date of
+    its injection."""
+    day = case.metadata.get("day")
+    return str(day) if day else case.inject_time.strftime("%Y-%m-%d")
+
+
 @dataclass
 class Evaluation:
     """Everything one evaluation run produced; :meth:`results` is the ``--json`` content."""
@@ -92,11 +121,13 @@ class Evaluation:
         for method in self.methods:
             entry = self.summary(method)
             entry["by_fault_type"] = by_fault_type(self.outcomes[method])
+            entry["by_day"] = by_day(self.outcomes[method])
             entry["skipped_cases"] = [{"case_id": c, "reason": r} for c, r in self.skipped]
             entry["per_case"] = [
                 {
                     "case_id": o.case_id,
                     "fault_type": o.fault_type,
+                    "day": o.day,
                     "root_causes": o.root_causes,
                     "rank": o.rank,
                     "candidates": o.n_candidates,
@@ -128,6 +159,9 @@ def evaluate(
     progress: bool = True,
     share_evidence: bool = True,
     rank: Callable | None = None,
+    change_prior: rca.ChangePrior | None = None,
+    pods: rca.PodDivergence | None = None,
+    operations: bool = False,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -138,6 +172,14 @@ def evaluate(
     ``strict=True`` re-raises a method's error instead of recording it. With a custom
     ``localize`` (a test double, another system), give ``methods`` and set ``share_evidence``
     to False unless ``rank`` is given too.
+
+    ``change_prior``: also score every method with the case's change events (``Case.changes``)
+    applied to its ranking by :func:`rca.apply_changes`, under the name ``<method>+changes``, beside
+    the method's own; a case without changes gets the method's own ranking there. ``pods``:
+    likewise ``<method>+pods`` with each pod compared with its siblings (:func:`rca.pod_divergence`
+    on ``Case.pod_series``, else on the case's spans) and, with both, ``<method>+pods+changes``.
+    ``operations=True`` has the kept method's ``localize`` call rank (service, operation) pairs too
+    (cases with spans), for the report.
     """
     custom = localize is not None
     localize = localize or rca.localize
@@ -163,17 +205,40 @@ def evaluate(
     detection = rca.DetectionConfig() if detection is None and not custom else detection
     if keep_method is None:
         keep_method = default_method if default_method in names else names[0]
+    if change_prior is not None and not isinstance(change_prior, rca.ChangePrior):
+        raise EvaluationError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
+    if pods is not None and not isinstance(pods, rca.PodDivergence):
+        raise EvaluationError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    suffixes = [
+        suffix
+        for suffix, on in (
+            (CHANGES_SUFFIX, change_prior is not None),
+            (PODS_SUFFIX, pods is not None),
+            (PODS_SUFFIX + CHANGES_SUFFIX, change_prior is not None and pods is not None),
+        )
+        if on
+    ]
+    variants = {m: [m + suffix for suffix in suffixes] for m in names} if suffixes else {}
+    clash = [v for vs in variants.values() for v in vs if v in names]
+    if clash:
+        raise EvaluationError(f"method name(s) {clash} clash with the change- or pod-aware variants' names")
     order = [keep_method] + [m for m in names if m != keep_method] if share_evidence else names
     ranker = cast(Callable, rank)
     settings = {} if detection is None else detection.describe()
     settings["share_evidence"] = str(share_evidence)
+    if change_prior is not None:
+        settings.update(change_prior.describe())
+    if pods is not None:
+        settings.update(pods.describe())
+    shown = [n for m in names for n in [m, *variants.get(m, [])]]
 
-    outcomes: dict[str, list[Outcome]] = {m: [] for m in names}
+    outcomes: dict[str, list[Outcome]] = {m: [] for m in shown}
     kept: dict[str, Any] = {}
     bar = tqdm(total=len(cases) * len(names), desc="evaluate", unit="run", disable=not progress)
     try:
         for case in cases:
             spans = case.load_spans()
+            findings = case_pod_findings(case, spans, pods, detection) if pods is not None else []
             shared: Any = None
             shared_error: str | None = None
             shared_detect = 0.0
@@ -190,6 +255,8 @@ def evaluate(
                         detect_seconds, rank_seconds = shared_detect, time.perf_counter() - started
                     else:
                         kwargs: dict[str, Any] = {"edge_series": case.edge_series, "method": method}
+                        if operations and spans is not None and method == keep_method:
+                            kwargs["operations"] = True
                         if detection is not None:
                             kwargs["detection"] = detection
                         result = localize(spans, case.inject_time, case.end_time, **kwargs)
@@ -209,22 +276,36 @@ def evaluate(
                     shared_detect = detect_seconds if math.isfinite(detect_seconds) else seconds
                 elif share_evidence:
                     seconds += shared_detect
-                ranked = _ranked_services(result) if result is not None else []
-                outcomes[method].append(
-                    Outcome(
-                        case_id=case.case_id,
-                        method=method,
-                        fault_type=case.fault_type,
-                        root_causes=list(case.root_causes),
-                        ranking=ranked,
-                        n_candidates=len(candidate_services(case, result, spans)),
-                        seconds=seconds,
-                        error=error,
-                        scores=_ranked_scores(result) if result is not None else [],
-                        detect_seconds=detect_seconds,
-                        rank_seconds=rank_seconds,
+                n_candidates = len(candidate_services(case, result, spans))
+                runs = [(method, result)]
+                for variant in variants.get(method, []):
+                    changed = None
+                    if result is not None:
+                        ranking = _as_ranking(result)
+                        if PODS_SUFFIX in variant:
+                            ranking = rca.apply_pod_divergence(ranking, findings, pods, case.changes)
+                        if variant.endswith(CHANGES_SUFFIX):
+                            ranking = rca.apply_changes(ranking, case.changes, case.inject_time, change_prior)
+                        changed = SimpleNamespace(ranking=ranking)
+                        n_candidates = max(n_candidates, len(set(_ranked_services(changed))))
+                    runs.append((variant, changed))
+                for name, run in runs:
+                    outcomes[name].append(
+                        Outcome(
+                            case_id=case.case_id,
+                            method=name,
+                            fault_type=case.fault_type,
+                            root_causes=list(case.root_causes),
+                            ranking=_ranked_services(run) if run is not None else [],
+                            n_candidates=n_candidates,
+                            seconds=seconds,
+                            error=error,
+                            scores=_ranked_scores(run) if run is not None else [],
+                            detect_seconds=detect_seconds,
+                            rank_seconds=rank_seconds,
+                            day=case_day(case),
+                        )
                     )
-                )
                 if method == keep_method and result is not None:
                     kept[case.case_id] = result
                 bar.update(1)
@@ -233,7 +314,7 @@ def evaluate(
     return Evaluation(
         cases=list(cases),
         skipped=list(skipped),
-        methods=names,
+        methods=shown,
         default_method=default_method,
         outcomes=outcomes,
         kept=kept,
@@ -257,6 +338,15 @@ def _candidates(result: Any) -> list:
     if ranking is None:
         return []
     return list(getattr(ranking, "candidates", ranking))
+
+
+def _as_ranking(result: Any) -> rca.Ranking:
+    ranking = getattr(result, "ranking", result)
+    if isinstance(ranking, rca.Ranking):
+        return ranking
+    return rca.Ranking(
+        [rca.Candidate(str(c.service), float(c.score), str(getattr(c, "why", ""))) for c in _candidates(result)]
+    )
 
 
 def _ranked_services(result: Any) -> list[str]:

@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 import rca
+from core.changes import Change
 from core.times import format_time, to_timedelta
 from graph import EDGE_SERIES_COLUMNS
 from monitor.buckets import ClosedBucket, StreamingBuckets
@@ -158,8 +159,24 @@ class MonitorStats:
 class Monitor:
     """Spans in by :meth:`ingest`, events out (see :mod:`monitor.protocols` for the events)."""
 
-    def __init__(self, config: MonitorConfig | None = None):
+    def __init__(
+        self,
+        config: MonitorConfig | None = None,
+        *,
+        changes: Callable[[pd.Timestamp, pd.Timestamp], Iterable[Change]] | None = None,
+        change_prior: rca.ChangePrior | None = None,
+    ):
+        """``changes``: a source of change events, asked ``changes(since, until)`` at every ranking
+        for the look-back window of ``change_prior`` before the onset (e.g. a Kubernetes backend's
+        ``changes`` bound to a namespace); its events raise the prior of the changed services
+        (:mod:`rca.changes`). Without it the rankings use traces alone."""
         self.config = config or MonitorConfig()
+        if changes is not None and not callable(changes):
+            raise MonitorError(f"changes: expected a callable (since, until) -> changes, got {type(changes).__name__}")
+        if change_prior is not None and not isinstance(change_prior, rca.ChangePrior):
+            raise MonitorError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
+        self.change_source = changes
+        self.change_prior = change_prior or rca.ChangePrior()
         c = self.config
         self.buckets = StreamingBuckets(c.bucket, c.lateness, c.lookback)
         self.tracker = IncidentTracker(
@@ -338,6 +355,10 @@ class Monitor:
             return
         detection = rca.DetectionConfig(bucket=self.config.bucket, train_window=self.config.train_window)
         methods = self.config.ranking_methods()
+        changes = None
+        if self.change_source is not None:
+            prior = self.change_prior
+            changes = list(self.change_source(incident.onset - prior.window, incident.onset + prior.after))
         try:
             result = rca.localize(
                 edge_series=edge_series,
@@ -346,6 +367,8 @@ class Monitor:
                 end_time=end,
                 detection=detection,
                 method=methods[0],
+                changes=changes,
+                change_prior=self.change_prior,
             )
         except rca.RCAError as exc:
             incident.rankings[stage] = {
@@ -355,6 +378,8 @@ class Monitor:
         rankings = {methods[0]: result.ranking}
         for method in methods[1:]:
             rankings[method] = rca.rank(result.graph, result.evidence, method)
+            if changes is not None:
+                rankings[method] = rca.apply_changes(rankings[method], changes, incident.onset, self.change_prior)
         incident.rankings[stage] = {
             m: [{"service": c.service, "score": round(float(c.score), 6), "why": c.why} for c in r.candidates]
             for m, r in rankings.items()
@@ -459,8 +484,9 @@ class Monitor:
         return final
 
     @classmethod
-    def load(cls, directory) -> Monitor:
-        """The monitor saved in ``directory`` by :meth:`save`."""
+    def load(cls, directory, *, changes=None, change_prior: rca.ChangePrior | None = None) -> Monitor:
+        """The monitor saved in ``directory`` by :meth:`save`; a change source (and its prior) is
+        wiring, not state: give it again here (see :class:`Monitor`)."""
         root = Path(directory)
         try:
             folder = root / (root / "CURRENT").read_text().strip()
@@ -471,7 +497,7 @@ class Monitor:
             raise MonitorError(f"{root}: checkpoint format {state.get('format')!r}, expected {STATE_FORMAT!r}")
         config = dict(state["config"])
         config["methods"] = None if config["methods"] is None else tuple(config["methods"])
-        monitor = cls(MonitorConfig(**config))
+        monitor = cls(MonitorConfig(**config), changes=changes, change_prior=change_prior)
         buffered = pd.read_parquet(folder / "buffer.parquet")
         monitor.buckets = StreamingBuckets.from_state(state["buckets"], buffered)
         times = [pd.Timestamp(t) for t in state["history_times"]]

@@ -6,10 +6,16 @@
   evidence over the graph; :data:`DEFAULT_METHOD` names the default;
 - :mod:`rca.multivariate`: each service's series detected jointly (:func:`service_view`,
   :func:`detect_service`) and the ranking method ``"multivariate"`` that uses them;
+- :mod:`rca.changes`: change events (:class:`Change`) as a prior (:class:`ChangePrior`,
+  :func:`apply_changes`);
+- :mod:`rca.pods`: each pod against its siblings (:class:`PodDivergence`, :func:`pod_divergence`);
+- :mod:`rca.operations`: (service, operation) pairs ranked beside the services (:func:`rank_operations`);
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
 
 from core import __version__
+from core.changes import Change
+from rca.changes import ChangePrior, apply_changes
 from rca.detection import (
     DEFAULT_DETECTOR_PARAMS,
     EDGE_METRICS,
@@ -21,6 +27,8 @@ from rca.detection import (
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
 from rca.multivariate import ServiceView, detect_service, multivariate_ranking, service_view
+from rca.operations import OperationCandidate, OperationRanking, rank_operations
+from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import (
     DEFAULT_METHOD,
     METHODS,
@@ -43,14 +51,22 @@ __all__ = [
     "SERVICE_METRICS",
     "SHORT_WINDOW_FLUXEV",
     "Candidate",
+    "Change",
+    "ChangePrior",
     "DetectionConfig",
     "EdgeEvidence",
+    "OperationCandidate",
+    "OperationRanking",
+    "PodDivergence",
+    "PodFinding",
     "RCAError",
     "Ranking",
     "RankingConfig",
     "Result",
     "ServiceView",
     "__version__",
+    "apply_changes",
+    "apply_pod_divergence",
     "detect_evidence",
     "detect_service",
     "explain",
@@ -61,8 +77,10 @@ __all__ = [
     "method_parameters",
     "multivariate_ranking",
     "pagerank",
+    "pod_divergence",
     "random_ranking",
     "rank",
+    "rank_operations",
     "ranking_method",
     "service_view",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import networkx as nx
 import numpy as np
@@ -10,10 +11,14 @@ import pandas as pd
 
 import graph as graph_pkg
 from collectors.spanframe import SPAN_COLUMNS
+from core.changes import Change, as_changes
 from core.detector import Detector
 from core.times import bucket_floor, format_duration, format_time, optional_timestamp, to_timestamp
+from rca.changes import ChangePrior, apply_changes, in_window
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
+from rca.operations import rank_operations
+from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
 from rca.types import Result
 
@@ -117,6 +122,11 @@ def localize(
     detection: DetectionConfig | None = None,
     detector: str | type[Detector] | Detector | None = None,
     method: str | RankingConfig = DEFAULT_METHOD,
+    changes: Iterable[Change] | None = None,
+    change_prior: ChangePrior | None = None,
+    pods: PodDivergence | None = None,
+    pod_series: pd.DataFrame | None = None,
+    operations: bool = False,
 ) -> Result:
     """Localize the root cause of a fault that started at ``inject_time``.
 
@@ -131,6 +141,19 @@ def localize(
     ``detection``: a :class:`rca.DetectionConfig` (default: FluxEV with short-window settings);
     ``detector``: shorthand for ``DetectionConfig(detector=...)`` (a registered name, class or
     instance). ``method``: a ranking method name or a :class:`rca.RankingConfig` with parameters.
+
+    ``changes``: change events (:class:`rca.Change` or mappings with ``service`` and ``time``);
+    those in the look-back window of ``change_prior`` (:class:`rca.ChangePrior`, default 30
+    minutes before ``inject_time``) raise the prior of their service (:mod:`rca.changes`). Without
+    ``changes`` the ranking is the method's own.
+
+    ``pods``: a :class:`rca.PodDivergence` to compare each pod with its siblings in the scored
+    window (:mod:`rca.pods`) on ``pod_series`` (default: built from ``spans``); a service whose
+    pods diverge gains score. Without ``pods`` no pod comparison is made. Pod divergence is
+    applied before the change prior.
+
+    ``operations=True`` also ranks (service, operation) pairs from the spans' per-operation series
+    (:func:`rca.rank_operations`) into ``Result.operations``; it needs ``spans``.
     """
     t0 = to_timestamp(inject_time, "inject_time", error=RCAError)
     t1 = optional_timestamp(end_time, "end_time", error=RCAError)
@@ -143,6 +166,16 @@ def localize(
     elif not isinstance(detection, DetectionConfig):
         raise RCAError(f"detection: expected rca.DetectionConfig, got {type(detection).__name__}")
     ranking_config = method if isinstance(method, RankingConfig) else RankingConfig(method)
+    change_list = None if changes is None else as_changes(changes, RCAError)
+    if change_prior is not None and not isinstance(change_prior, ChangePrior):
+        raise RCAError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
+    prior = change_prior or ChangePrior()
+    if pods is not None and not isinstance(pods, PodDivergence):
+        raise RCAError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    if operations and spans is None:
+        raise RCAError("operations: operation-level ranking needs spans (their operation column)")
+    if pods is not None and pod_series is None and spans is None:
+        raise RCAError("pods: pod divergence needs spans (with their pod column) or pod_series")
     if spans is None and edge_series is None:
         raise RCAError("localize needs spans or edge_series")
     if t1 is not None and t1 <= t0:
@@ -194,5 +227,29 @@ def localize(
         )
     started = time.perf_counter()
     ranking = rank(graph, evidence, ranking_config)
+    findings: list[PodFinding] = []
+    if pods is not None:
+        if pod_series is None:
+            pod_series = graph_pkg.pod_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+        findings = pod_divergence(pod_series, t0, t1, pods)
+        ranking = apply_pod_divergence(ranking, findings, pods, change_list or ())
+    operation_ranking = None
+    if operations:
+        series = graph_pkg.operation_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
+        operation_ranking = rank_operations(series, t0, t1, min_train=detection.min_train)
+    considered: list[Change] = []
+    if change_list is not None:
+        ranking = apply_changes(ranking, change_list, t0, prior)
+        considered = in_window(change_list, t0, prior)
     timings["rank"] = time.perf_counter() - started
-    return Result(ranking=ranking, evidence=evidence, graph=graph, ranking_config=ranking_config, timings=timings)
+    return Result(
+        ranking=ranking,
+        evidence=evidence,
+        graph=graph,
+        ranking_config=ranking_config,
+        timings=timings,
+        changes=considered,
+        change_prior=prior if change_list is not None else None,
+        pod_findings=findings,
+        operations=operation_ranking,
+    )

@@ -12,7 +12,11 @@ import pandas as pd
 from core.times import format_time
 
 if TYPE_CHECKING:
+    from core.changes import Change
+    from rca.changes import ChangePrior
     from rca.detection import DetectionConfig
+    from rca.operations import OperationRanking
+    from rca.pods import PodFinding
     from rca.ranking import RankingConfig
 
 EVIDENCE_COLUMNS = (
@@ -198,13 +202,20 @@ class Ranking:
 class Result:
     """What :func:`rca.localize` returns: the ranking, the evidence behind it, the graph, the
     settings it ran with and how long each stage took (``timings``: seconds for ``series``,
-    ``detect`` and ``rank``)."""
+    ``detect`` and ``rank``); ``changes``: the change events inside the look-back window of
+    ``change_prior`` (None when no changes were given); ``pod_findings``: the pods that diverge
+    from their siblings (:mod:`rca.pods`; empty unless ``localize(pods=...)``); ``operations``:
+    the (service, operation) ranking (:mod:`rca.operations`; None unless ``localize(operations=True)``)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
     graph: nx.DiGraph
     ranking_config: RankingConfig | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    change_prior: ChangePrior | None = None
+    pod_findings: list[PodFinding] = field(default_factory=list)
+    operations: OperationRanking | None = None
 
     def __repr__(self) -> str:
         return (
@@ -239,6 +250,16 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
         f"{len(ev.table)} series scored, {len(ev.unmodelled)} not (or not by the detector); "
         f"scored from {_when(ev.train_until)}{end}"
     ]
+    if result.change_prior is not None:
+        window = result.change_prior.describe()["change window"]
+        listed = "; ".join(f"{c.service} {c.describe()}" for c in result.changes[:5]) or "none"
+        more = f" (+{len(result.changes) - 5} more)" if len(result.changes) > 5 else ""
+        lines.append(f"changes in the {window} before the onset: {listed}{more}")
+    for f in result.pod_findings[:5]:
+        lines.append(
+            f"pod {f.pod} ({f.service}) {f.metric} {f.level:.3g} vs siblings {f.siblings:.3g} (z {f.z:.1f}"
+            f"{', new pod' if f.new else ''})"
+        )
     if truth:
         ranks = [result.ranking.rank_of(t) for t in truth]
         lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")
@@ -257,6 +278,10 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
                 f"      {name} {row.metric}: {row.baseline:.3g} -> {row.baseline + row.delta:.3g} "
                 f"(shift {row.shift:+.1f}, {row.alarms} alarm(s){first})"
             )
+    if result.operations is not None and len(result.operations):
+        lines.append("top operations:")
+        for i, op in enumerate(result.operations.top(top), 1):
+            lines.append(f"{i:2d}. {op.service} / {op.operation}  score {op.score:.2f}  {op.why}")
     if len(ev.unmodelled):
         reasons = ev.unmodelled["reason"].str.split(":").str[0].value_counts()
         lines.append("not modelled: " + ", ".join(f"{n} {r}" for r, n in reasons.items()))

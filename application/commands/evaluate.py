@@ -9,7 +9,14 @@ import sys
 import time
 from pathlib import Path
 
-from application.commands.rank import add_detection_options, detection_config
+from application.commands.rank import (
+    add_change_options,
+    add_detection_options,
+    add_pod_options,
+    change_prior,
+    detection_config,
+    pod_divergence,
+)
 from application.commands.watch import add_monitor_options, monitor_config
 from application.errors import UsageError
 from core.times import to_timedelta
@@ -61,6 +68,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="spans (or reporting buckets) needed in each of the two windows (default 1)",
     )
     add_detection_options(p)
+    p.add_argument(
+        "--changes",
+        action="store_true",
+        help="also rank every case with the change events its data set records (ChangeRCA's release plan), "
+        "reported as <method>+changes beside each method (docs/changes.md)",
+    )
+    add_change_options(p)
+    add_pod_options(
+        p,
+        "also rank every case with each pod compared with its siblings (<method>+pods, and "
+        "<method>+pods+changes with --changes) beside each method",
+    )
+    p.add_argument(
+        "--operations",
+        action="store_true",
+        help="also rank (service, operation) pairs of every span case; the top ones go into the report",
+    )
     p.add_argument("--no-case-figures", action="store_true", help="leave the per-case figures out of the report")
     p.add_argument(
         "--share-evidence",
@@ -191,8 +215,15 @@ def run(args: argparse.Namespace) -> int:
     after = to_timedelta(args.after, "--after", error=UsageError, positive=True)
     if args.min_spans < 1:
         raise UsageError(f"--min-spans: must be at least 1, got {args.min_spans}")
+    prior = change_prior(args)
     cases, skipped = load_cases(args.dataset, before=before, after=after, min_spans=args.min_spans)
     print(f"{args.dataset}: {len(cases)} usable case(s), {len(skipped)} skipped", file=sys.stderr)
+    if args.changes:
+        with_changes = sum(bool(c.changes) for c in cases)
+        print(
+            f"  {with_changes} case(s) with change events; change window {prior.describe()['change window']}",
+            file=sys.stderr,
+        )
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)
     if not cases:
@@ -205,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         progress=not args.quiet,
         share_evidence=args.share_evidence,
+        change_prior=prior if args.changes else None,
+        pods=pod_divergence(args) if args.pods else None,
+        operations=args.operations,
     )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))

@@ -14,7 +14,7 @@ from application.commands.detect import parse_settings
 from application.errors import UsageError
 from chaos_scenarios.case_folder import is_case_folder, read_label
 from chaos_scenarios.case_folder import read_spans as read_case_spans
-from collectors import read_spans
+from collectors import read_changes, read_spans
 from core.times import to_timestamp
 
 DEFAULT_SCORED = pd.Timedelta("3min")
@@ -43,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="ranking method (default: %(default)s)",
     )
     add_detection_options(p)
+    p.add_argument(
+        "--changes",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="change events (changes.csv or JSON: service,time[,kind,detail,version,pods]); a change in the "
+        "look-back window before the onset raises its service's prior (docs/changes.md)",
+    )
+    add_change_options(p)
+    add_pod_options(p, "compare each pod with its siblings of the same service; diverging pods raise their service")
     p.add_argument("--top", type=int, default=5, help="candidates to show (default: %(default)s)")
     p.set_defaults(func=run)
 
@@ -67,6 +77,46 @@ def add_detection_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--train-window", default="10min", help="training history before the injection (default: %(default)s)"
     )
+
+
+def add_change_options(p: argparse.ArgumentParser) -> None:
+    """``--change-window``, ``--change-boost`` (shared with evaluate)."""
+    p.add_argument(
+        "--change-window",
+        default="30min",
+        help="look-back window before the onset in which a change counts (default: %(default)s)",
+    )
+    p.add_argument(
+        "--change-boost",
+        type=float,
+        default=1.0,
+        help="a changed service's score is multiplied by 1 + this (default: %(default)s)",
+    )
+
+
+def add_pod_options(p: argparse.ArgumentParser, flag_help: str) -> None:
+    """``--pods``, ``--pod-threshold``, ``--pod-weight`` (shared with evaluate)."""
+    p.add_argument("--pods", action="store_true", help=flag_help)
+    p.add_argument(
+        "--pod-threshold",
+        type=float,
+        default=3.0,
+        help="noise units by which a pod must exceed its siblings to diverge (default: %(default)s)",
+    )
+    p.add_argument(
+        "--pod-weight",
+        type=float,
+        default=1.0,
+        help="added to a service's score per noise unit of its most divergent pod (default: %(default)s)",
+    )
+
+
+def pod_divergence(args: argparse.Namespace) -> rca.PodDivergence:
+    return rca.PodDivergence(threshold=args.pod_threshold, weight=args.pod_weight)
+
+
+def change_prior(args: argparse.Namespace) -> rca.ChangePrior:
+    return rca.ChangePrior(window=args.change_window, boost=args.change_boost)
 
 
 def detection_config(args: argparse.Namespace) -> rca.DetectionConfig:
@@ -111,7 +161,20 @@ def run(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise UsageError(f"--top: must be at least 1, got {args.top}")
     config = detection_config(args)
+    prior = change_prior(args)
+    changes = read_changes(args.changes) if args.changes is not None else None
     spans, inject, end, truth = _load(args, config)
-    result = rca.localize(spans, inject, end, detection=config, method=args.method)
+    pods = pod_divergence(args) if args.pods else None
+    result = rca.localize(
+        spans,
+        inject,
+        end,
+        detection=config,
+        method=args.method,
+        changes=changes,
+        change_prior=prior,
+        pods=pods,
+        operations=True,
+    )
     print(result.explain(top=args.top, truth=truth))
     return 0

@@ -103,7 +103,9 @@ def test_full_run_against_the_double(cluster, backend, clock, tmp_path):
         f"{CHAOS}/podchaos/rca-002-checkout-failure-r1",
     ]
     selectors = {r.query.get("labelSelector") for r in _requests(cluster, "GET", "/pods")}
-    assert selectors == {"app=cartservice", "app=redis-cart", "app=checkoutservice"}
+    # None: every pod, listed for the cluster's restarts after each case (changes.json)
+    assert selectors == {"app=cartservice", "app=redis-cart", "app=checkoutservice", None}
+    assert json.loads((written[0] / "changes.json").read_text()) == []
     assert {
         r.query.get("labelSelector")
         for r in cluster.requests
@@ -358,3 +360,25 @@ def test_end_to_end_with_the_jaeger_client(cluster, api_client, clock, tmp_path)
     expected = [s for s in starts if label.window_start <= s < label.window_end]
     assert 15 <= len(expected) < len(starts)
     assert sorted(got["start_us"] // 1_000_000) == [int(s) for s in expected]
+
+
+def test_rollouts_and_restarts_are_read_as_change_events(cluster, backend, clock):
+    t = clock()
+    cluster.add_replicaset("online-boutique", "cartservice", "cartservice-6d9f", t - 7200, 1, "reg.io/cart:v1")
+    cluster.add_replicaset("online-boutique", "cartservice", "cartservice-7b2c", t - 120, 2, "reg.io/cart:v2")
+    cluster.add_restart("online-boutique", "checkoutservice-1", t - 60, "OOMKilled", 137, restarts=3)
+    changes = backend.changes("online-boutique", t - 600, t)
+    assert [(c.service, c.kind, c.version, c.time.timestamp()) for c in changes] == [
+        ("cartservice", "rollout", "v2", t - 120),
+        ("checkoutservice", "restart", "", t - 60),
+    ]
+    assert changes[0].detail == "ReplicaSet cartservice-7b2c, revision 2, image reg.io/cart:v2"
+    assert changes[1].detail == "pod checkoutservice-1 container server: OOMKilled, exit code 137, 3 restart(s)"
+    assert changes[1].pods == ("checkoutservice-1",)
+    assert [c.version for c in backend.changes("online-boutique", t - 8000, t)] == ["v1", "v2", ""]
+    assert any(r.path == "/apis/apps/v1/namespaces/online-boutique/replicasets" for r in cluster.requests)
+    cluster.fail("GET", "/replicasets", 403)
+    with pytest.raises(ScenarioError, match="listing ReplicaSets and pods in 'online-boutique' failed: HTTP 403"):
+        backend.changes("online-boutique", t - 600, t)
+    with pytest.raises(ScenarioError, match="not on the allow-list"):
+        backend.changes("payments", t - 600, t)

@@ -1,8 +1,8 @@
 """A TEST DOUBLE of the Kubernetes API server (plus Jaeger's /api/services), on 127.0.0.1.
 
 It is not Kubernetes: it speaks just enough of the real REST wire format for the calls the
-``kubernetes`` Python client makes in ``chaos_scenarios.k8s`` (version, namespaces, pods, and
-ChaosMesh custom objects), records every request (method, path, query, JSON body) so tests can
+``kubernetes`` Python client makes in ``chaos_scenarios.k8s`` (version, namespaces, pods,
+ReplicaSets, and ChaosMesh custom objects), records every request (method, path, query, JSON body) so tests can
 check what the real client sent, and plays ChaosMesh's part: a created chaos object gets
 ``AllInjected`` and ``Apply`` events after ``inject_after`` reads, and after a DELETE it gets
 ``Recover`` events and disappears after ``recover_after`` reads. ``fail()`` makes the next
@@ -80,6 +80,7 @@ class FakeKubernetes:
     clock: Callable[[], float]
     namespaces: set[str] = field(default_factory=lambda: {"default", "online-boutique"})
     pods: dict[str, list[dict]] = field(default_factory=dict)  # namespace -> pod objects
+    replicasets: dict[str, list[dict]] = field(default_factory=dict)  # namespace -> ReplicaSet objects
     crds: set[str] = field(default_factory=lambda: set(KINDS))
     objects: dict[tuple[str, str, str], dict] = field(default_factory=dict)  # (ns, plural, name)
     inject_after: int = 2
@@ -103,6 +104,59 @@ class FakeKubernetes:
                     "status": {"phase": phase, "conditions": [{"type": "Ready", "status": "True"}]},
                 }
             )
+
+    def add_replicaset(
+        self, namespace: str, service: str, name: str, created: float, revision: int, image: str, replicas: int = 1
+    ) -> None:
+        """A ReplicaSet owned by Deployment ``service`` (as a rollout creates one), created at ``created``."""
+        self.replicasets.setdefault(namespace, []).append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": name,
+                    "namespace": namespace,
+                    "labels": {"app": service},
+                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                    "creationTimestamp": rfc3339(created),
+                    "ownerReferences": [
+                        {"apiVersion": "apps/v1", "kind": "Deployment", "name": service, "uid": f"uid-{service}"}
+                    ],
+                },
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app": service}},
+                    "template": {
+                        "metadata": {"labels": {"app": service}},
+                        "spec": {"containers": [{"name": "server", "image": image}]},
+                    },
+                },
+                "status": {"replicas": replicas},
+            }
+        )
+
+    def add_restart(
+        self,
+        namespace: str,
+        pod: str,
+        finished: float,
+        reason: str = "OOMKilled",
+        exit_code: int = 137,
+        restarts: int = 1,
+    ) -> None:
+        """Pod ``pod``'s container ``server`` was restarted: its last run terminated at ``finished``."""
+        obj = next(p for p in self.pods[namespace] if p["metadata"]["name"] == pod)
+        obj["status"]["containerStatuses"] = [
+            {
+                "name": "server",
+                "ready": True,
+                "restartCount": restarts,
+                "image": "server:1",
+                "imageID": "",
+                "state": {"running": {"startedAt": rfc3339(finished + 1)}},
+                "lastState": {"terminated": {"exitCode": exit_code, "reason": reason, "finishedAt": rfc3339(finished)}},
+            }
+        ]
 
     def add_object(self, manifest: dict) -> None:
         """An object that already exists in the cluster (e.g. left over from an earlier run)."""
@@ -185,6 +239,14 @@ class FakeKubernetes:
         m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods", path)
         if m and method == "GET":
             return 200, self._pod_list(m[1], query.get("labelSelector"))
+        m = re.fullmatch(r"/apis/apps/v1/namespaces/([^/]+)/replicasets", path)
+        if m and method == "GET":
+            items = [
+                r
+                for r in self.replicasets.get(m[1], [])
+                if _matches(r["metadata"]["labels"], query.get("labelSelector"))
+            ]
+            return 200, {"apiVersion": "apps/v1", "kind": "ReplicaSetList", "metadata": {}, "items": items}
         m = re.fullmatch(CHAOS_PREFIX + r"/([^/]+)", path)
         if m and method == "GET":
             if m[1] not in self.crds:

@@ -113,3 +113,18 @@ def test_case_validation():
         Case("c", ["a"], "x", T0, end_time=T0 - 1, spans=spans)
     case = Case("c", "a", "x", str(T0), spans=spans)
     assert case.root_causes == ["a"] and case.inject_time == pd.Timestamp(T0, unit="s", tz="UTC")
+
+
+def test_recorded_changes_become_case_changes(tmp_path):
+    from chaos_scenarios.case_folder import write_changes
+    from core.changes import Change
+
+    _write(tmp_path, "c1", [T0 - 60, T0 + 60])
+    folder = tmp_path / "c1"
+    recorded = [Change("cart", T0 - 120, "rollout", "ReplicaSet cart-2", "v2"), Change("front", T0 - 30, "restart")]
+    write_changes(folder, recorded)
+    (case,), _ = load_cases(f"cases:{tmp_path}")
+    assert case.changes == recorded
+    (folder / "changes.json").write_text(json.dumps([{"service": "cart", "time": T0, "kind": "deploy"}]))
+    with pytest.raises(ScenarioError, match="changes.json: change 0: change of cart: kind 'deploy' is not one of"):
+        load_cases(f"cases:{tmp_path}")

@@ -127,3 +127,99 @@ def test_shared_sample():
     for case in cases:
         assert case.metadata["ignored_files"] == []
         assert case.edge_series.index.droplevel("time").nunique() == 14
+        first = {}
+        for change in case.changes:
+            first.setdefault(change.service, change)
+        assert set(first) == {case.root_causes[0], *case.metadata["normal_services"]}
+        faulty = first[case.root_causes[0]]
+        assert faulty.time == pd.Timestamp(case.metadata["release_time"], unit="s", tz="UTC") < case.inject_time
+
+
+def test_published_root_with_day_folders_is_searched_recursively(tmp_path):
+    # the data set as published: data/<day>/<case>/, plus folders that are not cases
+    _case(tmp_path / "2023-09-22", "2023-09-22_1")
+    _case(tmp_path / "2023-09-23", "2023-09-23_4", detect=T0 + 240, service="front")
+    inner = tmp_path / "2023-09-22" / "2023-09-22_1" / "gied"
+    inner.mkdir()
+    (inner / "gied.json").write_text("not even JSON")  # another tool's output inside a case: not searched
+    stray = tmp_path / "2023-09-23" / "notes"
+    stray.mkdir()
+    (stray / "notes.json").write_text(json.dumps({"fault": "exception"}))
+    orphan = tmp_path / "2023-09-23" / "orphan"
+    orphan.mkdir()
+    _edge_csv(orphan / "front-abc-1_front_back.csv", [(T0, 100, 1.0)])
+    cases, skipped = load_cases(f"changerca:{tmp_path}")
+    assert [(c.case_id, c.root_causes) for c in cases] == [("2023-09-22_1", ["back"]), ("2023-09-23_4", ["front"])]
+    assert [c.metadata["folder"] for c in cases] == ["2023-09-22/2023-09-22_1", "2023-09-23/2023-09-23_4"]
+    assert skipped == [
+        ("2023-09-23/notes", "notes.json has no fault_release_service (not a ChangeRCA case label)"),
+        ("2023-09-23/orphan", "1 edge CSV file(s) but no orphan.json label"),
+    ]
+    assert load_cases(tmp_path)[0][0].metadata["layout"] == "changerca"  # detected by content from the root
+
+
+def test_same_case_name_on_two_days_gets_its_path(tmp_path):
+    _case(tmp_path / "a", "case_x")
+    _case(tmp_path / "b", "case_x")
+    cases, _ = load_cases(f"changerca:{tmp_path}")
+    assert [c.case_id for c in cases] == ["a/case_x", "b/case_x"]
+
+
+def test_root_without_any_case_says_what_it_saw(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "x.json").write_text("[1]")
+    with pytest.raises(EvaluationError, match=r"no case folder .* at or below it \(x: x.json is not a JSON object\)"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+def test_release_plan_becomes_change_events(tmp_path):
+    folder = _case(tmp_path)
+    label = json.loads((folder / "case_a.json").read_text())
+    release = T0 + 120
+    label["plan"] = {
+        "back": {
+            "release_time": release,
+            "target_replica": 2,
+            "process": {  # keys out of time order, as in the data set: steps go by completion
+                str(release + 900): {
+                    "v1": 0,
+                    "v2": 2,
+                    "release_pod": ["back-v2-y-3"],
+                    "delete_pod": ["back-v1-x-1"],
+                    "release_complete_timestamp": release + 400,
+                },
+                str(release): {
+                    "v1": 1,
+                    "v2": 1,
+                    "release_pod": ["back-v2-y-2"],
+                    "delete_pod": ["back-v1-x-0"],
+                    "release_complete_timestamp": release + 65,
+                },
+            },
+        },
+        "front": {"release_time": release - 60, "process": {}},
+    }
+    (folder / "case_a.json").write_text(json.dumps(label))
+    (case,), _ = load_cases(f"changerca:{tmp_path}")
+    stamp = pd.Timestamp
+    assert [(c.service, c.time, c.version, c.pods) for c in case.changes] == [
+        ("front", stamp(release - 60, unit="s", tz="UTC"), "", ()),
+        ("back", stamp(release, unit="s", tz="UTC"), "v2", ("back-v2-y-2",)),
+        ("back", stamp(release + 400, unit="s", tz="UTC"), "v2", ("back-v2-y-3",)),
+    ]
+    assert case.changes[1].detail == "back-v2-y-2 replaces back-v1-x-0, 1/2 pods on v2"
+    assert case.changes[2].detail.startswith("step 2: back-v2-y-3 replaces back-v1-x-1")
+    label["plan"]["back"]["process"][str(release)]["release_complete_timestamp"] = "later"
+    (folder / "case_a.json").write_text(json.dumps(label))
+    with pytest.raises(EvaluationError, match=rf"plan.back.process.{release}.release_complete_timestamp"):
+        load_cases(f"changerca:{tmp_path}")
+
+
+def test_a_root_holding_two_layouts_must_be_named(tmp_path):
+    _case(tmp_path / "changerca")
+    other = tmp_path / "rcaeval" / "cart_cpu" / "1"
+    other.mkdir(parents=True)
+    (other / "inject_time.txt").write_text(f"{T0}\n")
+    with pytest.raises(EvaluationError, match=r"several layouts below it \(changerca, rcaeval\); name one"):
+        load_cases(tmp_path)
+    assert [c.case_id for c in load_cases(f"changerca:{tmp_path}")[0]] == ["case_a"]

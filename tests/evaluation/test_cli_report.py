@@ -21,20 +21,21 @@ def _csv(path, rows):
     )
 
 
-def _changerca(root):
+def _changerca(root, name="c1", t0=T0, plan=None):
     """front calls back and other; back's answers fail from the injection on (minute 20)."""
-    folder = root / "c1"
+    folder = root / name
     folder.mkdir(parents=True)
-    (folder / "c1.json").write_text(
-        json.dumps({"fault": "exception", "fault_release_service": "back", "detect_timestamp": T0 + 20 * 60})
-    )
+    label = {"fault": "exception", "fault_release_service": "back", "detect_timestamp": t0 + 20 * 60}
+    if plan is not None:
+        label["plan"] = plan
+    (folder / f"{name}.json").write_text(json.dumps(label))
     minutes = range(30)
     wobble = [0.0, 0.3, -0.2, 0.1, -0.1]
     for callee in ("back", "other"):
-        _csv(folder / f"front-a-1_front_{callee}.csv", [(T0 + 60 * m, 100, 10 + wobble[m % 5]) for m in minutes])
+        _csv(folder / f"front-a-1_front_{callee}.csv", [(t0 + 60 * m, 100, 10 + wobble[m % 5]) for m in minutes])
         _csv(
             folder / f"{callee}-b-2_front_{callee}.csv",
-            [(T0 + 60 * m, 40 if callee == "back" and m >= 20 else 100, 3 + wobble[m % 5]) for m in minutes],
+            [(t0 + 60 * m, 40 if callee == "back" and m >= 20 else 100, 3 + wobble[m % 5]) for m in minutes],
         )
     return root
 
@@ -243,3 +244,27 @@ def test_misses_list_what_was_ranked_first_instead(tmp_path):
     md = md_path.read_text()
     assert "1 of 1 case(s) where the default method did not rank the root cause first." in md
     assert "| case-2 | delay | api | 2 | db | errors into db 2.0 |" in md
+
+
+def test_evaluate_a_published_root_by_day_with_changes(tmp_path, capsys):
+    day = 86_400
+    for n in range(2):
+        release = T0 + n * day + 18 * 60
+        plan = {
+            "back": {"release_time": release, "process": {}},
+            "other": {"release_time": release - 60, "process": {}},
+        }
+        _changerca(tmp_path / "data" / f"day{n}", f"case{n}", T0 + n * day, plan)
+    out = tmp_path / "report"
+    argv = ["evaluate", f"changerca:{tmp_path / 'data'}", "-m", "max-score", "--changes", "--pods", "--out", str(out)]
+    assert main([*argv, "-q", "--no-case-figures"]) == 0
+    printed = capsys.readouterr()
+    assert "2 usable case(s), 0 skipped" in printed.err and "2 case(s) with change events" in printed.err
+    for name in ("max-score", "max-score+changes", "max-score+pods", "max-score+pods+changes"):
+        assert re.search(rf"^{re.escape(name)}\s", printed.out, re.M), name
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["max-score+changes"]["by_day"]) == [
+        pd.Timestamp(T0 + n * day + 1200, unit="s", tz="UTC").strftime("%Y-%m-%d") for n in range(2)
+    ]
+    md = (out / "report.md").read_text()
+    assert "## By day" in md and "## By fault type" in md

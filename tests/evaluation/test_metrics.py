@@ -8,6 +8,7 @@ from evaluation.metrics import (
     Outcome,
     accuracy_at,
     average_accuracy,
+    by_day,
     by_fault_type,
     chance_accuracy,
     mean_rank,
@@ -108,3 +109,17 @@ def test_accuracy_properties(ranks):
     sizes = [12] * len(ranks)
     assert 1.0 <= mean_rank(ranks, sizes) <= 13.0
     assert mean_rank(ranks, sizes) == pytest.approx(sum(13 if r is None else r for r in ranks) / len(ranks))
+
+
+def test_by_day_groups_by_the_outcome_day():
+    outcomes = [
+        _outcome("a", ["x"], ["x", "y"], 2),
+        _outcome("b", ["x"], ["y", "x"], 2),
+        _outcome("c", ["y"], ["y"], 2),
+    ]
+    for o, day in zip(outcomes, ["2023-09-22", "2023-09-23", "2023-09-22"]):
+        o.day = day
+    table = by_day(outcomes)
+    assert list(table) == ["2023-09-22", "2023-09-23"]
+    assert table["2023-09-22"]["cases"] == 2 and table["2023-09-22"]["AC@1"] == 1.0
+    assert table["2023-09-23"]["AC@1"] == 0.0 and table["2023-09-23"]["AC@2"] == 1.0

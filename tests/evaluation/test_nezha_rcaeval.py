@@ -155,3 +155,34 @@ def test_shared_nezha_day_usable_cases():
         t0 = case.inject_time.value // 1000
         assert (starts < t0).any() and (starts >= t0).any()
         assert starts.min() >= t0 - 600 * 10**6 and starts.max() < t0 + 180 * 10**6
+
+
+def test_nezha_root_with_day_folders(tmp_path):
+    for n, (day, pod) in enumerate([("2022-08-22", "cartservice-579f59597d-wc2lz"), ("2022-08-23", "frontend-5-x")]):
+        t = T0 + n * 86_400
+        folder = _day(tmp_path / "rca_data" / day, [(t, pod, "cpu_contention")])
+        _minute_file(folder / "trace", "03_01", [t - 300, t + 30])
+    (tmp_path / "rca_data" / "broken").mkdir()
+    (tmp_path / "rca_data" / "broken" / "label.json").write_text("{}")  # no trace/
+    cases, skipped = load_cases(tmp_path)  # detected by content from the root
+    assert [c.root_causes[0] for c in cases] == ["cartservice", "frontend"]
+    assert [c.metadata["day"] for c in cases] == [
+        pd.Timestamp(T0 + n * 86_400, unit="s", tz="UTC").strftime("%Y-%m-%d") for n in range(2)
+    ]
+    assert skipped == [("rca_data/broken", "label.json but no trace/ folder of minute trace files")]
+
+
+def test_rcaeval_root_of_systems_lists_cases_without_inject_time(tmp_path):
+    _rcaeval_case(tmp_path / "RE2-TT", "ts-auth-service_delay", 1, T0, [T0 - 60, T0 + 60])
+    _rcaeval_case(tmp_path / "RE2-OB", "cartservice_cpu", 1, T0, [T0 - 60, T0 + 60])
+    _rcaeval_case(tmp_path / "RE2-TT2", "ts-auth-service_delay", 1, T0, [T0 - 60, T0 + 60])
+    lost = tmp_path / "RE2-OB" / "cartservice_cpu" / "2"
+    lost.mkdir()
+    (lost / "traces.csv").write_text("x\n")
+    cases, skipped = load_cases(f"rcaeval:{tmp_path}")
+    assert sorted(c.case_id for c in cases) == [
+        "RE2-TT/ts-auth-service_delay/1",
+        "RE2-TT2/ts-auth-service_delay/1",
+        "cartservice_cpu/1",
+    ]
+    assert skipped == [("RE2-OB/cartservice_cpu/2", f"no inject_time.txt (the injection time) in {lost}")]

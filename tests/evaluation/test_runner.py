@@ -100,3 +100,25 @@ def test_custom_localize_needs_method_names():
         evaluate(_cases(), ["alpha", "alpha"], localize=fake_localize, progress=False, share_evidence=False)
     with pytest.raises(EvaluationError, match="share_evidence needs a rank function"):
         evaluate(_cases(), ["alpha"], localize=fake_localize, progress=False)
+
+
+def test_change_aware_variants_beside_each_method():
+    from core.changes import Change
+    from rca import ChangePrior
+
+    cases = _cases()
+    # c3's root cause c changed 2 min before; in c2 only an innocent service (c) changed
+    cases[2].changes = [Change("c", T0 - 120, version="v2")]
+    cases[1].changes = [Change("c", T0 - 120)]
+    ev = evaluate(
+        cases, ["alpha"], localize=fake_localize, share_evidence=False, progress=False, change_prior=ChangePrior()
+    )
+    assert ev.methods == ["alpha", "alpha+changes"]
+    plain = {o.case_id: o.rank for o in ev.outcomes["alpha"]}
+    changed = {o.case_id: o.rank for o in ev.outcomes["alpha+changes"]}
+    assert plain == {"c1": 1, "c2": 2, "c3": 3}
+    # alpha scores a 1, b 1/2, c 1/3: doubling c's (2/3) puts it second in c3 and c2 (b -> third)
+    assert changed == {"c1": 1, "c2": 3, "c3": 2}
+    assert ev.results()["settings"]["change window"] == "30min"
+    with pytest.raises(EvaluationError, match="change_prior: expected rca.ChangePrior"):
+        evaluate(cases, ["alpha"], localize=fake_localize, share_evidence=False, progress=False, change_prior=1.0)
