@@ -10,13 +10,13 @@ from chaos_scenarios.case_folder import CaseLabel
 from chaos_scenarios.timeline import SPANS_FILE, TIMELINE_FILE, TIMELINE_FORMAT
 from tests.monitor.synthetic import T0, Fault, S, chain_spans
 
-FAULTS = (Fault("db", 25 * 60, 28 * 60, delay_ms=60.0), Fault("api", 40 * 60, 43 * 60, error_rate=0.5))
+FAULTS = (Fault("db", 20 * 60, 23 * 60, delay_ms=60.0), Fault("api", 31 * 60, 34 * 60, error_rate=0.5))
 
 
 @pytest.fixture(scope="module")
 def timeline(tmp_path_factory):
     folder = tmp_path_factory.mktemp("timeline")
-    spans = chain_spans(50 * 60, faults=FAULTS, seed=11)
+    spans = chain_spans(40 * 60, faults=FAULTS, seed=11)
     spans.to_parquet(folder / SPANS_FILE)
     labels = [
         CaseLabel(
@@ -38,7 +38,7 @@ def timeline(tmp_path_factory):
         "suite": "synthetic",
         "backend": "synthetic",
         "start": T0 / S,
-        "end": T0 / S + 3000,
+        "end": T0 / S + 40 * 60,
         "lead_in": 1500,
         "spans": len(spans),
         "faults": labels,
@@ -113,7 +113,7 @@ def test_watch_jaeger_polls_the_double_until_end(tmp_path, capsys):
 
     from collectors import to_jaeger_traces
 
-    spans = chain_spans(20 * 60, seed=2)
+    spans = chain_spans(12 * 60, seed=2)
     out = tmp_path / "events.jsonl"
     with JaegerDouble(to_jaeger_traces(spans), api="v1") as jaeger:
         code = main(
@@ -124,7 +124,7 @@ def test_watch_jaeger_polls_the_double_until_end(tmp_path, capsys):
                 "--start",
                 str(T0 // S),
                 "--end",
-                str(T0 // S + 20 * 60),
+                str(T0 // S + 12 * 60),
                 "--interval",
                 "0",
                 "--output",
