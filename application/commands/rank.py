@@ -141,10 +141,21 @@ def add_metric_options(p: argparse.ArgumentParser) -> None:
         default=3.0,
         help="robust z by which a pod metric must rise over its training level to count (default: %(default)s)",
     )
+    p.add_argument(
+        "--metric-exclude",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="leave out the metric columns whose name contains TEXT, case-insensitive (repeatable; default: node, "
+        "the host-level metrics every pod on a host shares)",
+    )
 
 
 def metric_evidence(args: argparse.Namespace) -> rca.MetricEvidence:
-    return rca.MetricEvidence(mode=args.metric_mode, boost=args.metric_boost, threshold=args.metric_threshold)
+    exclude = tuple(args.metric_exclude) if args.metric_exclude else ("node",)
+    return rca.MetricEvidence(
+        mode=args.metric_mode, boost=args.metric_boost, threshold=args.metric_threshold, exclude=exclude
+    )
 
 
 def pod_divergence(args: argparse.Namespace) -> rca.PodDivergence:

@@ -48,7 +48,7 @@ def twin_spans(seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     start_s, end_s = (T0 - pd.Timedelta("10min")).timestamp(), END.timestamp()
-    for i, t in enumerate(np.arange(start_s, end_s, 0.5)):
+    for i, t in enumerate(np.arange(start_s, end_s, 1.0)):
         base = int(t * 1e6)
         trace = f"t{i}"
         rows.append((trace, "r", None, "front", "GET /", base, 60_000, "server", "ok", "front-1"))
@@ -120,9 +120,14 @@ def test_prior_modes():
     assert [c.service for c in ranking] == ["b", "a", "c"]  # not modified in place
 
 
-def test_metrics_decide_where_the_traces_are_ambiguous():
+@pytest.fixture(scope="module")
+def twins():
     spans = twin_spans()
-    plain = rca.localize(spans, T0, END)
+    return spans, rca.localize(spans, T0, END)
+
+
+def test_metrics_decide_where_the_traces_are_ambiguous(twins):
+    spans, plain = twins
     scores = {c.service: c.score for c in plain.ranking}
     assert scores["a"] > 0 and scores["b"] > 0
     assert max(scores["a"], scores["b"]) < 1.5 * min(scores["a"], scores["b"])  # ambiguous: within 50 %
@@ -138,15 +143,14 @@ def test_metrics_decide_where_the_traces_are_ambiguous():
     assert f"metric {second}: CpuUsageRate(%)" in result.explain()
 
 
-def test_flat_metrics_leave_the_ranking_unchanged():
-    spans = twin_spans()
-    plain = rca.localize(spans, T0, END)
+def test_flat_metrics_leave_the_ranking_unchanged(twins):
+    spans, plain = twins
     result = rca.localize(spans, T0, END, metrics=rca.MetricEvidence(), metric_series=metric_series({}))
     assert result.metric_findings == []
     assert [(c.service, c.score, c.why) for c in result.ranking] == [(c.service, c.score, c.why) for c in plain.ranking]
 
 
-def test_settings_and_inputs_are_checked():
+def test_settings_and_inputs_are_checked(twins):
     with pytest.raises(rca.RCAError, match="MetricEvidence.mode: must be one of"):
         rca.MetricEvidence(mode="max")
     with pytest.raises(rca.RCAError, match="MetricEvidence.cap: must be a number > 0"):
@@ -156,7 +160,7 @@ def test_settings_and_inputs_are_checked():
     with pytest.raises(rca.RCAError, match=r"no column\(s\) \['gpu'\]"):
         rca.metric_evidence(metric_series({}), T0, None, rca.MetricEvidence(metrics=("gpu",)))
     with pytest.raises(rca.RCAError, match="metric evidence needs metric_series"):
-        rca.localize(twin_spans(), T0, END, metrics=rca.MetricEvidence())
+        rca.localize(twins[0], T0, END, metrics=rca.MetricEvidence())
 
 
 def _write(path, text: str, gz: bool = False) -> None:
@@ -220,11 +224,11 @@ def test_reader_errors_name_the_input(tmp_path):
         rca.attach_services(metric_series({}), {})
 
 
-def test_evaluate_reports_metric_variants_beside_each_method():
+def test_evaluate_reports_metric_variants_beside_each_method(twins):
     from evaluation.cases import Case
     from evaluation.runner import evaluate
 
-    spans = twin_spans()
+    spans = twins[0]
     case = Case("twins", ["a"], "cpu", T0, END, spans=spans, metric_series=metric_series({"a-1": 4.0}))
     ev = evaluate([case], ["max-score"], progress=False, metrics=rca.MetricEvidence(), strict=True)
     assert ev.methods == ["max-score", "max-score+metrics"]
@@ -232,10 +236,10 @@ def test_evaluate_reports_metric_variants_beside_each_method():
     assert ev.results()["settings"]["metric threshold"] == "3"
 
 
-def test_rank_command_with_metrics(tmp_path, capsys):
+def test_rank_command_with_metrics(tmp_path, capsys, twins):
     from application.cli import main
 
-    spans = twin_spans()
+    spans = twins[0]
     spans.to_parquet(tmp_path / "spans.parquet", index=False)
     folder = tmp_path / "metric"
     folder.mkdir()
