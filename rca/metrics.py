@@ -15,8 +15,13 @@ map, or the ChangeRCA adapter's CPU and memory columns) and, per pod and metric:
 - a pod metric with z >= ``threshold`` is a :class:`MetricFinding`; a metric needs
   ``min_train`` training points and one scored point.
 
-Host-level metrics (any column whose name contains one of ``exclude``, by default ``node``) are
-left out: they are shared by every pod on the host and do not point at one service.
+Left out by default (any column whose name contains one of ``exclude``, case-insensitive):
+host-level metrics (``node``), shared by every pod on the host, which do not point at one
+service; and latency metrics (``latency``): a pod's latency is what the traces already measure,
+and a pod's *client* latency is its callees' slowness seen from the caller, an effect that points
+at the wrong end (on the Online-Boutique day they rose in the callers of every network-delay
+fault; ``docs/changes.md``). So by default the metric evidence is the pod's own resources: CPU,
+memory, syscalls, network bytes, workload.
 
 :func:`apply_metrics` turns a service's strongest finding into a prior on its ranking score:
 
@@ -56,7 +61,7 @@ class MetricEvidence:
     """Settings of :func:`metric_evidence` and :func:`apply_metrics` (module docstring)."""
 
     metrics: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] = ("node",)
+    exclude: tuple[str, ...] = ("node", "latency")
     train_window: Any = "10min"
     threshold: float = 3.0
     rel_floor: float = 0.05

@@ -146,13 +146,13 @@ def add_metric_options(p: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="TEXT",
-        help="leave out the metric columns whose name contains TEXT, case-insensitive (repeatable; default: node, "
-        "the host-level metrics every pod on a host shares)",
+        help="leave out the metric columns whose name contains TEXT, case-insensitive (repeatable; default: node "
+        "and latency: host-level metrics, and the latencies the traces already measure)",
     )
 
 
 def metric_evidence(args: argparse.Namespace) -> rca.MetricEvidence:
-    exclude = tuple(args.metric_exclude) if args.metric_exclude else ("node",)
+    exclude = tuple(args.metric_exclude) if args.metric_exclude else rca.MetricEvidence().exclude
     return rca.MetricEvidence(
         mode=args.metric_mode, boost=args.metric_boost, threshold=args.metric_threshold, exclude=exclude
     )
