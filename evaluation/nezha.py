@@ -196,7 +196,7 @@ def load_day(
                 inject_time=inject,
                 end_time=inject + NOMINAL_FAULT_DURATION,
                 spans=window,
-                metric_series=metrics,
+                metric_series=_window(metrics, inject - before, inject + after),
                 metadata={
                     "inject_pod": fault["inject_pod"],
                     "inject_time_label": fault.get("inject_time"),
@@ -234,3 +234,11 @@ def day_metrics(path: Path, spans: pd.DataFrame) -> tuple[pd.DataFrame | None, l
 
     series = attach_services(frame, service_of)
     return series, list(series.attrs.get("skipped", []))
+
+
+def _window(metrics: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
+    """The rows of the day's MetricSeries in ``[start, end)`` (a case holds its own window only)."""
+    if metrics is None:
+        return None
+    times = metrics.index.get_level_values("time")
+    return metrics[(times >= start) & (times < end)]
