@@ -50,7 +50,9 @@ class Case:
     set records around the case (:class:`core.changes.Change`; ChangeRCA's release plan), which
     an evaluation may give to the ranking (``evaluate(..., change_prior=...)``); ``pod_series``:
     per-pod series ``(time, service, pod)`` where the data set has them without spans (ChangeRCA),
-    for the pod comparison (``evaluate(..., pods=...)``).
+    for the pod comparison (``evaluate(..., pods=...)``); ``metric_series``: per-pod metrics
+    ``(time, service, pod)`` where the data set records them (Nezha's ``metric/`` folder,
+    ChangeRCA's CPU and memory columns), for ``evaluate(..., metrics=...)``.
     """
 
     case_id: str
@@ -63,6 +65,7 @@ class Case:
     metadata: dict[str, Any] = field(default_factory=dict)
     changes: list[Change] = field(default_factory=list)
     pod_series: pd.DataFrame | None = None
+    metric_series: pd.DataFrame | None = None
     spans_loader: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -59,6 +59,8 @@ from evaluation.errors import EvaluationError
 
 REQUIRED_KEYS = ("fault_release_service", "detect_timestamp")
 REQUIRED_COLUMNS = ("Timestamp", "SuccessRate", "Latency")
+METRIC_COLUMNS = ("CPUUsageRate(%)", "MemoryUsageRate(%)")
+"""The pod's own metrics a file may carry beside the edge's (``Case.metric_series``)."""
 BUCKET = pd.Timedelta(minutes=1)
 UNIT_FACTORS = np.array([units.UNITS[u] for u in ("s", "ms", "us", "ns")], dtype=np.float64)
 LAST_SECOND = pd.Timestamp.max.value // 10**9
@@ -112,7 +114,8 @@ def edge_files(folder: Path) -> list[tuple[Path, str, str, str]]:
 
 
 def read_edge_file(file: Path) -> pd.DataFrame:
-    """One per-pod edge CSV -> columns ``Timestamp, SuccessRate, Latency`` (floats)."""
+    """One per-pod edge CSV -> columns ``Timestamp, SuccessRate, Latency`` and those of
+    :data:`METRIC_COLUMNS` it has (floats)."""
     try:
         frame = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -120,8 +123,9 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise EvaluationError(f"{file}: missing column(s) {missing}; has {list(frame.columns)}")
-    frame = frame[list(REQUIRED_COLUMNS)]
-    for column in REQUIRED_COLUMNS:
+    extra = [c for c in METRIC_COLUMNS if c in frame.columns]
+    frame = frame[[*REQUIRED_COLUMNS, *extra]]
+    for column in (*REQUIRED_COLUMNS, *extra):
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
         if bad.any():
@@ -147,9 +151,10 @@ def read_edge_file(file: Path) -> pd.DataFrame:
     return frame
 
 
-def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame]:
-    """The case's EdgeSeries, the names of the files that matched neither end of their edge, and
-    its PodSeries (:func:`pod_series_of`)."""
+def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str], pd.DataFrame, pd.DataFrame | None]:
+    """The case's EdgeSeries, the names of the files that matched neither end of their edge, its
+    PodSeries (:func:`pod_series_of`) and its MetricSeries (:func:`metric_series_of`; None without
+    CPU or memory columns)."""
     rows, ignored = [], []
     for file, pod, caller, callee in edge_files(folder):
         if pod.startswith(callee + "-"):
@@ -207,7 +212,22 @@ def build_edge_series(folder: Path) -> tuple[pd.DataFrame, list[str], pd.DataFra
     out.attrs["bucket"] = BUCKET
     out.attrs["calls_are"] = "pod reports"
     out.attrs["source"] = str(folder)
-    return out, ignored, pod_series_of(data)
+    return out, ignored, pod_series_of(data), metric_series_of(data)
+
+
+def metric_series_of(data: pd.DataFrame) -> pd.DataFrame | None:
+    """MetricSeries ``(time, service, pod)``: each pod's CPU and memory usage rates of a minute, the
+    mean over its files (a pod's files for different edges, client and server side alike, carry
+    its own figures); the pod's service is the end of the edge it belongs to. None when no file
+    has those columns."""
+    columns = [c for c in METRIC_COLUMNS if c in data.columns and data[c].notna().any()]
+    if not columns:
+        return None
+    service = data["callee"].where(data["side"] == "server", data["caller"])
+    frame = data.assign(service=service)
+    out = frame.groupby(["time", "service", "pod"], observed=True)[columns].mean()
+    out.attrs["bucket"] = BUCKET
+    return out.sort_index()
 
 
 def pod_series_of(data: pd.DataFrame) -> pd.DataFrame:
@@ -358,7 +378,7 @@ def load_changerca(
         if not isinstance(service, str) or not service:
             raise EvaluationError(f"{label_path}: fault_release_service must be a service name, got {service!r}")
         inject = to_timestamp(label["detect_timestamp"], f"{label_path}: detect_timestamp", units=True)
-        series, ignored, pods = build_edge_series(folder)
+        series, ignored, pods, metrics = build_edge_series(folder)
         reporting = series.index.get_level_values("time")[series["calls"].to_numpy() > 0]
         times_us = np.unique(reporting.asi8 // 1000)
         reason = usability(times_us, inject, before, after, min_spans, what="reporting minutes")
@@ -378,6 +398,7 @@ def load_changerca(
                 edge_series=series,
                 changes=changes,
                 pod_series=pods,
+                metric_series=metrics,
                 metadata={
                     "detect_time": label.get("detect_time"),
                     "release_time": release.get("release_time") if isinstance(release, dict) else None,

@@ -25,12 +25,16 @@ import numpy as np
 import pandas as pd
 
 from collectors import read_spans as read_span_files
+from collectors.errors import CollectError
+from collectors.metrics import read_pod_metrics
 from core.times import format_time
 from evaluation.cases import Case, read_json, to_timestamp, usability
 from evaluation.errors import EvaluationError
+from rca.metrics import attach_services
 
 LABEL_FILE = "label.json"
 TRACE_DIR = "trace"
+METRIC_DIR = "metric"
 REQUIRED = ("inject_timestamp", "inject_pod", "inject_type")
 NOMINAL_FAULT_DURATION = pd.Timedelta(minutes=3)
 
@@ -172,6 +176,7 @@ def load_day(
         spans = spans.take(order).reset_index(drop=True)
         start_us = start_us[order]
     source_skipped = dict(spans.attrs.get("skipped", {}))
+    metrics, metric_skipped = day_metrics(path, spans)
 
     cases, skipped = [], []
     for fault in faults:
@@ -191,6 +196,7 @@ def load_day(
                 inject_time=inject,
                 end_time=inject + NOMINAL_FAULT_DURATION,
                 spans=window,
+                metric_series=_window(metrics, inject - before, inject + after),
                 metadata={
                     "inject_pod": fault["inject_pod"],
                     "inject_time_label": fault.get("inject_time"),
@@ -200,7 +206,39 @@ def load_day(
                     "reader_skipped_whole_day": source_skipped,
                     "day": inject.strftime("%Y-%m-%d"),
                     "folder": str(path),
+                    "metrics_skipped": metric_skipped,
                 },
             )
         )
     return cases, skipped
+
+
+def day_metrics(path: Path, spans: pd.DataFrame) -> tuple[pd.DataFrame | None, list[tuple[str, str]]]:
+    """The day's per-pod metrics (``metric/<pod>_metric.csv``) as a MetricSeries ``(time, service,
+    pod)``, and what was left out; ``(None, [...])`` without a usable ``metric/`` folder.
+
+    A pod's service is the one the spans name for that pod (their ``pod`` column), else the pod
+    name minus its two last ``-`` parts (:func:`service_of_pod`)."""
+    folder = path / METRIC_DIR
+    if not folder.is_dir():
+        return None, [(METRIC_DIR, "no metric/ folder")]
+    try:
+        frame = read_pod_metrics(folder)
+    except CollectError as exc:
+        return None, [(METRIC_DIR, str(exc))]
+    pairs = spans[["pod", "service"]].dropna().drop_duplicates() if len(spans) else spans
+    known = {str(p): str(s) for p, s in zip(pairs["pod"], pairs["service"], strict=True) if str(p)}
+
+    def service_of(pod: str) -> str:
+        return known.get(pod) or service_of_pod(pod)
+
+    series = attach_services(frame, service_of)
+    return series, list(series.attrs.get("skipped", []))
+
+
+def _window(metrics: pd.DataFrame | None, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame | None:
+    """The rows of the day's MetricSeries in ``[start, end)`` (a case holds its own window only)."""
+    if metrics is None:
+        return None
+    times = metrics.index.get_level_values("time")
+    return metrics[(times >= start) & (times < end)]

@@ -37,6 +37,9 @@ CHANGES_SUFFIX = "+changes"
 PODS_SUFFIX = "+pods"
 """Name suffix of a method's pod-aware variant (``evaluate(..., pods=...)``)."""
 
+METRICS_SUFFIX = "+metrics"
+"""Name suffix of a method's metric-aware variant (``evaluate(..., metrics=...)``)."""
+
 DEFAULT_KEY = "default"
 """Key of ``results()`` that names the default method."""
 
@@ -162,6 +165,7 @@ def evaluate(
     change_prior: rca.ChangePrior | None = None,
     pods: rca.PodDivergence | None = None,
     operations: bool = False,
+    metrics: rca.MetricEvidence | None = None,
 ) -> Evaluation:
     """Rank every case with every method and score the rankings.
 
@@ -178,6 +182,9 @@ def evaluate(
     the method's own; a case without changes gets the method's own ranking there. ``pods``:
     likewise ``<method>+pods`` with each pod compared with its siblings (:func:`rca.pod_divergence`
     on ``Case.pod_series``, else on the case's spans) and, with both, ``<method>+pods+changes``.
+    ``metrics``: likewise ``<method>+metrics``, the method's ranking with the case's per-pod metrics
+    (``Case.metric_series``) as a prior (:func:`rca.apply_metrics`); a case without metrics gets the
+    method's own ranking there.
     ``operations=True`` has the kept method's ``localize`` call rank (service, operation) pairs too
     (cases with spans), for the report.
     """
@@ -209,12 +216,15 @@ def evaluate(
         raise EvaluationError(f"change_prior: expected rca.ChangePrior, got {type(change_prior).__name__}")
     if pods is not None and not isinstance(pods, rca.PodDivergence):
         raise EvaluationError(f"pods: expected rca.PodDivergence, got {type(pods).__name__}")
+    if metrics is not None and not isinstance(metrics, rca.MetricEvidence):
+        raise EvaluationError(f"metrics: expected rca.MetricEvidence, got {type(metrics).__name__}")
     suffixes = [
         suffix
         for suffix, on in (
             (CHANGES_SUFFIX, change_prior is not None),
             (PODS_SUFFIX, pods is not None),
             (PODS_SUFFIX + CHANGES_SUFFIX, change_prior is not None and pods is not None),
+            (METRICS_SUFFIX, metrics is not None),
         )
         if on
     ]
@@ -230,6 +240,8 @@ def evaluate(
         settings.update(change_prior.describe())
     if pods is not None:
         settings.update(pods.describe())
+    if metrics is not None:
+        settings.update(metrics.describe())
     shown = [n for m in names for n in [m, *variants.get(m, [])]]
 
     outcomes: dict[str, list[Outcome]] = {m: [] for m in shown}
@@ -239,6 +251,11 @@ def evaluate(
         for case in cases:
             spans = case.load_spans()
             findings = case_pod_findings(case, spans, pods, detection) if pods is not None else []
+            metric_findings = (
+                rca.metric_evidence(case.metric_series, case.inject_time, case.end_time, metrics)
+                if metrics is not None and case.metric_series is not None
+                else []
+            )
             shared: Any = None
             shared_error: str | None = None
             shared_detect = 0.0
@@ -282,6 +299,8 @@ def evaluate(
                     changed = None
                     if result is not None:
                         ranking = _as_ranking(result)
+                        if variant.endswith(METRICS_SUFFIX):
+                            ranking = rca.apply_metrics(ranking, metric_findings, metrics)
                         if PODS_SUFFIX in variant:
                             ranking = rca.apply_pod_divergence(ranking, findings, pods, case.changes)
                         if variant.endswith(CHANGES_SUFFIX):

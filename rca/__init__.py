@@ -9,6 +9,7 @@
 - :mod:`rca.changes`: change events (:class:`Change`) as a prior (:class:`ChangePrior`,
   :func:`apply_changes`);
 - :mod:`rca.pods`: each pod against its siblings (:class:`PodDivergence`, :func:`pod_divergence`);
+- :mod:`rca.metrics`: per-pod metrics as a prior (:class:`MetricEvidence`, :func:`metric_evidence`);
 - :mod:`rca.operations`: (service, operation) pairs ranked beside the services (:func:`rank_operations`);
 - :func:`localize`: spans or edge series in, :class:`Result` (ranking, evidence, graph) out.
 """
@@ -26,6 +27,7 @@ from rca.detection import (
 )
 from rca.errors import RCAError
 from rca.localize import graph_from_edge_series, localize
+from rca.metrics import MetricEvidence, MetricFinding, apply_metrics, attach_services, metric_evidence
 from rca.multivariate import ServiceView, detect_service, multivariate_ranking, service_view
 from rca.operations import OperationCandidate, OperationRanking, rank_operations
 from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
@@ -55,6 +57,8 @@ __all__ = [
     "ChangePrior",
     "DetectionConfig",
     "EdgeEvidence",
+    "MetricEvidence",
+    "MetricFinding",
     "OperationCandidate",
     "OperationRanking",
     "PodDivergence",
@@ -66,7 +70,9 @@ __all__ = [
     "ServiceView",
     "__version__",
     "apply_changes",
+    "apply_metrics",
     "apply_pod_divergence",
+    "attach_services",
     "detect_evidence",
     "detect_service",
     "explain",
@@ -75,6 +81,7 @@ __all__ = [
     "localize",
     "max_score",
     "method_parameters",
+    "metric_evidence",
     "multivariate_ranking",
     "pagerank",
     "pod_divergence",

@@ -17,6 +17,7 @@ from core.times import bucket_floor, format_duration, format_time, optional_time
 from rca.changes import ChangePrior, apply_changes, in_window
 from rca.detection import DetectionConfig, detect_evidence
 from rca.errors import RCAError
+from rca.metrics import MetricEvidence, MetricFinding, apply_metrics, metric_evidence
 from rca.operations import rank_operations
 from rca.pods import PodDivergence, PodFinding, apply_pod_divergence, pod_divergence
 from rca.ranking import DEFAULT_METHOD, RankingConfig, rank
@@ -127,6 +128,8 @@ def localize(
     pods: PodDivergence | None = None,
     pod_series: pd.DataFrame | None = None,
     operations: bool = False,
+    metrics: MetricEvidence | None = None,
+    metric_series: pd.DataFrame | None = None,
 ) -> Result:
     """Localize the root cause of a fault that started at ``inject_time``.
 
@@ -152,6 +155,12 @@ def localize(
     pods diverge gains score. Without ``pods`` no pod comparison is made. Pod divergence is
     applied before the change prior.
 
+    ``metrics``: a :class:`rca.MetricEvidence` to use per-pod metrics (``metric_series``, indexed
+    by ``(time, service, pod)``; :func:`rca.attach_services` on
+    :func:`collectors.metrics.read_pod_metrics`) as a prior on the score of each service whose
+    pods' metrics moved after the onset (:mod:`rca.metrics`). Without ``metrics`` the ranking is
+    trace-only. Applied after pod divergence, before the change prior.
+
     ``operations=True`` also ranks (service, operation) pairs from the spans' per-operation series
     (:func:`rca.rank_operations`) into ``Result.operations``; it needs ``spans``.
     """
@@ -176,6 +185,10 @@ def localize(
         raise RCAError("operations: operation-level ranking needs spans (their operation column)")
     if pods is not None and pod_series is None and spans is None:
         raise RCAError("pods: pod divergence needs spans (with their pod column) or pod_series")
+    if metrics is not None and not isinstance(metrics, MetricEvidence):
+        raise RCAError(f"metrics: expected rca.MetricEvidence, got {type(metrics).__name__}")
+    if metrics is not None and metric_series is None:
+        raise RCAError("metrics: metric evidence needs metric_series (time, service, pod) with the pods' metrics")
     if spans is None and edge_series is None:
         raise RCAError("localize needs spans or edge_series")
     if t1 is not None and t1 <= t0:
@@ -233,6 +246,10 @@ def localize(
             pod_series = graph_pkg.pod_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
         findings = pod_divergence(pod_series, t0, t1, pods)
         ranking = apply_pod_divergence(ranking, findings, pods, change_list or ())
+    metric_findings: list[MetricFinding] = []
+    if metrics is not None:
+        metric_findings = metric_evidence(metric_series, t0, t1, metrics)
+        ranking = apply_metrics(ranking, metric_findings, metrics)
     operation_ranking = None
     if operations:
         series = graph_pkg.operation_series(spans, bucket=detection.bucket, start=start, end=t1, origin=t0)
@@ -252,4 +269,5 @@ def localize(
         change_prior=prior if change_list is not None else None,
         pod_findings=findings,
         operations=operation_ranking,
+        metric_findings=metric_findings,
     )

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from core.changes import Change
     from rca.changes import ChangePrior
     from rca.detection import DetectionConfig
+    from rca.metrics import MetricFinding
     from rca.operations import OperationRanking
     from rca.pods import PodFinding
     from rca.ranking import RankingConfig
@@ -205,7 +206,9 @@ class Result:
     ``detect`` and ``rank``); ``changes``: the change events inside the look-back window of
     ``change_prior`` (None when no changes were given); ``pod_findings``: the pods that diverge
     from their siblings (:mod:`rca.pods`; empty unless ``localize(pods=...)``); ``operations``:
-    the (service, operation) ranking (:mod:`rca.operations`; None unless ``localize(operations=True)``)."""
+    the (service, operation) ranking (:mod:`rca.operations`; None unless ``localize(operations=True)``);
+    ``metric_findings``: the pod metrics that moved after the onset (:mod:`rca.metrics`; empty unless
+    ``localize(metrics=...)``)."""
 
     ranking: Ranking
     evidence: EdgeEvidence
@@ -216,6 +219,7 @@ class Result:
     change_prior: ChangePrior | None = None
     pod_findings: list[PodFinding] = field(default_factory=list)
     operations: OperationRanking | None = None
+    metric_findings: list[MetricFinding] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (
@@ -260,6 +264,8 @@ def explain(result: Result, top: int = 5, truth: list[str] | None = None) -> str
             f"pod {f.pod} ({f.service}) {f.metric} {f.level:.3g} vs siblings {f.siblings:.3g} (z {f.z:.1f}"
             f"{', new pod' if f.new else ''})"
         )
+    for m in result.metric_findings[:5]:
+        lines.append(f"metric {m.service}: {m.describe()}")
     if truth:
         ranks = [result.ranking.rank_of(t) for t in truth]
         lines.append(f"ground truth {', '.join(truth)}: rank {', '.join(str(r) if r else '-' for r in ranks)}")

@@ -12,9 +12,11 @@ from pathlib import Path
 from application.commands.rank import (
     add_change_options,
     add_detection_options,
+    add_metric_options,
     add_pod_options,
     change_prior,
     detection_config,
+    metric_evidence,
     pod_divergence,
 )
 from application.commands.watch import add_monitor_options, monitor_config
@@ -80,6 +82,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "also rank every case with each pod compared with its siblings (<method>+pods, and "
         "<method>+pods+changes with --changes) beside each method",
     )
+    p.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also rank every case with its pods' metrics as a prior where the data set records them (Nezha's "
+        "metric/ folder, ChangeRCA's CPU and memory columns), reported as <method>+metrics beside each method",
+    )
+    add_metric_options(p)
     p.add_argument(
         "--operations",
         action="store_true",
@@ -224,6 +233,14 @@ def run(args: argparse.Namespace) -> int:
             f"  {with_changes} case(s) with change events; change window {prior.describe()['change window']}",
             file=sys.stderr,
         )
+    if args.metrics:
+        with_metrics = [c for c in cases if c.metric_series is not None]
+        print(f"  {len(with_metrics)} case(s) with per-pod metrics", file=sys.stderr)
+        left_out = list(with_metrics[0].metadata.get("metrics_skipped") or []) if with_metrics else []
+        for what, why in left_out[:10]:
+            print(f"  metrics: left out {what}: {why}", file=sys.stderr)
+        if len(left_out) > 10:
+            print(f"  metrics: ... and {len(left_out) - 10} more left out", file=sys.stderr)
     for case_id, reason in skipped:
         print(f"  skipped {case_id}: {reason}", file=sys.stderr)
     if not cases:
@@ -239,6 +256,7 @@ def run(args: argparse.Namespace) -> int:
         change_prior=prior if args.changes else None,
         pods=pod_divergence(args) if args.pods else None,
         operations=args.operations,
+        metrics=metric_evidence(args) if args.metrics else None,
     )
     results = evaluation.results()
     print(format_table(results, evaluation.methods, evaluation.default_method))

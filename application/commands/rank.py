@@ -15,6 +15,7 @@ from application.errors import UsageError
 from chaos_scenarios.case_folder import is_case_folder, read_label
 from chaos_scenarios.case_folder import read_spans as read_case_spans
 from collectors import read_changes, read_spans
+from collectors.metrics import read_pod_metrics
 from core.times import to_timestamp
 
 DEFAULT_SCORED = pd.Timedelta("3min")
@@ -53,6 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_change_options(p)
     add_pod_options(p, "compare each pod with its siblings of the same service; diverging pods raise their service")
+    p.add_argument(
+        "--metrics",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder of per-pod metric files (<pod>_metric.csv[.gz], the Nezha layout); a service whose pods' "
+        "metrics rose after the onset gets a prior (docs/changes.md); pods are mapped to services by the spans",
+    )
+    add_metric_options(p)
     p.add_argument("--top", type=int, default=5, help="candidates to show (default: %(default)s)")
     p.set_defaults(func=run)
 
@@ -111,6 +121,43 @@ def add_pod_options(p: argparse.ArgumentParser, flag_help: str) -> None:
     )
 
 
+def add_metric_options(p: argparse.ArgumentParser) -> None:
+    """``--metric-mode``, ``--metric-boost``, ``--metric-threshold`` (shared with evaluate)."""
+    p.add_argument(
+        "--metric-mode",
+        choices=("multiply", "add"),
+        default="multiply",
+        help="multiply: score x (1 + boost x min(z, 10)/10); add: score + min(z, 10) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--metric-boost",
+        type=float,
+        default=1.0,
+        help="boost of the multiplicative metric prior (default: %(default)s)",
+    )
+    p.add_argument(
+        "--metric-threshold",
+        type=float,
+        default=3.0,
+        help="robust z by which a pod metric must rise over its training level to count (default: %(default)s)",
+    )
+    p.add_argument(
+        "--metric-exclude",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="leave out the metric columns whose name contains TEXT, case-insensitive (repeatable; default: node "
+        "and latency: host-level metrics, and the latencies the traces already measure)",
+    )
+
+
+def metric_evidence(args: argparse.Namespace) -> rca.MetricEvidence:
+    exclude = tuple(args.metric_exclude) if args.metric_exclude else rca.MetricEvidence().exclude
+    return rca.MetricEvidence(
+        mode=args.metric_mode, boost=args.metric_boost, threshold=args.metric_threshold, exclude=exclude
+    )
+
+
 def pod_divergence(args: argparse.Namespace) -> rca.PodDivergence:
     return rca.PodDivergence(threshold=args.pod_threshold, weight=args.pod_weight)
 
@@ -165,6 +212,13 @@ def run(args: argparse.Namespace) -> int:
     changes = read_changes(args.changes) if args.changes is not None else None
     spans, inject, end, truth = _load(args, config)
     pods = pod_divergence(args) if args.pods else None
+    metric_series = None
+    if args.metrics is not None:
+        known = spans[["pod", "service"]].dropna().drop_duplicates()
+        services = {str(p): str(s) for p, s in zip(known["pod"], known["service"], strict=True) if str(p)}
+        metric_series = rca.attach_services(read_pod_metrics(args.metrics), services)
+        if not len(metric_series):
+            raise UsageError(f"--metrics {args.metrics}: no pod of the metric files appears in the spans' pod column")
     result = rca.localize(
         spans,
         inject,
@@ -175,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
         change_prior=prior,
         pods=pods,
         operations=True,
+        metrics=metric_evidence(args) if metric_series is not None else None,
+        metric_series=metric_series,
     )
     print(result.explain(top=args.top, truth=truth))
     return 0

@@ -223,3 +223,22 @@ def test_a_root_holding_two_layouts_must_be_named(tmp_path):
     with pytest.raises(EvaluationError, match=r"several layouts below it \(changerca, rcaeval\); name one"):
         load_cases(tmp_path)
     assert [c.case_id for c in load_cases(f"changerca:{tmp_path}")[0]] == ["case_a"]
+
+
+def test_cpu_and_memory_columns_become_the_cases_metric_series(tmp_path):
+    folder = _case(tmp_path)
+    (case,), _ = load_cases(f"changerca:{tmp_path}")
+    series = case.metric_series
+    assert series.index.names == ["time", "service", "pod"] and list(series.columns) == ["CPUUsageRate(%)"]
+    # each pod under the end of the edge it belongs to (the caller's pod under the caller)
+    assert set(series.index.droplevel("time")) == {
+        ("front", "front-abc-1"),
+        ("back", "back-v1-x-1"),
+        ("back", "back-v2-y-2"),
+    }
+    assert (series["CPUUsageRate(%)"] == 1.0).all()
+    for file in folder.glob("*_front_back.csv"):  # files without the columns: no metric series
+        lines = file.read_text().splitlines()
+        file.write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    (case,), _ = load_cases(f"changerca:{tmp_path}")
+    assert case.metric_series is None

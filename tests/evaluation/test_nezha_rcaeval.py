@@ -186,3 +186,46 @@ def test_rcaeval_root_of_systems_lists_cases_without_inject_time(tmp_path):
         "cartservice_cpu/1",
     ]
     assert skipped == [("RE2-OB/cartservice_cpu/2", f"no inject_time.txt (the injection time) in {lost}")]
+
+
+def test_nezha_metric_folder_becomes_the_cases_metric_series(tmp_path):
+    day = _day(tmp_path, [(T0, "cartservice-579f59597d-wc2lz", "cpu_contention")])
+    _minute_file(day / "trace", "03_01", [T0 - 300, T0 - 290])
+    _minute_file(day / "trace", "03_02", [T0 + 30, T0 + 170])
+    (cases,), _ = load_cases(f"nezha:{day}")
+    assert cases.metric_series is None and cases.metadata["metrics_skipped"] == [("metric", "no metric/ folder")]
+    (day / "metric").mkdir()
+    header = "Time,TimeStamp,PodName,CpuUsageRate(%),PodSuccessRate(%)\n"
+    for pod in ("cartservice-579f59597d-wc2lz", "redis-cart-7d8f9-abcde"):
+        rows = [
+            f"{pd.Timestamp(T0 + 60 * m, unit='s', tz='UTC').strftime('%Y-%m-%d %H:%M:%S')}.5 +0000 UTC m=+1.0,1,{pod},{m},0"
+            for m in range(-5, 3)
+        ]
+        with gzip.open(day / "metric" / f"{pod}_metric.csv.gz", "wt") as fh:
+            fh.write(header + "\n".join(rows) + "\n")
+    (day / "metric" / "dependency.csv").write_text("a,b\n")
+    (case,), _ = load_cases(f"nezha:{day}")
+    series = case.metric_series
+    assert series.index.names == ["time", "service", "pod"] and list(series.columns) == ["CpuUsageRate(%)"]
+    # cartservice's pod is named by the spans; the other by its name minus the two last parts
+    assert set(series.index.droplevel("time")) == {
+        ("cartservice", "cartservice-579f59597d-wc2lz"),
+        ("redis-cart", "redis-cart-7d8f9-abcde"),
+    }
+    assert ("dependency.csv", "not a <pod>_metric.csv file") in case.metadata["metrics_skipped"]
+    assert ("cartservice-579f59597d-wc2lz_metric.csv.gz: PodSuccessRate(%)", "constant throughout the file") in (
+        case.metadata["metrics_skipped"]
+    )
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/data is absent")
+def test_shared_nezha_day_metrics():
+    from collectors.metrics import read_pod_metrics
+
+    frame = read_pod_metrics(SHARED / "metric")
+    assert frame.index.get_level_values("pod").nunique() == 10
+    assert "PodSuccessRate(%)" not in frame.columns and "CpuUsageRate(%)" in frame.columns
+    times = frame.index.get_level_values("time")
+    # the Time string, not the TimeStamp column that is off by 2e8 s for one pod
+    assert times.min() >= pd.Timestamp("2022-08-22", tz="UTC") and times.max() < pd.Timestamp("2022-08-23", tz="UTC")
