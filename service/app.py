@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.detector import DetectorError
 from core.errors import FrameworkError
 from detectors.metis import extract_features, metis_series, train_model
-from service import metis, univariate
+from service import metis, schemas, univariate
 from service.errors import AzureError, MetisError, ServiceError
 from service.multivariate import Multivariate
 from service.store import Store
@@ -206,6 +206,39 @@ async def _json_body(request: Request) -> Any:
         raise MetisError(metis.CHECK_PARAM_FAILED, f"request body is not valid JSON: {exc}") from None
 
 
+SQLITE_INT = range(-(2**63), 2**63)
+
+
+def _is_id(value: Any) -> bool:
+    """An integer that SQLite can hold (JSON allows any size)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value in SQLITE_INT
+
+
+def _sample_filters(body: Any) -> dict:
+    """The sample filters of QuerySample, CountSample and Train: scalars, ``beginTime``/``endTime``
+    integers (seconds) that SQLite can compare (else 1002, never a server error)."""
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise MetisError(metis.CHECK_PARAM_FAILED, "request body must be a JSON object")
+    out = {}
+    for key in (*metis.SAMPLE_FIELDS, "beginTime", "endTime"):
+        value = body.get(key)
+        if key in ("dataC", "dataB", "dataA") or value in (None, ""):
+            continue
+        if key in ("beginTime", "endTime", "dataTime"):
+            try:
+                value = int(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+            except ValueError:
+                value = None
+            if value is None or value not in SQLITE_INT:
+                raise MetisError(metis.CHECK_PARAM_FAILED, f"{key} must be an integer time in seconds")
+        elif not isinstance(value, str | float) and not _is_id(value):
+            raise MetisError(metis.CHECK_PARAM_FAILED, f"{key} must be a text or a number")
+        out[key] = value
+    return out
+
+
 async def _metis_body(request: Request) -> dict:
     body = await _json_body(request)
     if not isinstance(body, dict):
@@ -245,6 +278,10 @@ def create_app(
         title="rca-fluxev detection service",
         description="Azure Anomaly Detector (univariate v1.1) and Tencent Metis compatible APIs (docs/service.md).",
         version="1.1",
+        responses={
+            401: {"model": AzureErrorBody, "description": "A missing or wrong Ocp-Apim-Subscription-Key"},
+            413: {"model": AzureErrorBody, "description": "The request body is larger than the limit"},
+        },
     )
     app.state.service = service
 
@@ -299,7 +336,10 @@ def create_app(
         return azure_error(AzureError(code, message))
 
     # Azure univariate --------------------------------------------------------------
-    azure_errors: dict[int | str, dict[str, Any]] = {400: {"model": AzureErrorBody}}
+    azure_errors: dict[int | str, dict[str, Any]] = {400: {"model": AzureErrorBody, "description": "Bad request"}}
+    not_found: dict[int | str, dict[str, Any]] = {
+        404: {"model": AzureErrorBody, "description": "ModelNotExist or ResultNotExist"}
+    }
 
     @app.post(
         f"{AZURE}/timeseries/entire/detect", response_model=UnivariateEntireDetectionResult, responses=azure_errors
@@ -332,14 +372,25 @@ def create_app(
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise AzureError("InvalidJsonFormat", "The request body is not a valid JSON object.") from None
 
-    @app.post(f"{mv}/models", status_code=201, responses=azure_errors)
+    def _header(name: str) -> dict[str, Any]:
+        return {name: {"schema": {"type": "string"}}}
+
+    @app.post(
+        f"{mv}/models",
+        status_code=201,
+        responses={
+            201: {"model": schemas.AnomalyDetectionModel, "description": "Created", "headers": _header("Location")},
+            **azure_errors,
+        },
+        openapi_extra=schemas.json_body(schemas.ModelInfoRequest),
+    )
     async def train_model_route(request: Request):
         """Train a multivariate model (asynchronous: poll the model until READY or FAILED)."""
         model = service.mv.train(await _azure_body(request))
         location = f"{str(request.base_url).rstrip('/')}{mv}/models/{model['modelId']}"
         return JSONResponse(model, 201, headers={"Location": location})
 
-    @app.get(f"{mv}/models", responses=azure_errors)
+    @app.get(f"{mv}/models", responses={200: {"model": schemas.ModelList}, **azure_errors})
     def list_models(request: Request, skip: int = 0, top: int = 10):
         """The models, most recent first, ``top`` (default 10) after ``skip``."""
         if skip < 0 or not 1 <= top <= 1000:
@@ -349,29 +400,52 @@ def create_app(
             out["nextLink"] = f"{str(request.base_url).rstrip('/')}{mv}/models?skip={skip + top}&top={top}"
         return out
 
-    @app.post(f"{mv}/models/{{model_id}}:detect-batch", status_code=202, responses=azure_errors)
+    @app.post(
+        f"{mv}/models/{{model_id}}:detect-batch",
+        status_code=202,
+        responses={
+            202: {
+                "model": schemas.BatchDetectionResult,
+                "description": "Accepted",
+                "headers": {**_header("Operation-Location"), **_header("Operation-Id")},
+            },
+            **azure_errors,
+            **not_found,
+        },
+        openapi_extra=schemas.json_body(schemas.BatchDetectionOptions),
+    )
     async def detect_batch(model_id: str, request: Request):
         """Start batch inference; poll ``Operation-Location`` for the result."""
         out = service.mv.detect_batch(model_id, await _azure_body(request))
         location = f"{str(request.base_url).rstrip('/')}{mv}/detect-batch/{out['resultId']}"
         return JSONResponse(out, 202, headers={"Operation-Location": location, "Operation-Id": out["resultId"]})
 
-    @app.post(f"{mv}/models/{{model_id}}:detect-last", responses=azure_errors)
+    @app.post(
+        f"{mv}/models/{{model_id}}:detect-last",
+        responses={200: {"model": schemas.LastDetectionResult}, **azure_errors, **not_found},
+        openapi_extra=schemas.json_body(schemas.LastDetectionOptions),
+    )
     async def detect_last(model_id: str, request: Request):
         """Synchronous inference on the variables sent: the last timestamp's state."""
         return service.mv.detect_last(model_id, await _azure_body(request))
 
-    @app.get(f"{mv}/models/{{model_id}}", responses=azure_errors)
+    @app.get(
+        f"{mv}/models/{{model_id}}",
+        responses={200: {"model": schemas.AnomalyDetectionModel}, **azure_errors, **not_found},
+    )
     def get_model(model_id: str):
         """A model: its info, status, errors and diagnostics."""
         return service.mv.get(model_id)
 
-    @app.delete(f"{mv}/models/{{model_id}}", status_code=204, responses=azure_errors)
+    @app.delete(f"{mv}/models/{{model_id}}", status_code=204, responses={**azure_errors, **not_found})
     def delete_model(model_id: str):
         service.mv.delete(model_id)
         return Response(status_code=204)
 
-    @app.get(f"{mv}/detect-batch/{{result_id}}", responses=azure_errors)
+    @app.get(
+        f"{mv}/detect-batch/{{result_id}}",
+        responses={200: {"model": schemas.BatchDetectionResult}, **azure_errors, **not_found},
+    )
     def batch_result(result_id: str):
         """A batch inference result: summary (status) and per-timestamp results."""
         return service.mv.result(result_id)
@@ -408,7 +482,11 @@ def create_app(
     for path in ("/DeleteSample", "/CountSample", "/Train", "/QueryTrain", "/DeleteTrain", "/SearchAnomaly"):
         app.add_api_route(path, _not_post, methods=not_post, include_in_schema=False)
 
-    @app.post("/ImportSample", response_model=MetisEnvelope)
+    @app.post(
+        "/ImportSample",
+        response_model=MetisEnvelope,
+        openapi_extra=schemas.json_body(schemas.SampleImport, extra={"text/csv": {"schema": {"type": "string"}}}),
+    )
     async def import_sample(request: Request):
         """Import labelled samples: the template's CSV (text/csv) or JSON ``{"samples": [...]}``."""
         raw = await request.body()
@@ -426,21 +504,15 @@ def create_app(
             },
         )
 
-    @app.post("/QuerySample", response_model=MetisEnvelope)
+    @app.post("/QuerySample", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.SampleQuery, False))
     async def query_sample(request: Request):
         """Samples by source, trainOrTest, positiveOrNegative, window, view/attr and dataTime range."""
-        body = await _json_body(request) or {}
-        if not isinstance(body, dict):
-            raise MetisError(metis.CHECK_PARAM_FAILED, "request body must be a JSON object")
-        found = service.store.query_samples(body)
+        found = service.store.query_samples(_sample_filters(await _json_body(request)))
         return metis.envelope(metis.OK, {"count": len(found), "samples": found})
 
-    @app.post("/CountSample", response_model=MetisEnvelope)
+    @app.post("/CountSample", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.SampleQuery, False))
     async def count_sample(request: Request):
-        body = await _json_body(request) or {}
-        if not isinstance(body, dict):
-            raise MetisError(metis.CHECK_PARAM_FAILED, "request body must be a JSON object")
-        found = service.store.query_samples(body)
+        found = service.store.query_samples(_sample_filters(await _json_body(request)))
         positive = sum(s["positiveOrNegative"] == "positive" for s in found)
         return metis.envelope(
             metis.OK, {"positiveCount": positive, "negativeCount": len(found) - positive, "totalCount": len(found)}
@@ -448,11 +520,11 @@ def create_app(
 
     def _sample_id(body: dict) -> int:
         sample_id = body.get("id")
-        if isinstance(sample_id, bool) or not isinstance(sample_id, int):
+        if not isinstance(sample_id, int) or not _is_id(sample_id):
             raise MetisError(metis.CHECK_PARAM_FAILED, "id must be the integer id of a sample")
         return sample_id
 
-    @app.post("/UpdateSample", response_model=MetisEnvelope)
+    @app.post("/UpdateSample", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.SampleUpdate))
     async def update_sample(request: Request):
         """Change fields of sample ``id`` (the others are kept)."""
         body = await _metis_body(request)
@@ -464,27 +536,27 @@ def create_app(
         service.store.update_sample(sample_id, metis.check_sample(merged, f"sample {sample_id}"))
         return metis.envelope(metis.OK, service.store.get_sample(sample_id))
 
-    @app.post("/DeleteSample", response_model=MetisEnvelope)
+    @app.post("/DeleteSample", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.SampleDelete))
     async def delete_sample(request: Request):
         """Delete sample ``id`` (or the list ``ids``)."""
         body = await _metis_body(request)
         ids = body.get("ids", [body.get("id")])
-        if not isinstance(ids, list) or not ids or any(isinstance(i, bool) or not isinstance(i, int) for i in ids):
+        if not isinstance(ids, list) or not ids or not all(_is_id(i) for i in ids):
             raise MetisError(metis.CHECK_PARAM_FAILED, "id must be the integer id of a sample")
         return metis.envelope(metis.OK, {"deleted": service.store.delete_samples(ids)})
 
-    @app.post("/Train", response_model=MetisEnvelope)
+    @app.post("/Train", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.SampleQuery, False))
     async def train(request: Request):
         """Train xgboost on the selected samples in the background; ``data.taskId`` names the model."""
-        body = await _json_body(request) or {}
-        if not isinstance(body, dict):
-            raise MetisError(metis.CHECK_PARAM_FAILED, "request body must be a JSON object")
+        filters = _sample_filters(await _json_body(request))
         query = {
-            k: body[k] for k in ("trainOrTest", "positiveOrNegative", "source", "beginTime", "endTime") if k in body
+            k: filters[k]
+            for k in ("trainOrTest", "positiveOrNegative", "source", "beginTime", "endTime")
+            if k in filters
         }
         return metis.envelope(metis.OK, {"taskId": service.start_training(query)})
 
-    @app.post("/QueryTrain", response_model=MetisEnvelope)
+    @app.post("/QueryTrain", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.TaskSelect, False))
     async def query_train(request: Request):
         """Training tasks (one with ``taskId``): status running, complete or failed, sample counts."""
         body = await _json_body(request) or {}
@@ -502,7 +574,7 @@ def create_app(
         ]
         return metis.envelope(metis.OK, {"count": len(out), "tasks": out})
 
-    @app.post("/DeleteTrain", response_model=MetisEnvelope)
+    @app.post("/DeleteTrain", response_model=MetisEnvelope, openapi_extra=schemas.json_body(schemas.TaskSelect))
     async def delete_train(request: Request):
         body = await _metis_body(request)
         task_id = str(body.get("taskId", ""))

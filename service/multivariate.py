@@ -78,12 +78,18 @@ def source_path(source: Any, root: Path) -> Path:
         raw = source
     else:
         raise AzureError("InvalidBlobURL", f"The 'dataSource' scheme {parsed.scheme!r} is not supported.")
-    path = Path(raw)
-    path = (root / path).resolve() if not path.is_absolute() else path.resolve()
-    base = root.resolve()
-    if path != base and base not in path.parents:
-        raise AzureError("InvalidBlobURL", "The 'dataSource' must be inside the service's data directory.")
-    if not path.exists():
+    if "\x00" in raw:
+        raise AzureError("InvalidBlobURL", "The 'dataSource' is not a valid path.")
+    try:
+        path = Path(raw)
+        path = (root / path).resolve() if not path.is_absolute() else path.resolve()
+        base = root.resolve()
+        if path != base and base not in path.parents:
+            raise AzureError("InvalidBlobURL", "The 'dataSource' must be inside the service's data directory.")
+        exists = path.exists()
+    except (OSError, ValueError):  # a name too long for the file system, say
+        raise AzureError("InvalidBlobURL", "The 'dataSource' is not a valid path.") from None
+    if not exists:
         raise AzureError("FileNotExist", f"The data source {source!r} does not exist.")
     return path
 
