@@ -1,8 +1,8 @@
 """Azure Anomaly Detector's multivariate API (MVAD, v1.1) on the framework's multivariate detectors
 (:mod:`detectors.multivariate`; ``"mtad-gat"`` by default, any registered multivariate name).
 
-``dataSource`` is a local path or a ``file://`` URL inside the service's data dir (the original
-read Azure Blob SAS URLs; HTTP(S) URLs are refused with ``InvalidBlobURL``): with ``dataSchema``
+``dataSource`` is a local path or a ``file://`` URL inside the service's data dir, or an HTTP(S)
+URL fetched with a size and time bound (:func:`download`; the original read Azure Blob SAS URLs): with ``dataSchema``
 ``OneTable`` a CSV with a ``timestamp`` column and one column per variable, with ``MultiTable`` a
 folder or a zip of CSVs ``timestamp,value``, one per variable (the file name is the variable).
 Alignment (``alignMode`` Inner|Outer), filling (``fillNAMethod``, ``paddingValue``), the missing
@@ -16,6 +16,8 @@ import io
 import pickle
 import re
 import threading
+import urllib.error
+import urllib.request
 import uuid
 import zipfile
 from datetime import UTC, datetime
@@ -35,6 +37,12 @@ SCHEMAS = ("OneTable", "MultiTable")
 ALIGN = ("Inner", "Outer")
 FILL = ("Previous", "Subsequent", "Linear", "Zero", "Fixed", "NotFill")
 MAX_MODELS = 300
+MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
+"""The largest HTTP(S) data source fetched (Azure's limit on a training blob is 2 GB)."""
+DOWNLOAD_TIMEOUT_S = 30.0
+ZIP_MAGIC = b"PK\x03\x04"
+DOWNLOADS = "downloads"
+"""The folder of the data dir that holds fetched HTTP(S) data sources."""
 
 
 def now() -> str:
@@ -71,7 +79,7 @@ def source_path(source: Any, root: Path) -> Path:
         raise AzureError("RequiredSource", "The 'dataSource' field is required.")
     parsed = urlparse(source)
     if parsed.scheme in ("http", "https"):
-        raise AzureError("InvalidBlobURL", "HTTP(S) data sources are not supported by this service: use a local path.")
+        return download(source, root / DOWNLOADS)
     if parsed.scheme == "file":
         raw = unquote(parsed.path)
     elif parsed.scheme in ("",) or len(parsed.scheme) == 1:  # a bare path (or a Windows drive letter)
@@ -91,6 +99,40 @@ def source_path(source: Any, root: Path) -> Path:
         raise AzureError("InvalidBlobURL", "The 'dataSource' is not a valid path.") from None
     if not exists:
         raise AzureError("FileNotExist", f"The data source {source!r} does not exist.")
+    return path
+
+
+def download(url: str, folder: Path, *, limit: int | None = None, timeout_s: float | None = None) -> Path:
+    """An HTTP(S) ``dataSource`` (the real service reads a blob SAS URL) fetched into a new file of
+    ``folder``, named by the service, never by the URL: at most ``limit`` bytes
+    (:data:`MAX_DOWNLOAD_BYTES`), ``timeout_s`` per read (:data:`DOWNLOAD_TIMEOUT_S`), redirects
+    as urllib follows them. A zip is named ``.zip``, anything else ``.csv``; what it holds is
+    checked by :func:`read_source`. Errors are Azure's codes: 404 ``FileNotExist``, 401/403
+    ``StorageReadError``, too large ``FileSizeTooLarge``, anything else (a timeout, a refused
+    connection, another status) ``ReadingFileError``."""
+    limit = MAX_DOWNLOAD_BYTES if limit is None else limit
+    timeout_s = DOWNLOAD_TIMEOUT_S if timeout_s is None else timeout_s
+    request = urllib.request.Request(url, headers={"User-Agent": "rca-fluxev-service"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
+            declared = answer.headers.get("Content-Length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                raise AzureError("FileSizeTooLarge", f"The data source is larger than {limit} bytes.")
+            data = answer.read(limit + 1)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise AzureError("FileNotExist", f"The data source {url!r} does not exist (HTTP 404).") from None
+        if exc.code in (401, 403):
+            raise AzureError("StorageReadError", f"The data source {url!r} refused access (HTTP {exc.code}).") from None
+        raise AzureError("ReadingFileError", f"The data source {url!r} answered HTTP {exc.code}.") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise AzureError("ReadingFileError", f"The data source {url!r} could not be read ({exc}).") from None
+    if len(data) > limit:
+        raise AzureError("FileSizeTooLarge", f"The data source is larger than {limit} bytes.")
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".zip" if data[:4] == ZIP_MAGIC else ".csv"
+    path = folder / f"{uuid.uuid4()}{suffix}"
+    path.write_bytes(data)
     return path
 
 

@@ -146,7 +146,7 @@ def test_multitable_zip_and_outer_alignment(mv):
     [
         ("../../etc/passwd", "InvalidBlobURL"),
         ("file:///etc/passwd", "InvalidBlobURL"),
-        ("https://example.com/data.csv", "InvalidBlobURL"),
+        ("ftp://example.com/data.csv", "InvalidBlobURL"),
         ("missing.csv", "FileNotExist"),
     ],
 )
@@ -278,3 +278,66 @@ def test_openapi_lists_every_route(mv):
         assert set(paths[f"/anomalydetector/v1.1/timeseries/{route}/detect"]) == {"post"}
     for route in ("/PredictValue", "/PredictRate", "/ImportSample", "/QuerySample", "/Train", "/QueryTrain"):
         assert set(paths[route]) == {"post"}
+
+
+@pytest.fixture(scope="module")
+def http_files(mv, tmp_path_factory):
+    """A local HTTP server (http.server on 127.0.0.1) serving the fixture's CSV and zip, and a 403."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    _, _, root, _ = mv
+    served = tmp_path_factory.mktemp("served")
+    for name in ("one.csv", "multi.zip"):
+        (served / name).write_bytes((root / name).read_bytes())
+
+    class Handler(SimpleHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.startswith("/secret"):
+                self.send_error(403)
+            else:
+                super().do_GET()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(served)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_http_data_sources_are_fetched_into_the_data_dir(mv, http_files, no_proxy):
+    srv, client, root, data = mv
+    one = train(client, f"{http_files}/one.csv")
+    assert one.model_info.status == "READY", one.model_info.errors
+    multi = train(client, f"{http_files}/multi.zip", data_schema="MultiTable")
+    assert multi.model_info.status == "READY", multi.model_info.errors
+    assert sorted(p.suffix for p in (root / "downloads").iterdir()) == [".csv", ".zip"]
+    for source, code in (
+        (f"{http_files}/missing.csv", "FileNotExist"),
+        (f"{http_files}/secret.csv", "StorageReadError"),
+    ):
+        with pytest.raises(HttpResponseError) as info:
+            train(client, source)
+        assert info.value.error.code == code
+
+
+def test_a_download_beyond_the_limit_is_refused(mv, http_files, no_proxy, tmp_path):
+    from service.errors import AzureError
+    from service.multivariate import download
+
+    with pytest.raises(AzureError) as info:
+        download(f"{http_files}/one.csv", tmp_path, limit=100)
+    assert info.value.code == "FileSizeTooLarge" and not list(tmp_path.iterdir())
+    with pytest.raises(AzureError) as info:
+        download("http://127.0.0.1:9/nothing.csv", tmp_path, timeout_s=2)
+    assert info.value.code == "ReadingFileError"
