@@ -29,8 +29,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and its name would hide the package
+# run as a script, this file's folder comes first on sys.path and its name would hide the package;
+# the checkout it belongs to comes first instead (else an installed copy of the packages is measured)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import pyarrow.csv as pv_csv  # noqa: E402
@@ -60,6 +62,12 @@ class Row:
     points: int = 0
     skipped: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+
+
+def univariate() -> list[str]:
+    """Every registered detector of one series ("--detectors all"; the multivariate ones take a
+    DataFrame and are benchmarked elsewhere)."""
+    return [n for n in available() if not detector_class(n).multivariate]
 
 
 def load_part(path: Path) -> Part:
@@ -99,47 +107,51 @@ def parse_sets(items: list[str]) -> dict[str, dict]:
     return out
 
 
+def write_alarms(folder: Path, key: str, test: Part, alarm: np.ndarray) -> None:
+    """``folder/<series>.csv``: timestamp,alarm for every observed test point (0 throughout for a
+    skipped series, which is how it is scored)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    observed = ~test.filled
+    stem = key.removesuffix(".gz").removesuffix(".csv")
+    with open(folder / f"{stem}.csv", "w") as fh:
+        fh.write("timestamp,alarm\n")
+        for ts, a in zip(test.timestamps[observed].tolist(), alarm[observed].astype(int).tolist()):
+            fh.write(f"{ts:.0f},{a}\n")
+
+
 def run_detector(name, params, series, period_mode, time_limit, alarms_out):
     row = Row(name)
     takes_period = "period" in detector_class(name).parameter_names()
     for key, (train, test) in series.items():
         row.points += len(train.values) + len(test.values)
         row.labels.append(test.label)
+        alarm = np.zeros(len(test.values), dtype=bool)
         if row.fit_seconds + row.detect_seconds > time_limit:
             row.skipped[key] = f"time limit of {time_limit:.0f} s reached before this series"
-            row.alarms.append(np.zeros(len(test.values), dtype=bool))
-            continue
-        p = dict(params)
-        if takes_period and "period" not in p:
-            p["period"] = train.period if period_mode == "day" else "auto"
-        detector = make_detector(name, **p)
-        t0 = time.perf_counter()
-        try:
-            detector.fit(train.values)
-        except UnmodelledSeries as exc:
-            row.fit_seconds += time.perf_counter() - t0
-            row.skipped[key] = str(exc)
-            row.alarms.append(np.zeros(len(test.values), dtype=bool))
-            continue
-        t1 = time.perf_counter()
-        result = detector.detect(test.values)
-        t2 = time.perf_counter()
-        row.fit_seconds += t1 - t0
-        row.detect_seconds += t2 - t1
-        alarm = result.alarm & ~test.filled
+        else:
+            p = dict(params)
+            if takes_period and "period" not in p:
+                p["period"] = train.period if period_mode == "day" else "auto"
+            detector = make_detector(name, **p)
+            t0 = time.perf_counter()
+            try:
+                detector.fit(train.values)
+            except UnmodelledSeries as exc:
+                row.fit_seconds += time.perf_counter() - t0
+                row.skipped[key] = str(exc)
+            else:
+                t1 = time.perf_counter()
+                result = detector.detect(test.values)
+                row.fit_seconds += t1 - t0
+                row.detect_seconds += time.perf_counter() - t1
+                alarm = result.alarm & ~test.filled
+                chosen = getattr(detector, "chosen_", None)
+                if chosen is not None:
+                    smape = {k: round(v, 2) for k, v in detector.smape_.items()}
+                    row.notes[key] = {"chosen": chosen, "smape": smape}
         row.alarms.append(alarm)
-        chosen = getattr(detector, "chosen_", None)
-        if chosen is not None:
-            row.notes[key] = {"chosen": chosen, "smape": {k: round(v, 2) for k, v in detector.smape_.items()}}
         if alarms_out is not None:
-            folder = alarms_out / name
-            folder.mkdir(parents=True, exist_ok=True)
-            observed = ~test.filled
-            stem = key.removesuffix(".gz").removesuffix(".csv")
-            with open(folder / f"{stem}.csv", "w") as fh:
-                fh.write("timestamp,alarm\n")
-                for ts, a in zip(test.timestamps[observed].tolist(), alarm[observed].astype(int).tolist()):
-                    fh.write(f"{ts:.0f},{a}\n")
+            write_alarms(alarms_out / name, key, test, alarm)
     return row
 
 
@@ -169,7 +181,7 @@ def summarise(row: Row, delay: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, help="folder with train/ and test/ (timestamp,value,label files)")
-    parser.add_argument("--detectors", default="all", help="all, or comma-separated registered names")
+    parser.add_argument("--detectors", default="all", help="all (the univariate ones), or comma-separated names")
     parser.add_argument("--delay", type=int, default=7, help="point-adjustment delay (KPI: 7)")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--alarms-out", type=Path, help="write DIR/<detector>/<series>.csv (timestamp,alarm)")
@@ -177,11 +189,14 @@ def main(argv=None) -> int:
     parser.add_argument("--period", choices=("day", "auto"), default="day", help="period given to detectors")
     parser.add_argument("--time-limit", type=float, default=600.0, help="seconds per detector (fit + detect)")
     args = parser.parse_args(argv)
-    names = available() if args.detectors == "all" else [n.strip() for n in args.detectors.split(",") if n.strip()]
+    names = univariate() if args.detectors == "all" else [n.strip() for n in args.detectors.split(",") if n.strip()]
     settings = parse_sets(args.set)
     unknown = [n for n in list(names) + list(settings) if n not in available()]
     if unknown:
         raise SystemExit(f"unknown detector(s) {unknown}; registered: {', '.join(available())}")
+    multivariate = [n for n in names if detector_class(n).multivariate]
+    if multivariate:
+        raise SystemExit(f"{multivariate}: multivariate detectors (a DataFrame in); this benchmark is univariate")
     for name, params in settings.items():
         make_detector(name, **params)
     started = time.perf_counter()
