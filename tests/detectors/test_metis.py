@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -168,7 +169,7 @@ def _tsfresh_reference(x: np.ndarray) -> dict[str, float]:
         "kurtosis": s.kurtosis(),
         "median": s.median(),
         "abs_energy": sum(v * v for v in x),
-        "absolute_sum_of_changes": sum(abs(b - a) for a, b in zip(x[:-1], x[1:])),
+        "absolute_sum_of_changes": sum(abs(b - a) for a, b in itertools.pairwise(x)),
         "variance_larger_than_standard_deviation": float(np.var(x) > np.std(x)),
         "count_above_mean": sum(v > s.mean() for v in x),
         "count_below_mean": sum(v < s.mean() for v in x),
@@ -181,7 +182,7 @@ def _tsfresh_reference(x: np.ndarray) -> dict[str, float]:
         "has_duplicate_min": float(list(x).count(min(x)) >= 2),
         "longest_strike_above_mean": strike(x > s.mean()),
         "longest_strike_below_mean": strike(x < s.mean()),
-        "mean_abs_change": np.mean([abs(b - a) for a, b in zip(x[:-1], x[1:])]),
+        "mean_abs_change": np.mean([abs(b - a) for a, b in itertools.pairwise(x)]),
         "mean_change": (x[-1] - x[0]) / (n - 1),
         "percentage_of_reoccurring_datapoints_to_all_datapoints": counts[counts > 1].sum() / n,
         "ratio_value_number_to_time_series_length": len(counts) / n,
