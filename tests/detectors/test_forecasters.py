@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -166,3 +167,36 @@ def test_forecaster_parameter_errors():
         ARIMA(criterion="hqc").validate()
     with pytest.raises(DetectorError, match="candidate"):
         AutoSelect(first="prophet").validate()
+
+
+def test_xgboost_forecast_is_the_previous_value_plus_the_boosters_prediction_on_hand_made_features():
+    xgboost = pytest.importorskip("xgboost")
+    from detectors.forecasters.xgb import XGBoostForecaster
+
+    x = daily_series(12, seed=9)
+    n, lags, cycles = 10 * PERIOD, 4, 2
+    d = XGBoostForecaster(period=PERIOD, lags=lags, cycles=cycles, n_estimators=20, fit_points=150, feedback=False)
+    d.fit(x[:n])
+    r = d.detect(x[n : n + 3])
+    rows = []
+    for t in range(n, n + 3):
+        base = x[t - 1]
+        lagged = [x[t - j] - base for j in range(2, lags + 1)]
+        same = [x[t - k * PERIOD] - base for k in range(1, cycles + 1)]
+        rows.append(
+            [
+                *lagged,
+                np.std([*lagged, 0.0]),
+                *same,
+                np.mean(same),
+                x[t - PERIOD : t].mean() - base,
+                (t % PERIOD) / PERIOD,
+                (t // PERIOD) % 7,
+            ]
+        )
+    booster = d.booster_
+    assert isinstance(booster, xgboost.Booster) and booster.num_boosted_rounds() <= 20
+    theirs = x[n - 1 : n + 2] + booster.predict(xgboost.DMatrix(np.array(rows)))
+    np.testing.assert_allclose(r.expected, theirs, rtol=1e-6)
+    config = json.loads(booster.save_config())["learner"]["gradient_booster"]["tree_train_param"]
+    assert float(config["reg_lambda"]) == 10.0 and int(config["max_depth"]) == 5
