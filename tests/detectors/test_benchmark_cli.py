@@ -68,6 +68,7 @@ def test_json_alarms_and_settings(bench, data, tmp_path):
             assert isinstance(row[key], float), key
         assert list(row["skipped"]) == ["b.csv"] and "train" in row["skipped"]["b.csv"]
         assert row["seconds"] == pytest.approx(row["fit_seconds"] + row["detect_seconds"])
+        assert 0 < row["cpu_seconds"]
 
     written = np.loadtxt(alarms / "sma" / "a.csv", delimiter=",", skiprows=1)
     assert (alarms / "sma" / "a.csv").read_text().startswith("timestamp,alarm\n")
