@@ -62,6 +62,8 @@ def test_stl_arima_matches_stlforecast():
     from statsmodels.tsa.forecasting.stl import STLForecast
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+    from detectors.forecasters.stl import stl_jumps
+
     x = daily_series(25, seed=4) + np.cumsum(rng.normal(0, 0.1, 25 * PERIOD))
     n = 20 * PERIOD
     d = STLARIMA(period=PERIOD, cycles=20, fit_points=n, max_p=1, max_q=1, feedback=False).fit(x[:n])
@@ -69,7 +71,11 @@ def test_stl_arima_matches_stlforecast():
     trend = "c" if d.order_[1] == 0 else "n"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = STLForecast(x[:n], SARIMAX, model_kwargs=dict(order=d.order_, trend=trend), period=PERIOD, robust=True)
+        jumps = stl_jumps(x[:n], PERIOD)
+        assert jumps == {"seasonal_jump": 1, "trend_jump": 5, "low_pass_jump": 3}  # windows 7, 47, 25
+        model = STLForecast(
+            x[:n], SARIMAX, model_kwargs=dict(order=d.order_, trend=trend), period=PERIOD, robust=True, **jumps
+        )
         theirs = model.fit(fit_kwargs=dict(disp=False, maxiter=50)).forecast(1)[0]
     assert ours == pytest.approx(theirs, rel=1e-6)
 
