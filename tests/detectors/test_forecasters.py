@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -61,6 +62,8 @@ def test_stl_arima_matches_stlforecast():
     from statsmodels.tsa.forecasting.stl import STLForecast
     from statsmodels.tsa.statespace.sarimax import SARIMAX
 
+    from detectors.forecasters.stl import stl_jumps
+
     x = daily_series(25, seed=4) + np.cumsum(rng.normal(0, 0.1, 25 * PERIOD))
     n = 20 * PERIOD
     d = STLARIMA(period=PERIOD, cycles=20, fit_points=n, max_p=1, max_q=1, feedback=False).fit(x[:n])
@@ -68,7 +71,11 @@ def test_stl_arima_matches_stlforecast():
     trend = "c" if d.order_[1] == 0 else "n"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = STLForecast(x[:n], SARIMAX, model_kwargs=dict(order=d.order_, trend=trend), period=PERIOD, robust=True)
+        jumps = stl_jumps(x[:n], PERIOD)
+        assert jumps == {"seasonal_jump": 1, "trend_jump": 5, "low_pass_jump": 3}  # windows 7, 47, 25
+        model = STLForecast(
+            x[:n], SARIMAX, model_kwargs=dict(order=d.order_, trend=trend), period=PERIOD, robust=True, **jumps
+        )
         theirs = model.fit(fit_kwargs=dict(disp=False, maxiter=50)).forecast(1)[0]
     assert ours == pytest.approx(theirs, rel=1e-6)
 
@@ -166,3 +173,36 @@ def test_forecaster_parameter_errors():
         ARIMA(criterion="hqc").validate()
     with pytest.raises(DetectorError, match="candidate"):
         AutoSelect(first="prophet").validate()
+
+
+def test_xgboost_forecast_is_the_previous_value_plus_the_boosters_prediction_on_hand_made_features():
+    xgboost = pytest.importorskip("xgboost")
+    from detectors.forecasters.xgb import XGBoostForecaster
+
+    x = daily_series(12, seed=9)
+    n, lags, cycles = 10 * PERIOD, 4, 2
+    d = XGBoostForecaster(period=PERIOD, lags=lags, cycles=cycles, n_estimators=20, fit_points=150, feedback=False)
+    d.fit(x[:n])
+    r = d.detect(x[n : n + 3])
+    rows = []
+    for t in range(n, n + 3):
+        base = x[t - 1]
+        lagged = [x[t - j] - base for j in range(2, lags + 1)]
+        same = [x[t - k * PERIOD] - base for k in range(1, cycles + 1)]
+        rows.append(
+            [
+                *lagged,
+                np.std([*lagged, 0.0]),
+                *same,
+                np.mean(same),
+                x[t - PERIOD : t].mean() - base,
+                (t % PERIOD) / PERIOD,
+                (t // PERIOD) % 7,
+            ]
+        )
+    booster = d.booster_
+    assert isinstance(booster, xgboost.Booster) and booster.num_boosted_rounds() <= 20
+    theirs = x[n - 1 : n + 2] + booster.predict(xgboost.DMatrix(np.array(rows)))
+    np.testing.assert_allclose(r.expected, theirs, rtol=1e-6)
+    config = json.loads(booster.save_config())["learner"]["gradient_booster"]["tree_train_param"]
+    assert float(config["reg_lambda"]) == 10.0 and int(config["max_depth"]) == 5

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -142,3 +143,67 @@ def test_rows_from_series_cut_yesterday_and_last_week():
     np.testing.assert_array_equal(rows[0, :11], np.arange(195, 206))
     np.testing.assert_array_equal(rows[0, 11:22], np.arange(795, 806))
     np.testing.assert_array_equal(rows[0, 22:], np.arange(895, 901))
+
+
+def _tsfresh_reference(x: np.ndarray) -> dict[str, float]:
+    """tsfresh's feature calculators (``tsfresh.feature_extraction.feature_calculators``, v0.20)
+    written out for one series, the slow way, from their documented definitions."""
+    s = pd.Series(x)
+    n = len(x)
+    counts = s.value_counts()
+
+    def strike(mask):
+        best = run = 0
+        for m in mask:
+            run = run + 1 if m else 0
+            best = max(best, run)
+        return best
+
+    return {
+        "maximum": max(x),
+        "minimum": min(x),
+        "mean": s.mean(),
+        "variance": float(np.var(x)),
+        "standard_deviation": float(np.std(x)),
+        "skewness": s.skew(),
+        "kurtosis": s.kurtosis(),
+        "median": s.median(),
+        "abs_energy": sum(v * v for v in x),
+        "absolute_sum_of_changes": sum(abs(b - a) for a, b in itertools.pairwise(x)),
+        "variance_larger_than_standard_deviation": float(np.var(x) > np.std(x)),
+        "count_above_mean": sum(v > s.mean() for v in x),
+        "count_below_mean": sum(v < s.mean() for v in x),
+        "first_location_of_maximum": list(x).index(max(x)) / n,
+        "first_location_of_minimum": list(x).index(min(x)) / n,
+        "last_location_of_maximum": 1.0 - list(x[::-1]).index(max(x)) / n,
+        "last_location_of_minimum": 1.0 - list(x[::-1]).index(min(x)) / n,
+        "has_duplicate": float(len(set(x)) != n),
+        "has_duplicate_max": float(list(x).count(max(x)) >= 2),
+        "has_duplicate_min": float(list(x).count(min(x)) >= 2),
+        "longest_strike_above_mean": strike(x > s.mean()),
+        "longest_strike_below_mean": strike(x < s.mean()),
+        "mean_abs_change": np.mean([abs(b - a) for a, b in itertools.pairwise(x)]),
+        "mean_change": (x[-1] - x[0]) / (n - 1),
+        "percentage_of_reoccurring_datapoints_to_all_datapoints": counts[counts > 1].sum() / n,
+        "ratio_value_number_to_time_series_length": len(counts) / n,
+        "sum_of_reoccurring_data_points": sum(v * c for v, c in counts.items() if c > 1),
+        "sum_of_reoccurring_values": sum(v for v, c in counts.items() if c > 1),
+        "sum_values": s.sum(),
+        "range": max(x) - min(x),
+    }
+
+
+@pytest.mark.parametrize("kind", ["rounded", "distinct", "ties at the extremes", "large"])
+def test_every_statistical_feature_is_tsfreshs_definition(kind):
+    x = {
+        "rounded": np.round(rng.normal(0, 1, 40), 1),
+        "distinct": rng.normal(5, 2, 37),
+        "ties at the extremes": np.array([3.0, 1.0, 3.0, 2.0, 1.0, 2.5, 3.0, 1.0, 0.5, 0.5, 3.0]),
+        "large": rng.normal(0, 3, 60).round(0),
+    }[kind]
+    ours = statistical(x[None, :])[0]
+    expected = _tsfresh_reference(x)
+    names = [n.removeprefix("stat_") for n in feature_names()[:30]]
+    assert set(names) == set(expected)
+    for i, name in enumerate(names):
+        assert ours[i] == pytest.approx(expected[name], rel=1e-9, abs=1e-12), name

@@ -76,11 +76,16 @@ def test_state_round_trip_through_json(name, series):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_alarms_on_the_spikes_only_where_they_are(name, series):
+def test_alarms_at_the_spike_and_rarely_elsewhere(name, series):
+    """The fixture's +15 spike (30 noise sigmas) at 26 days + 5 points is flagged by every
+    detector at that point or the next one (SR's saliency peaks a point late on a seasonal
+    window); at most 5 % of the 6 test days alarm."""
     result = _fitted(name, series).detect(series[TRAIN:])
-    assert result.alarm.dtype == bool
-    assert np.isfinite(result.threshold).all() or not result.alarm.any()
-    assert not np.isnan(result.score[~np.isnan(result.score)]).any()
+    assert result.alarm.dtype == bool and len(result) == len(series) - TRAIN
+    spike = 26 * PERIOD + 5 - TRAIN
+    assert result.alarm[spike : spike + 2].any(), np.flatnonzero(result.alarm)
+    assert result.alarm.mean() <= 0.05, np.flatnonzero(result.alarm)
+    assert not np.isnan(result.score).any()
 
 
 @pytest.mark.parametrize("name", NAMES)
