@@ -108,7 +108,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="labelled",
         help="labelled (default): split each case at its labelled injection time; detected: replay the whole "
         "data set through the monitor with no label in sight, match the incidents it opens to the labelled "
-        "faults, and score detection (recall, precision, delay) and the rankings made at incident open and close",
+        "faults, and score detection (recall, precision, delay) and the rankings made at incident open and close "
+        "(--detector/--set then apply to the labelled-onset comparison; the monitor's own detector is "
+        "--monitor-set detector=NAME)",
     )
     add_monitor_options(p)
     p.add_argument(
@@ -164,6 +166,23 @@ def default_out(dataset: str) -> Path:
 
 def run_detected(args: argparse.Namespace) -> int:
     """``--onset detected``: the end-to-end evaluation (evaluation.end_to_end)."""
+    ignored = [
+        flag
+        for flag, given in (
+            ("--changes", args.changes),
+            ("--pods", args.pods),
+            ("--metrics", args.metrics),
+            ("--operations", args.operations),
+            ("--strict", args.strict),
+            ("--no-case-figures", args.no_case_figures),
+        )
+        if given
+    ]
+    if ignored:
+        raise UsageError(
+            f"{', '.join(ignored)}: not available with --onset detected (the monitor ranks on traces alone); "
+            "run them with the labelled onset"
+        )
     methods = args.methods or available_methods()
     config = monitor_config(args.monitor_set, methods)
     before = to_timedelta(args.before, "--before", error=UsageError, positive=True)
@@ -219,6 +238,8 @@ def run_detected(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.onset == "detected":
         return run_detected(args)
+    if args.monitor_set:
+        raise UsageError("--monitor-set: applies to --onset detected only")
     config = detection_config(args)
     before = to_timedelta(args.before, "--before", error=UsageError, positive=True)
     after = to_timedelta(args.after, "--after", error=UsageError, positive=True)

@@ -100,6 +100,13 @@ def test_evaluate_onset_detected_scores_detection_and_rankings(timeline, tmp_pat
     assert (tmp_path / "report" / "figures" / "timeline.png").stat().st_size > 1000
 
 
+def test_options_the_monitor_does_not_use_are_refused_not_ignored(timeline, capsys):
+    assert main(["evaluate", str(timeline), "--onset", "detected", "--pods", "--changes"]) == 1
+    assert "--changes, --pods: not available with --onset detected" in capsys.readouterr().err
+    assert main(["evaluate", str(timeline), "--monitor-set", "warmup=20min"]) == 1
+    assert "applies to --onset detected only" in capsys.readouterr().err
+
+
 def test_bad_monitor_setting_is_a_usage_error(timeline, capsys):
     assert main(["watch", "--replay", str(timeline), "--monitor-set", "warmup"]) == 1
     assert "KEY=VALUE" in capsys.readouterr().err
