@@ -124,7 +124,7 @@ class SeriesModel:
             warmup = self.settings.warmup
             if len(self.buffer) >= warmup and self.clean and self.noise() == 0:
                 alarm = self._baseline_alarm(time, value)
-                if alarm is not None:
+                if alarm is not None or self.pending is not None:
                     return alarm
             self.buffer.append(value)
             if len(self.buffer) > 2 * warmup:
@@ -159,9 +159,9 @@ class SeriesModel:
     def _baseline_alarm(self, time: Any, value: float) -> Alarm | None:
         """After the warm-up, while the detector cannot model a series that was constant so far
         (e.g. an error rate that was always 0) or has no finite threshold for it: the baseline rule
-        alone. Score = the change, threshold =
-        the margin, severity = 1 - margin / change; a level series is confirmed by the next value
-        as usual. An alarmed value is not learned."""
+        alone. Score = the change, threshold = the margin, severity = 1 - margin / change; a level
+        series is confirmed by the next value as usual. An alarmed value (confirmed or pending) is
+        not learned."""
         pending, self.pending = self.pending, None
         if pending is not None and self.harmful(value, pending.baseline):
             return pending
