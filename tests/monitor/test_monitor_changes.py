@@ -8,23 +8,13 @@ import pytest
 
 import rca
 from collectors import make_spanframe
+from collectors.spanframe import SPAN_COLUMNS
 from core.changes import Change
 from monitor.errors import MonitorError
 from monitor.monitor import Monitor, MonitorConfig
 
 T0 = pd.Timestamp("2024-01-01 01:00:00", tz="UTC")
-COLUMNS = [
-    "trace_id",
-    "span_id",
-    "parent_id",
-    "service",
-    "operation",
-    "start_us",
-    "duration_us",
-    "kind",
-    "status",
-    "pod",
-]
+COLUMNS = list(SPAN_COLUMNS)
 
 
 def spans(start: pd.Timestamp, end: pd.Timestamp, seed: int = 0) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import pytest
 import rca
 from collectors import CollectError, make_spanframe
 from collectors.metrics import read_pod_metrics
+from collectors.spanframe import SPAN_COLUMNS
 
 T0 = pd.Timestamp("2024-01-01 00:10:00", tz="UTC")
 END = T0 + pd.Timedelta("3min")
@@ -72,19 +73,7 @@ def twin_spans(seed: int = 0) -> pd.DataFrame:
                     PODS[service],
                 )
             )
-    columns = [
-        "trace_id",
-        "span_id",
-        "parent_id",
-        "service",
-        "operation",
-        "start_us",
-        "duration_us",
-        "kind",
-        "status",
-        "pod",
-    ]
-    return make_spanframe(pd.DataFrame(rows, columns=columns), source="synthetic twins")
+    return make_spanframe(pd.DataFrame(rows, columns=list(SPAN_COLUMNS)), source="synthetic twins")
 
 
 def test_evidence_by_hand():

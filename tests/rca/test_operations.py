@@ -11,20 +11,10 @@ import pytest
 import graph
 import rca
 from collectors import make_spanframe
+from collectors.spanframe import SPAN_COLUMNS
 
 T0 = pd.Timestamp("2024-01-01 00:10:00", tz="UTC")
-COLUMNS = [
-    "trace_id",
-    "span_id",
-    "parent_id",
-    "service",
-    "operation",
-    "start_us",
-    "duration_us",
-    "kind",
-    "status",
-    "pod",
-]
+COLUMNS = list(SPAN_COLUMNS)
 
 
 def test_self_time_and_own_errors_by_hand():
