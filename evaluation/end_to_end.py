@@ -28,7 +28,7 @@ import pandas as pd
 from evaluation.errors import EvaluationError
 from evaluation.figures import incident_timeline
 from evaluation.metrics import KS, REPORTED_KS, accuracy_at, average_accuracy, rank_of
-from evaluation.report import Figure, Heading, Para, Table, fmt, to_html, to_markdown
+from evaluation.report import Figure, Heading, Para, Table, fmt, text_table, to_html, to_markdown
 from evaluation.streams import Fault, LabelledStream, StartCounter, usable_faults
 from monitor import Monitor, MonitorConfig
 
@@ -370,13 +370,8 @@ def format_detection(results: dict[str, Any], methods: list[str], labelled: dict
             lab = labelled.get(m, {})
             row += [_f(lab.get("AC@1")), _f(lab.get("AC@3"))]
         rows.append(row)
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    table = [
-        "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-        for row in [header, *rows]
-    ]
-    table.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, "", "end-to-end AC@k (an undetected fault is a miss at every k):", *table])
+    table = text_table(header, rows)
+    return "\n".join([*lines, "", "end-to-end AC@k (an undetected fault is a miss at every k):", table])
 
 
 def _f(value, digits: int = 2) -> str:

@@ -136,6 +136,18 @@ class Section:
     blocks: list[Any] = field(default_factory=list)
 
 
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """A plain-text table for the terminal: first column left-aligned, the others right-aligned,
+    a rule of dashes under the header."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    lines = [
+        "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+        for row in [header, *rows]
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def fmt(value: Any, digits: int = 2) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"

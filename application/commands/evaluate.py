@@ -25,7 +25,7 @@ from core.times import to_timedelta
 from evaluation.datasets import load_cases, parse_spec
 from evaluation.end_to_end import evaluate_stream, format_detection, write_detection_report
 from evaluation.errors import EvaluationError
-from evaluation.report import write_report
+from evaluation.report import text_table, write_report
 from evaluation.runner import available_methods, evaluate, json_safe
 from evaluation.streams import open_stream
 
@@ -144,13 +144,7 @@ def format_table(results: dict, methods: list[str], default: str) -> str:
     if methods:
         chance = results[methods[0]]["chance"]
         rows.append(["chance", *(_num(chance[k]) for k in ("AC@1", "AC@3", "AC@5", "Avg@5")), "", "", "", "", ""])
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    lines = [
-        "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-        for row in [header, *rows]
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(header, rows)
 
 
 def _num(value, digits: int = 2) -> str:
