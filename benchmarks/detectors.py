@@ -31,18 +31,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# run as a script, this file's folder comes first on sys.path and its name would hide the package;
-# the checkout it belongs to comes first instead (else an installed copy of the packages is measured)
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import _benchpath  # noqa: F401  (first: this file's name would hide the detectors package)
+import numpy as np
+import pyarrow.csv as pv_csv
 
-import numpy as np  # noqa: E402
-import pyarrow.csv as pv_csv  # noqa: E402
-
-from core.detector import UnmodelledSeries  # noqa: E402
-from core.preprocessing import fill_missing, points_per_day, regular_grid  # noqa: E402
-from detectors import available, detector_class, make_detector  # noqa: E402
-from evaluation.point_adjust import adjust_alarms, pooled_scores  # noqa: E402
+from core.detector import UnmodelledSeries
+from core.preprocessing import fill_missing, points_per_day, regular_grid
+from detectors import available, detector_class, make_detector
+from evaluation.point_adjust import adjust_alarms, pooled_scores
 
 
 @dataclass
