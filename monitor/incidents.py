@@ -113,7 +113,10 @@ class Incident:
                 }
                 for k, v in series
             ],
-            "rankings": self.rankings,
+            "rankings": {
+                stage: {method: [dict(c) for c in candidates] for method, candidates in by_method.items()}
+                for stage, by_method in self.rankings.items()
+            },
         }
 
     @classmethod

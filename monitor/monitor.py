@@ -9,7 +9,7 @@ history before it as training: buckets inside earlier incidents are left out of 
 (marked as collection gaps). No labelled time is used anywhere.
 
 A **collection gap** (a bucket in which no span at all starts) pauses every series: nothing is
-learned from it and nothing alarms on it.
+learned from it, nothing alarms on it, and an alarm still waiting for its confirmation is dropped.
 
 The whole state is saved with :meth:`Monitor.save` (a directory, written atomically) and resumed
 with :meth:`Monitor.load`; a resumed monitor produces the same events as one that ran without
@@ -54,7 +54,7 @@ MONITOR_FLUXEV: dict[str, Any] = {"s": 5, "smoothing": 1, "level": 0.95, "q": 0.
 at that resolution within the history kept), local smoothing only, a SPOT tail initialised on the
 warm-up scores (level 0.95) and a risk of 1e-3 per point."""
 
-STATE_FORMAT = "rca-monitor/1"
+STATE_FORMAT = "rca-monitor/2"
 
 
 @dataclass(frozen=True)
@@ -267,6 +267,8 @@ class Monitor:
             values: dict[SeriesKey, float] = {}
             if bucket.gap:
                 self.stats.gaps += 1
+                for model in self.series.values():
+                    model.pause()
             else:
                 alarms, values = self._observe(bucket.start, edges, bucket.services)
             self.stats.alarms += len(alarms)
@@ -463,7 +465,12 @@ class Monitor:
             "known_edges": sorted(self.known_edges),
             "incidents": [i.to_json() for i in self.incidents],
             "current": None if self.tracker.current is None else self.tracker.current.id,
-            "tracker": {"count": self.tracker.count, "recent": [alarm_json(a) for a in self.tracker.recent]},
+            "tracker": {
+                "count": self.tracker.count,
+                "recent": [alarm_json(a) for a in self.tracker.recent],
+                "last_closed": None if self.tracker.last_closed is None else self.tracker.last_closed.id,
+                "inactive": self.tracker.inactive,
+            },
             "excluded": [[a.isoformat(), b.isoformat()] for a, b in self.excluded],
             "seen": [[t, keys.tolist()] for t, keys in self.seen],
             "stats": asdict(self.stats),
@@ -520,8 +527,12 @@ class Monitor:
         monitor.incidents = [Incident.from_json(i) for i in state["incidents"]]
         monitor.tracker.count = int(state["tracker"]["count"])
         monitor.tracker.recent.extend(alarm_from_json(a) for a in state["tracker"]["recent"])
+        by_id = {i.id: i for i in monitor.incidents}
         if state["current"] is not None:
-            monitor.tracker.current = next(i for i in monitor.incidents if i.id == state["current"])
+            monitor.tracker.current = by_id[state["current"]]
+        if state["tracker"]["last_closed"] is not None:
+            monitor.tracker.last_closed = by_id[state["tracker"]["last_closed"]]
+        monitor.tracker.inactive = int(state["tracker"]["inactive"])
         monitor.excluded = [(pd.Timestamp(a), pd.Timestamp(b)) for a, b in state["excluded"]]
         monitor.seen = deque((int(t), np.array(keys, dtype=np.uint64)) for t, keys in state["seen"])
         monitor.stats = MonitorStats(**state["stats"])

@@ -23,7 +23,9 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    absolute floor;
 4. an alarm on a **level** (latencies, gaps, calls per request) is **confirmed** only when the
    next valid value is still that far from the same baseline: a fault holds for minutes, a slow
-   request or a short hiccup does not. An alarm on an **event** series (``rca``'s event metrics,
+   request or a short hiccup does not. A collection gap (:meth:`SeriesModel.pause`) drops an
+   unconfirmed alarm: a value seen minutes later, after nothing was collected, does not say that
+   the level held. An alarm on an **event** series (``rca``'s event metrics,
    the error rate) is confirmed at once: a burst of failed calls is itself the symptom (a killed
    pod fails the calls of a few seconds and nothing after). The confirmed alarm keeps the time
    of the first one.
@@ -155,6 +157,10 @@ class SeriesModel:
             return alarm
         self.pending = alarm
         return None
+
+    def pause(self) -> None:
+        """A collection gap: an unconfirmed alarm is dropped (module docstring, point 4)."""
+        self.pending = None
 
     def _baseline_alarm(self, time: Any, value: float) -> Alarm | None:
         """After the warm-up, while the detector cannot model a series that was constant so far

@@ -88,9 +88,25 @@ def test_normal_traffic_and_a_collection_gap_open_no_incident():
 
 
 def test_a_resumed_monitor_gives_the_events_of_an_uninterrupted_run(faulty, faulty_events, tmp_path):
-    cut = T0 + (FAULT.start_s + 60) * S
-    head = faulty.loc[faulty["start_us"] < cut].reset_index(drop=True)
-    tail = faulty.loc[faulty["start_us"] >= cut].reset_index(drop=True)
+    _assert_resume_equals_uninterrupted(faulty, faulty_events, FAULT.start_s + 60, tmp_path)
+
+
+def test_a_monitor_resumed_between_a_close_and_the_reopen_still_reopens(tmp_path):
+    flapping = chain_spans(
+        MINUTES * 60, faults=(Fault("db", 20 * 60, 21 * 60, 60.0), Fault("db", 23 * 60, 24 * 60, 60.0))
+    )
+    events = _run(Monitor(CONFIG), flapping)
+    seen = [(e["event"], e["incident"]["id"]) for e in events if e["event"] in ("open", "update", "close")]
+    # the second fault comes within the hold-off: it reopens the first incident
+    assert seen == [(t, "incident-0001") for t in ("open", "close", "update", "close")]
+    _assert_resume_equals_uninterrupted(flapping, events, 23 * 60, tmp_path)
+
+
+def _assert_resume_equals_uninterrupted(spans, expected_events, cut_s, tmp_path):
+    """Killed (saved) at ``cut_s``, resumed from the checkpoint: the events of an uninterrupted run."""
+    cut = T0 + cut_s * S
+    head = spans.loc[spans["start_us"] < cut].reset_index(drop=True)
+    tail = spans.loc[spans["start_us"] >= cut].reset_index(drop=True)
     first = Monitor(CONFIG)
     events = []
     for batch in batches(head):
@@ -101,7 +117,7 @@ def test_a_resumed_monitor_gives_the_events_of_an_uninterrupted_run(faulty, faul
     resumed = Monitor.load(tmp_path / "state")
     events += _run(resumed, tail)
     strip = [{k: v for k, v in e.items() if k != "stats"} for e in events]
-    expected = [{k: v for k, v in e.items() if k != "stats"} for e in faulty_events]
+    expected = [{k: v for k, v in e.items() if k != "stats"} for e in expected_events]
     assert json.dumps(strip, sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str)
 
 
@@ -143,14 +159,16 @@ def _tracker(reopen, min_services=1):
     return IncidentTracker(min_services, minute, minute, 3 * minute, pd.Timedelta("30s"), reopen)
 
 
-def _drive(tracker, alarms_by_minute, minutes=20):
-    """Bucket by bucket (30 s); the transitions as (minute, transition, incident id)."""
+def _drive(tracker, alarms_by_minute, minutes=20, gaps=()):
+    """Bucket by bucket (30 s); the transitions as (minute, transition, incident id). ``gaps``:
+    (from, to) minutes of collection gap."""
     out = []
     for step in range(2 * minutes):
         minute = step / 2
         end = pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
         alarms = [_alarm(s, minute, sev) for s, sev in alarms_by_minute.get(minute, [])]
-        out += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=True)]
+        observed = not any(lo <= minute < hi for lo, hi in gaps)
+        out += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=observed)]
     return out
 
 
@@ -168,6 +186,12 @@ def test_incident_rule_open_update_close_and_reopen_within_the_holdoff():
     ]
     same = _drive(_tracker("same-services"), alarms)
     assert (4.0, "open", "incident-0002") in same, "api was not implicated by incident-0001"
+
+
+def test_a_collection_gap_does_not_count_as_quiet():
+    # nothing observed from 1.5 to 5.0: the close waits for two observed quiet buckets
+    seen = _drive(_tracker("any"), {1.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
+    assert seen == [(1.0, "open", "incident-0001"), (5.5, "close", "incident-0001")]
 
 
 def test_incident_needs_min_services_within_the_window():
