@@ -16,8 +16,11 @@ The rule (one incident at a time, as a monitor of one system sees it):
   the close: a symptom that comes back right after it went away is the same problem flapping (an
   incident can reopen any number of times; each close is reported). With ``reopen="same-services"``
   only alarms implicating services the closed incident had implicated reopen it; with ``"any"``
-  (the default) every alarm within the hold-off does, because a fault's later symptoms often show
-  on its callers first.
+  (the default) alarms on other services reopen it too, because a fault's later symptoms often
+  show on its callers first, except a burst that is larger than the whole closed incident (more
+  distinct alarmed series in one bucket than it ever had) and implicates none of its services:
+  that is a new problem, not the old one flapping (typically a blip of one or two series that
+  closed just before a fault began, which would otherwise swallow the fault).
 
 An incident's **severity** is the highest severity of its alarms (see :mod:`monitor.series`).
 """
@@ -191,12 +194,7 @@ class IncidentTracker:
         if not alarms:
             return out
         closed = self.last_closed
-        if (
-            closed is not None
-            and closed.closed_at is not None
-            and bucket_end - closed.closed_at <= self.holdoff
-            and (self.reopen == "any" or {implicated(a.key) for a in alarms} <= closed.services())
-        ):
+        if closed is not None and self._reopens(closed, alarms, bucket_end):
             closed.closed_at = None
             for alarm in alarms:
                 closed.add(alarm)
@@ -217,6 +215,15 @@ class IncidentTracker:
             self.current, self.inactive = incident, 0
             out.append(("open", incident))
         return out
+
+    def _reopens(self, closed: Incident, alarms: list[Alarm], bucket_end: pd.Timestamp) -> bool:
+        """Whether ``alarms`` reopen ``closed`` (module docstring)."""
+        if closed.closed_at is None or bucket_end - closed.closed_at > self.holdoff:
+            return False
+        services = {implicated(a.key) for a in alarms}
+        if self.reopen == "same-services":
+            return services <= closed.services()
+        return bool(services & closed.services()) or len({a.key for a in alarms}) <= len(closed.alarmed)
 
     def flush(self, end: pd.Timestamp) -> list[tuple[str, Incident]]:
         """Close the open incident at the end of the stream."""

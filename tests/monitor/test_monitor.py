@@ -3,6 +3,7 @@ buckets equal batch buckets, an injected fault opens one incident near its start
 it and ranks the faulty service first, a resumed monitor gives the same events, late and duplicate
 spans are counted, a collection gap is not an incident."""
 
+import dataclasses
 import json
 
 import pandas as pd
@@ -186,6 +187,27 @@ def test_incident_rule_open_update_close_and_reopen_within_the_holdoff():
     ]
     same = _drive(_tracker("same-services"), alarms)
     assert (4.0, "open", "incident-0002") in same, "api was not implicated by incident-0001"
+
+
+def test_a_larger_burst_on_other_services_opens_a_new_incident_instead_of_reopening_a_blip():
+    def burst(service, minute, metrics):
+        return [dataclasses.replace(_alarm(service, minute), key=("edge", "web", service, m)) for m in metrics]
+
+    tracker = _tracker("any")
+    blip = burst("pay", 1.0, ["latency_p90_ms"])
+    fault = burst("db", 2.5, ["latency_mean_ms", "latency_p90_ms", "gap_mean_ms"])
+    tail = burst("api", 4.0, ["latency_mean_ms"])
+    seen = []
+    for minute, alarms in ((1.0, blip), (1.5, []), (2.0, []), (2.5, fault), (3.0, []), (3.5, []), (4.0, tail)):
+        end = pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
+        seen += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=True)]
+    assert seen == [
+        (1.0, "open", "incident-0001"),
+        (2.0, "close", "incident-0001"),
+        (2.5, "open", "incident-0002"),  # 3 series on db: more than the blip ever had, none of its services
+        (3.5, "close", "incident-0002"),
+        (4.0, "update", "incident-0002"),  # one series on api: the fault's symptom on a caller, reopened
+    ]
 
 
 def test_a_collection_gap_does_not_count_as_quiet():
