@@ -4,7 +4,8 @@ Training data are standardised (training mean and standard deviation; ``scale=Fa
 centres them, for data already in comparable units; ``ridge`` adds that much variance to every
 variable, a floor for variables that hardly moved in training); the principal subspace
 keeps the fewest components whose eigenvalues explain at least ``explained_variance`` of the
-variance. For a standardised point x with scores t = P^T x:
+variance, grown to whole eigenspaces (a repeated eigenvalue is kept or left out as a whole, so
+the subspace is unique: :func:`whole_eigenspaces`). For a standardised point x with scores t = P^T x:
 
 - T^2 = sum_a t_a^2 / lambda_a (Hotelling 1947); control limit for a new observation
   k (n-1)(n+1) / (n (n-k)) F_{p}(k, n-k) (Tracy, Young & Mason 1992), k components, n rows;
@@ -51,6 +52,18 @@ def q_limit(residual_eigenvalues: np.ndarray, p_value: float) -> float:
     h0 = 1 - 2 * t1 * t3 / (3 * t2**2)
     c = stats.norm.ppf(p_value)
     return float(t1 * (c * np.sqrt(2 * t2 * h0**2) / t1 + 1 + t2 * h0 * (h0 - 1) / t1**2) ** (1 / h0))
+
+
+def whole_eigenspaces(eigenvalues: np.ndarray, k: int) -> int:
+    """``k`` grown until the k-th and (k+1)-th eigenvalues (descending) differ: a principal
+    subspace that cuts through a repeated eigenvalue is not unique (any rotation of that
+    eigenspace is as good, and which one ``eigh`` returns depends on the machine's LAPACK), while
+    one made of whole eigenspaces is, and so are its T^2 and Q. Ties are equal within 1e-9 of the
+    largest eigenvalue; variables constant in training under a ``ridge`` all tie at the ridge."""
+    tolerance = 1e-9 * max(float(eigenvalues[0]) if len(eigenvalues) else 0.0, 1e-300)
+    while 0 < k < len(eigenvalues) and eigenvalues[k - 1] - eigenvalues[k] <= tolerance:
+        k += 1
+    return k
 
 
 class PCADetector(MultivariateDetector):
@@ -138,7 +151,7 @@ class PCADetector(MultivariateDetector):
         else:
             ratio = np.cumsum(eigenvalues) / eigenvalues.sum()
             k = int(np.searchsorted(ratio, self.explained_variance - 1e-12) + 1)
-            k = min(k, m)
+            k = whole_eigenspaces(eigenvalues, min(k, m))
         if k >= n:
             raise UnmodelledSeries(f"train: {n} rows cannot estimate {k} principal components' T^2 limit")
         positive = eigenvalues[:k] > 1e-12

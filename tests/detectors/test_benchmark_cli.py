@@ -26,6 +26,7 @@ def bench():
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_detectors"] = module  # its dataclasses look their module up
     saved = list(sys.path)
+    sys.path.insert(0, str(path.parent))  # its _benchpath, as when run as a script
     spec.loader.exec_module(module)
     sys.path[:] = saved
     return module

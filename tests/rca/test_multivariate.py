@@ -24,15 +24,7 @@ def _evidence(fault, keep_scores=True):
     [
         ({"slow": {"redis": 20.0}}, "redis"),
         ({"slow": {"catalog": 20.0}}, "catalog"),
-        pytest.param(
-            {"errors": {"db": 0.3}},
-            "db",
-            marks=pytest.mark.xfail(
-                strict=False,
-                reason="fails since the 2026-12-02 evening environment (catalog 3.53 above db 2.68; "
-                "passed in the afternoon's CI; not pandas, numpy or scipy): see the issue note",
-            ),
-        ),
+        ({"errors": {"db": 0.3}}, "db"),
         ({"ratio": {("cart", "redis"): 3.0}}, "cart"),
     ],
 )
