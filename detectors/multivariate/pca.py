@@ -4,7 +4,7 @@ Training data are standardised (training mean and standard deviation; ``scale=Fa
 centres them, for data already in comparable units; ``ridge`` adds that much variance to every
 variable, a floor for variables that hardly moved in training); the principal subspace
 keeps the fewest components whose eigenvalues explain at least ``explained_variance`` of the
-variance, grown to whole eigenspaces (a repeated eigenvalue is kept or left out as a whole, so
+variance, made of whole eigenspaces (a repeated eigenvalue is kept or left out as a whole, so
 the subspace is unique: :func:`whole_eigenspaces`). For a standardised point x with scores t = P^T x:
 
 - T^2 = sum_a t_a^2 / lambda_a (Hotelling 1947); control limit for a new observation
@@ -54,16 +54,27 @@ def q_limit(residual_eigenvalues: np.ndarray, p_value: float) -> float:
     return float(t1 * (c * np.sqrt(2 * t2 * h0**2) / t1 + 1 + t2 * h0 * (h0 - 1) / t1**2) ** (1 / h0))
 
 
-def whole_eigenspaces(eigenvalues: np.ndarray, k: int) -> int:
-    """``k`` grown until the k-th and (k+1)-th eigenvalues (descending) differ: a principal
+def whole_eigenspaces(eigenvalues: np.ndarray, k: int, limit: int | None = None) -> int:
+    """``k`` moved to the nearest end of the repeated eigenvalue it cuts, if any: a principal
     subspace that cuts through a repeated eigenvalue is not unique (any rotation of that
-    eigenspace is as good, and which one ``eigh`` returns depends on the machine's LAPACK), while
-    one made of whole eigenspaces is, and so are its T^2 and Q. Ties are equal within 1e-9 of the
-    largest eigenvalue; variables constant in training under a ``ridge`` all tie at the ridge."""
-    tolerance = 1e-9 * max(float(eigenvalues[0]) if len(eigenvalues) else 0.0, 1e-300)
-    while 0 < k < len(eigenvalues) and eigenvalues[k - 1] - eigenvalues[k] <= tolerance:
-        k += 1
-    return k
+    eigenspace is as good, and which one ``eigh`` returns is arbitrary), while one made of whole
+    eigenspaces is, and so are its T^2 and Q. The whole group is kept when that leaves ``k`` below
+    ``limit`` (the T^2 limit needs fewer components than training rows), else left out (unless
+    it starts the spectrum). Ties are equal within 1e-9 of the largest eigenvalue; variables
+    constant in training under a ``ridge`` all tie at the ridge. ``eigenvalues`` descending."""
+    m = len(eigenvalues)
+    if not 0 < k < m:
+        return k
+    tolerance = 1e-9 * max(float(eigenvalues[0]), 1e-300)
+    if eigenvalues[k - 1] - eigenvalues[k] > tolerance:
+        return k
+    end = k
+    while end < m and eigenvalues[end - 1] - eigenvalues[end] <= tolerance:
+        end += 1
+    start = k - 1
+    while start > 0 and eigenvalues[start - 1] - eigenvalues[start] <= tolerance:
+        start -= 1
+    return end if (limit is None or end < limit or start == 0) else start
 
 
 class PCADetector(MultivariateDetector):
@@ -151,7 +162,7 @@ class PCADetector(MultivariateDetector):
         else:
             ratio = np.cumsum(eigenvalues) / eigenvalues.sum()
             k = int(np.searchsorted(ratio, self.explained_variance - 1e-12) + 1)
-            k = whole_eigenspaces(eigenvalues, min(k, m))
+            k = whole_eigenspaces(eigenvalues, min(k, m), limit=n)
         if k >= n:
             raise UnmodelledSeries(f"train: {n} rows cannot estimate {k} principal components' T^2 limit")
         positive = eigenvalues[:k] > 1e-12

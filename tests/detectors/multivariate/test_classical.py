@@ -125,3 +125,13 @@ def test_a_repeated_eigenvalue_is_kept_or_left_out_whole():
         assert k == len(lam) or lam[k - 1] - lam[k] > 1e-6, "the principal subspace ends between distinct eigenvalues"
         scores.append(model.detect(pd.DataFrame(test[:, order])).score)
     np.testing.assert_allclose(scores[0], scores[1], rtol=1e-9)
+
+
+def test_whole_eigenspaces_keeps_or_leaves_out_a_tie():
+    from detectors.multivariate.pca import whole_eigenspaces
+
+    lam = np.array([5.0, 2.0, 1.0, 1.0, 1.0, 0.5])
+    assert whole_eigenspaces(lam, 1) == 1 and whole_eigenspaces(lam, 2) == 2  # no tie cut
+    assert whole_eigenspaces(lam, 3) == 5 and whole_eigenspaces(lam, 4) == 5  # grown over the tie
+    assert whole_eigenspaces(lam, 3, limit=5) == 2  # 5 components would need more rows: left out
+    assert whole_eigenspaces(np.ones(4), 2, limit=3) == 4  # a tie that starts the spectrum stays whole
