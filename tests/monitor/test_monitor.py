@@ -160,16 +160,20 @@ def _tracker(reopen, min_services=1):
     return IncidentTracker(min_services, minute, minute, 3 * minute, pd.Timedelta("30s"), reopen)
 
 
+def _bucket_end(minute):
+    """The end of the 30 s bucket that starts ``minute`` minutes after T0."""
+    return pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
+
+
 def _drive(tracker, alarms_by_minute, minutes=20, gaps=()):
     """Bucket by bucket (30 s); the transitions as (minute, transition, incident id). ``gaps``:
     (from, to) minutes of collection gap."""
     out = []
     for step in range(2 * minutes):
         minute = step / 2
-        end = pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
         alarms = [_alarm(s, minute, sev) for s, sev in alarms_by_minute.get(minute, [])]
         observed = not any(lo <= minute < hi for lo, hi in gaps)
-        out += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=observed)]
+        out += [(minute, t, i.id) for t, i in tracker.step(_bucket_end(minute), alarms, observed=observed)]
     return out
 
 
@@ -199,8 +203,7 @@ def test_a_larger_burst_on_other_services_opens_a_new_incident_instead_of_reopen
     tail = burst("api", 4.0, ["latency_mean_ms"])
     seen = []
     for minute, alarms in ((1.0, blip), (1.5, []), (2.0, []), (2.5, fault), (3.0, []), (3.5, []), (4.0, tail)):
-        end = pd.Timestamp(T0 + int((minute + 0.5) * 60 * S), unit="us", tz="UTC")
-        seen += [(minute, t, i.id) for t, i in tracker.step(end, alarms, observed=True)]
+        seen += [(minute, t, i.id) for t, i in tracker.step(_bucket_end(minute), alarms, observed=True)]
     assert seen == [
         (1.0, "open", "incident-0001"),
         (2.0, "close", "incident-0001"),
