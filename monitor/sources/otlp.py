@@ -63,10 +63,11 @@ class OTLPReceiver:
     ``host``/``port``: where to listen (127.0.0.1 by default; port 0 picks a free one, read it from
     :attr:`port` after :meth:`start`). ``queue_batches``: how many accepted requests may wait for
     :meth:`batches` (then requests are refused with ``busy_status``); ``max_batch_spans``: the
-    most spans :meth:`batches` joins into one SpanFrame. ``heartbeat_s``: with no batch for that
-    long, :meth:`batches` yields an empty SpanFrame so the consumer sees time pass (None: never).
-    Every batch has
-    ``attrs["received_unix"]``, the time its first request arrived.
+    most spans :meth:`batches` joins into one SpanFrame; ``linger_s``: how long after a request's
+    arrival :meth:`batches` waits for more to join it (0: only those already waiting).
+    ``heartbeat_s``: with no batch for that long, :meth:`batches` yields an empty SpanFrame so the
+    consumer sees time pass (None: never). Every batch has ``attrs["received_unix"]``, the time
+    its first request arrived.
 
     ``stats`` (plain ints): ``requests``, ``spans_accepted``, ``spans_rejected`` and
     ``rejected_<reason>`` per reason (as answered in ``partial_success``), ``requests_queued``,
@@ -86,6 +87,7 @@ class OTLPReceiver:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         queue_batches: int = 64,
         max_batch_spans: int = 100_000,
+        linger_s: float = 0.1,
         busy_status: int = 503,
         retry_after_s: int = 1,
         heartbeat_s: float | None = 1.0,
@@ -102,6 +104,8 @@ class OTLPReceiver:
                 raise MonitorError(f"OTLPReceiver: {name} must be a positive integer, got {value!r}")
         if isinstance(retry_after_s, bool) or not isinstance(retry_after_s, int) or retry_after_s < 0:
             raise MonitorError(f"OTLPReceiver: retry_after_s must be whole seconds >= 0, got {retry_after_s!r}")
+        if isinstance(linger_s, bool) or not isinstance(linger_s, (int, float)) or not 0 <= linger_s < 60:
+            raise MonitorError(f"OTLPReceiver: linger_s must be seconds in [0, 60), got {linger_s!r}")
         if heartbeat_s is not None and not heartbeat_s > 0:
             raise MonitorError(f"OTLPReceiver: heartbeat_s must be > 0 seconds or None, got {heartbeat_s!r}")
         if not str(path).startswith("/"):
@@ -112,6 +116,7 @@ class OTLPReceiver:
         self.max_body_bytes = max_body_bytes
         self.queue_batches = queue_batches
         self.max_batch_spans = max_batch_spans
+        self.linger_s = float(linger_s)
         self.busy_status = busy_status
         self.retry_after_s = retry_after_s
         self.heartbeat_s = heartbeat_s
@@ -162,9 +167,10 @@ class OTLPReceiver:
 
     def batches(self) -> Iterator[pd.DataFrame]:
         """SpanFrames of the accepted requests in arrival order, until :meth:`close` (what was queued
-        before the close is still delivered). Requests waiting in the queue together become one
-        SpanFrame of at most ``max_batch_spans`` spans (one SpanFrame per request would cost more
-        than the decoding); with nothing to deliver for ``heartbeat_s``, an empty heartbeat frame."""
+        before the close is still delivered). Requests waiting in the queue together, or arriving
+        within ``linger_s`` of the first, become one SpanFrame of at most ``max_batch_spans`` spans
+        (a SpanFrame costs some milliseconds however few its spans: one per request would cost
+        more than the decoding); with nothing to deliver for ``heartbeat_s``, an empty heartbeat frame."""
         self.start()
         wait = self.heartbeat_s if self.heartbeat_s is not None else 0.1
         while True:
@@ -181,9 +187,11 @@ class OTLPReceiver:
                 continue
             group = [first]
             size = len(first[1])
+            until = first[0] + self.linger_s
             while size < self.max_batch_spans and isinstance(group[-1][1], SpanColumns):
+                linger = 0.0 if self._closed.is_set() else max(0.0, until - time.time())
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=linger)
                 except queue.Empty:
                     break
                 group.append(item)

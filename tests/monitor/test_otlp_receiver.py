@@ -150,6 +150,18 @@ def test_requests_waiting_together_become_one_spanframe_in_order_up_to_max_batch
     assert receiver.stats["requests_delivered"] == 5 and receiver.stats["batches_delivered"] == 2
 
 
+def test_a_request_arriving_within_linger_s_joins_the_waiting_one():
+    with OTLPReceiver(port=0, heartbeat_s=None, max_batch_spans=4, linger_s=30) as receiver:
+        post(receiver.url, request_of(2).SerializeToString(), PROTOBUF)
+        frames = []
+        consumer = threading.Thread(target=lambda: frames.append(next(receiver.batches())))
+        consumer.start()
+        post(receiver.url, request_of(2, start=T0 + 10**9).SerializeToString(), PROTOBUF)
+        consumer.join(10)
+    assert [len(f) for f in frames] == [4], "the second request came within the 30 s: one SpanFrame"
+    assert receiver.stats["batches_delivered"] == 1 and receiver.stats["requests_delivered"] == 2
+
+
 def test_empty_request_is_a_success_and_queues_nothing(receiver):
     assert post(receiver.url, b"", PROTOBUF)[0] == 200
     assert post(receiver.url, b"{}", {"Content-Type": "application/json"})[0] == 200
@@ -287,6 +299,7 @@ def test_heartbeats_are_empty_spanframes_when_idle():
         ({"queue_batches": 0}, "queue_batches must be a positive integer"),
         ({"max_body_bytes": 1.5}, "max_body_bytes must be a positive integer"),
         ({"heartbeat_s": 0}, "heartbeat_s must be > 0"),
+        ({"linger_s": -1}, r"linger_s must be seconds in \[0, 60\)"),
         ({"path": "v1/traces"}, "path must start with '/'"),
     ],
 )
