@@ -213,24 +213,26 @@ def _resource(resource_spans) -> tuple[str | None, str | None]:
 
 def _columns(message) -> SpanColumns:
     rows: list[tuple] = []
-    services: list = []
-    pods: list = []
+    resources: list[tuple[str | None, str | None]] = []
+    sizes: list[int] = []
     for resource_spans in message.resource_spans:
-        service, pod = _resource(resource_spans)
+        resource = _resource(resource_spans)
         for scope in _scopes(resource_spans):
             spans = scope.spans
             rows += map(_SPAN_FIELDS, spans)
-            services += [service] * len(spans)
-            pods += [pod] * len(spans)
+            resources.append(resource)
+            sizes.append(len(spans))
     n = len(rows)
-    columns = list(zip(*rows)) if n else [()] * len(_SPAN_FIELD_NAMES)
-    trace_ids, span_ids, parent_ids, names, kinds, starts, ends, raw_status, attributes = columns
+    if not n:
+        return _empty_columns()
+    trace_ids, span_ids, parent_ids, names, kinds, starts, ends, raw_status, attributes = zip(*rows)
 
     trace_hex, zero_trace, no_trace = hex_ids(trace_ids)
     span_hex, zero_span, no_span = hex_ids(span_ids)
     parent_hex, _, _ = hex_ids(parent_ids)
-    service_array = np.array(services, dtype=object)
-    no_service = np.array([s is None or not s.strip() for s in services], dtype=bool)
+    services = np.repeat(np.array([service for service, _ in resources], dtype=object), sizes)
+    pods = np.repeat(np.array([pod for _, pod in resources], dtype=object), sizes)
+    no_service = np.repeat([service is None or not service.strip() for service, _ in resources], sizes)
     drop = np.zeros(n, dtype=bool)
     rejected: Counter[str] = Counter()
 
@@ -254,24 +256,36 @@ def _columns(message) -> SpanColumns:
 
     kind_codes = np.array(kinds, dtype=np.int64)
     kind_codes[(kind_codes < 0) | (kind_codes >= len(_KIND_CODES))] = 0
-    keep = ~drop
-    index = np.flatnonzero(keep)
     out: dict[str, Any] = {
-        "trace_id": trace_hex.filter(pa.array(keep)),
-        "span_id": span_hex.filter(pa.array(keep)),
-        "parent_id": parent_hex.filter(pa.array(keep)),
-        "service": service_array[index],
-        "operation": np.array(names, dtype=object)[index],
-        "start_us": start_us[index],
-        "duration_us": duration_us[index],
-        "kind": _KIND_CODES[kind_codes][index],
-        "status": status[index],
-        "pod": np.array(pods, dtype=object)[index],
+        "trace_id": trace_hex,
+        "span_id": span_hex,
+        "parent_id": parent_hex,
+        "service": services,
+        "operation": np.array(names, dtype=object),
+        "start_us": start_us,
+        "duration_us": duration_us,
+        "kind": _KIND_CODES[kind_codes],
+        "status": status,
+        "pod": pods,
     }
     for column in (*ATTRIBUTE_TAGS, "http_status", "grpc_status"):
         if pd.notna(derived[column]).any():  # a column any span of the request has, as the JSON reader keeps it
-            out[column] = derived[column][tag_index[index]]
+            out[column] = derived[column][tag_index]
+    if drop.any():
+        keep = ~drop
+        index, mask = np.flatnonzero(keep), pa.array(keep)
+        out = {k: v.filter(mask) if isinstance(v, pa.Array) else v[index] for k, v in out.items()}
     return SpanColumns(out, rejected)
+
+
+def _empty_columns() -> SpanColumns:
+    ids = pa.array([], type=pa.string())
+    texts = np.zeros(0, dtype=object)
+    numbers = np.zeros(0, dtype=np.int64)
+    codes = np.zeros(0, dtype=np.int8)
+    columns = {"trace_id": ids, "span_id": ids, "parent_id": ids, "service": texts, "operation": texts}
+    columns |= {"start_us": numbers, "duration_us": numbers, "kind": codes, "status": codes, "pod": texts}
+    return SpanColumns(columns, Counter())
 
 
 def spanframe_of(
@@ -334,10 +348,10 @@ def hex_ids(values) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     present = lengths > 0
     joined = b"".join(values)
     zero = np.zeros(n, dtype=bool)
-    widths = np.unique(lengths[present])
-    if len(widths) == 1:
-        zero[present] = ~np.frombuffer(joined, dtype=np.uint8).reshape(-1, int(widths[0])).any(axis=1)
-    else:
+    width = int(lengths.max()) if n else 0
+    if width and lengths[present].min() == width:
+        zero[present] = ~np.frombuffer(joined, dtype=np.uint8).reshape(-1, width).any(axis=1)
+    elif width:
         zero = np.array([bool(v) and not v.strip(b"\0") for v in values], dtype=bool)
     offsets = np.zeros(n + 1, dtype=np.int32)
     np.cumsum(2 * lengths, out=offsets[1:])
@@ -387,17 +401,29 @@ def _derived_tags(attributes) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         count=len(attributes),
     )
     names = ("tag_state", "tag_error", *ATTRIBUTE_TAGS, "http_status", "grpc_status")
-    values: dict[str, list] = {name: [] for name in names}
-    for raw in index:
-        tags = {key: any_value(AnyValue.FromString(v)) for key, v in zip(_KEYS, raw) if v is not None}
-        for name, value in zip(names, derive(tags)):
-            values[name].append(value)
-    out = {name: np.array(v, dtype=object) for name, v in values.items()}
+    said = [_DERIVED.get(raw) or _derive_raw(raw) for raw in index]
+    out = {name: np.array(values, dtype=object) for name, values in zip(names, zip(*said))}
     out["tag_error"] = out["tag_error"].astype(bool)
-    out["tag_state"] = np.array(
-        [STATUSES.index(v) if v in STATUSES else UNKNOWN_STATUS for v in values["tag_state"]], dtype=np.int8
-    )
+    out["tag_state"] = out["tag_state"].astype(np.int8)
     return position, out
+
+
+_DERIVED: dict[tuple, tuple] = {}
+"""What :func:`derive` said of a set of raw attribute values (``tag_state`` as a position), kept
+across requests: spans repeat a few such sets, and deriving one costs more than a span's decoding."""
+_DERIVED_MAX_SETS = 4096
+_DERIVED_MAX_BYTES = 512
+
+
+def _derive_raw(raw: tuple) -> tuple:
+    tags = {key: any_value(AnyValue.FromString(v)) for key, v in zip(_KEYS, raw) if v is not None}
+    state, *rest = derive(tags)
+    said = (STATUSES.index(state) if state in STATUSES else UNKNOWN_STATUS, *rest)
+    if sum(len(v) for v in raw if v is not None) <= _DERIVED_MAX_BYTES:
+        if len(_DERIVED) >= _DERIVED_MAX_SETS:
+            _DERIVED.clear()
+        _DERIVED[raw] = said
+    return said
 
 
 def derive(tags: Mapping[str, object]) -> tuple:
