@@ -13,7 +13,7 @@ It follows the OTLP/HTTP specification (opentelemetry-specification, ``protocol/
   when the queue of batches is full; every 4xx/5xx body is a ``google.rpc.Status`` message.
 
 A request's spans are one batch: queued whole or refused whole, so a client that retries after a
-refusal never makes a span count twice. Served by uvicorn (FastAPI) on a thread of its own.
+refusal never makes a span count twice. Served by uvicorn, as a plain ASGI application, on a thread of its own.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import pandas as pd
 import uvicorn
-from fastapi import FastAPI, Request, Response
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
@@ -55,6 +55,10 @@ class _Refused(MonitorError):
         super().__init__(message)
         self.status = status
         self.stat = stat
+
+
+class _Disconnected(MonitorError):
+    """The client went away while sending its body: nothing to answer."""
 
 
 class OTLPReceiver:
@@ -237,25 +241,43 @@ class OTLPReceiver:
             for key, value in {**(counts or {}), **more}.items():
                 self.stats[key] = self.stats.get(key, 0) + int(value)
 
-    def _app(self) -> FastAPI:
-        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-        app.add_api_route(self.path, self._export, methods=["POST"])
+    def _app(self):
+        """The ASGI application (no framework: one route, the rest 404, 405 or 307 as FastAPI answered)."""
+        path, slashed = self.path, self.path.rstrip("/") + "/"
+
+        async def app(scope, receive, send) -> None:
+            if scope["type"] != "http":
+                return
+            if scope["path"] == path and scope["method"] == "POST":
+                try:
+                    reply = await self._export(scope, receive)
+                except _Disconnected:
+                    return
+            elif scope["path"] == path:
+                reply = _Reply(405, b'{"detail":"Method Not Allowed"}', JSON, ((b"allow", b"POST"),))
+            elif scope["path"] == slashed and path != slashed:
+                reply = _Reply(307, b"", None, ((b"location", _location(scope, path)),))
+            else:
+                reply = _Reply(404, b'{"detail":"Not Found"}', JSON)
+            await reply.send(send)
+
         return app
 
-    async def _export(self, request: Request) -> Response:
+    async def _export(self, scope, receive) -> _Reply:
         arrived = time.time()
         self._count(requests=1)
         encoding = PROTOBUF
+        headers = _headers(scope)
         try:
-            encoding = _media_type(request.headers.get("content-type"))
-            gzipped = _gzipped(request.headers.get("content-encoding"))
-            declared = request.headers.get("content-length")
+            encoding = _media_type(headers.get("content-type"))
+            gzipped = _gzipped(headers.get("content-encoding"))
+            declared = headers.get("content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 raise _Refused(413, f"body of {declared} bytes is over the limit of {self.max_body_bytes}", "too_large")
-            body = await _read_body(request, self.max_body_bytes, gzipped)
+            body = await _read_body(receive, self.max_body_bytes, gzipped)
             if self._queue.full():
                 return self._busy(encoding)
-            frame, rejected = await run_in_threadpool(_decode, body, encoding, f"OTLP/HTTP {_peer(request)}")
+            frame, rejected = await run_in_threadpool(_decode, body, encoding, f"OTLP/HTTP {_peer(scope)}")
         except _Refused as refused:
             self._count(Counter({refused.stat: 1}))
             return _status_response(refused.status, str(refused), encoding)
@@ -278,17 +300,46 @@ class OTLPReceiver:
             response.partial_success.error_message = f"rejected {sum(rejected.values())} of {total} spans: {reasons}"
         return _message_response(200, response, encoding)
 
-    def _busy(self, encoding: str) -> Response:
+    def _busy(self, encoding: str) -> _Reply:
         self._count(queue_full=1)
         message = f"the queue of {self.queue_batches} batches is full; retry after {self.retry_after_s} s"
-        response = _status_response(self.busy_status, message, encoding, code=code_pb2.UNAVAILABLE)
-        response.headers["Retry-After"] = str(self.retry_after_s)
-        return response
+        reply = _status_response(self.busy_status, message, encoding, code=code_pb2.UNAVAILABLE)
+        return reply._replace(headers=((b"retry-after", str(self.retry_after_s).encode()),))
 
 
-def _peer(request: Request) -> str:
-    client = request.client
-    return f"{client.host}:{client.port}" if client is not None else "client"
+class _Reply(NamedTuple):
+    """An HTTP answer: status, body, media type (None: no Content-Type) and more headers."""
+
+    status: int
+    body: bytes
+    media: str | None
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+
+    async def send(self, send) -> None:
+        headers = [(b"content-length", str(len(self.body)).encode()), *self.headers]
+        if self.media is not None:
+            headers.append((b"content-type", self.media.encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _headers(scope) -> dict[str, str]:
+    """The request's headers by lower-case name (the first of repeated ones), values as latin-1."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
+
+
+def _peer(scope) -> str:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else "client"
+
+
+def _location(scope, path: str) -> bytes:
+    host = _headers(scope).get("host") or f"{scope['server'][0]}:{scope['server'][1]}"
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scope.get('scheme', 'http')}://{host}{path}{'?' + query if query else ''}".encode("latin-1")
 
 
 def _media_type(header: str | None) -> str:
@@ -309,13 +360,13 @@ def _gzipped(header: str | None) -> bool:
     raise _Refused(415, f"Content-Encoding {header!r} is not supported; send gzip or none", "unsupported_media_type")
 
 
-async def _read_body(request: Request, limit: int, gzipped: bool) -> bytes:
+async def _read_body(receive, limit: int, gzipped: bool) -> bytes:
     """The body, inflated when gzipped, refused (413) as soon as either size passes ``limit``."""
     wire = 0
     out = bytearray()
     inflater = zlib.decompressobj(wbits=31) if gzipped else None
     try:
-        async for chunk in request.stream():
+        async for chunk in _chunks(receive):
             wire += len(chunk)
             if wire > limit:
                 raise _Refused(413, f"body is over the limit of {limit} bytes", "too_large")
@@ -335,6 +386,17 @@ async def _read_body(request: Request, limit: int, gzipped: bool) -> bytes:
     if inflater is not None and not inflater.eof:
         raise _Refused(400, "gzip body ends before its end of stream", "bad_request")
     return bytes(out)
+
+
+async def _chunks(receive):
+    """The body's chunks as the ASGI server hands them over; :class:`_Disconnected` when the client leaves."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected("the client closed the connection before the body ended")
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 def _decode(body: bytes, encoding: str, source: str) -> tuple[SpanColumns | pd.DataFrame, Counter]:
@@ -364,15 +426,15 @@ def _decode(body: bytes, encoding: str, source: str) -> tuple[SpanColumns | pd.D
     return frame, skipped
 
 
-def _message_response(status: int, message, encoding: str) -> Response:
+def _message_response(status: int, message, encoding: str) -> _Reply:
     if encoding == JSON:
         body = json_format.MessageToJson(message, indent=None).encode()
     else:
         body = message.SerializeToString()
-    return Response(content=body, status_code=status, media_type=encoding)
+    return _Reply(status, body, encoding)
 
 
-def _status_response(status: int, message: str, encoding: str, code: int | None = None) -> Response:
+def _status_response(status: int, message: str, encoding: str, code: int | None = None) -> _Reply:
     reply = status_pb2.Status(
         code=code if code is not None else _GRPC_CODES.get(status, code_pb2.UNKNOWN), message=message
     )

@@ -203,6 +203,28 @@ def test_bad_bodies_get_a_clear_4xx_and_the_server_keeps_serving(receiver, body,
     assert len(drain(receiver)[0]) == 2
 
 
+def test_other_methods_and_paths_are_405_and_404(receiver):
+    parts = urllib.parse.urlsplit(receiver.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        for method, path, code in (
+            ("GET", parts.path, 405),
+            ("POST", "/v1/metrics", 404),
+            ("POST", "/v1/traces/", 307),
+        ):
+            connection.request(method, path, body=b"" if method == "POST" else None, headers=PROTOBUF)
+            response = connection.getresponse()
+            response.read()
+            assert response.status == code, (method, path)
+            if code == 405:
+                assert response.getheader("allow") == "POST"
+            if code == 307:
+                assert response.getheader("location") == receiver.url
+    finally:
+        connection.close()
+    assert receiver.stats.get("requests", 0) == 0
+
+
 def test_bodies_over_the_limit_are_413_declared_or_streamed(receiver):
     big = request_of(6000).SerializeToString()
     assert len(big) > receiver.max_body_bytes
