@@ -44,6 +44,9 @@ JSON = "application/json"
 DEFAULT_PORT = 4318
 DEFAULT_MAX_BODY_BYTES = 20 * 2**20
 """20 MiB: the OpenTelemetry Collector's default ``max_request_body_size``."""
+INLINE_DECODE_BYTES = 256 * 2**10
+"""Bodies up to this size (about 1,500 spans, a few ms) are decoded on the server's event loop;
+larger ones on a worker thread, so that they do not hold up the other connections' requests."""
 _GRPC_CODES = {400: code_pb2.INVALID_ARGUMENT, 413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT}
 _STRUCTURE_REASONS = ("malformed_document", "malformed_resource")
 
@@ -277,7 +280,11 @@ class OTLPReceiver:
             body = await _read_body(receive, self.max_body_bytes, gzipped)
             if self._queue.full():
                 return self._busy(encoding)
-            frame, rejected = await run_in_threadpool(_decode, body, encoding, f"OTLP/HTTP {_peer(scope)}")
+            source = f"OTLP/HTTP {_peer(scope)}"
+            if len(body) <= INLINE_DECODE_BYTES:
+                frame, rejected = _decode(body, encoding, source)
+            else:
+                frame, rejected = await run_in_threadpool(_decode, body, encoding, source)
         except _Refused as refused:
             self._count(Counter({refused.stat: 1}))
             return _status_response(refused.status, str(refused), encoding)
