@@ -18,16 +18,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from collectors import CollectError, detect_format, read_otlp, read_spans
+from collectors import CollectError, detect_format, otlp_proto, read_otlp, read_spans
 from collectors.otlp_proto import (
     HEAD_BYTES,
     UNKNOWN_STATUS,
     any_value,
     combine_status,
     count_spans,
+    decode_columns,
     decode_traces,
     derive,
     looks_like_otlp_protobuf,
+    spanframe_of,
 )
 from collectors.spanframe import STATUSES
 from collectors.status import status_from_tags
@@ -162,6 +164,40 @@ def test_protobuf_and_json_of_one_request_read_the_same(request):
     pd.testing.assert_frame_equal(from_proto, from_json, check_categorical=False)
     assert from_proto.attrs["skipped"] == from_json.attrs["skipped"]
     assert count_spans(request) == len(from_proto) + sum(from_proto.attrs["skipped"].values())
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(requests(), min_size=1, max_size=3))
+def test_the_receivers_path_over_several_requests_reads_as_the_json_reader(batch):
+    """``decode_columns`` per request, then one ``spanframe_of`` (the receiver's path), against the
+    JSON reader given every request's JSON mapping: first with nothing cached of what attribute
+    sets say, then again with all of it cached."""
+    otlp_proto._DERIVED.clear()
+    expected = read_otlp([json_format.MessageToDict(request) for request in batch])
+    for _ in range(2):
+        frame = spanframe_of([decode_columns(request.SerializeToString()) for request in batch])
+        pd.testing.assert_frame_equal(frame, expected, check_categorical=False)
+        assert frame.attrs["skipped"] == expected.attrs["skipped"]
+
+
+def test_sdk_requests_with_events_links_an_empty_resource_and_an_empty_request_read_as_the_json_reader():
+    finished = sdk_spans()
+    request = encode_spans(finished)
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.events.add(time_unix_nano=T0 + 10, name="exception").attributes.add(key="error").value.bool_value = True
+    span.links.add(trace_id=b"\x07" * 16, span_id=b"\x08" * 8).attributes.add(
+        key="peer.service"
+    ).value.string_value = "x"
+    anonymous = ExportTraceServiceRequest()
+    anonymous.resource_spans.add().scope_spans.add().spans.add(
+        trace_id=b"\x05" * 16, span_id=b"\x06" * 8, name="op", start_time_unix_nano=T0, end_time_unix_nano=T0 + 1
+    )
+    batch = [request, ExportTraceServiceRequest(), anonymous]
+    expected = read_otlp([json_format.MessageToDict(r) for r in batch])
+    frame = spanframe_of([decode_columns(r.SerializeToString()) for r in batch])
+    pd.testing.assert_frame_equal(frame, expected, check_categorical=False)
+    assert frame.attrs["skipped"] == expected.attrs["skipped"] == {"missing_service": 1}
+    assert len(frame) == len(finished) and frame["parent_id"].isna().sum() == 1, "the root has no parent"
 
 
 @settings(max_examples=150, deadline=None)
