@@ -227,9 +227,9 @@ def _columns(message) -> SpanColumns:
         return _empty_columns()
     trace_ids, span_ids, parent_ids, names, kinds, starts, ends, raw_status, attributes = zip(*rows)
 
-    trace_hex, zero_trace, no_trace = hex_ids(trace_ids)
-    span_hex, zero_span, no_span = hex_ids(span_ids)
-    parent_hex, _, _ = hex_ids(parent_ids)
+    ids, zero, empty = hex_ids(trace_ids + span_ids + parent_ids)
+    trace_hex, span_hex, parent_hex = (ids.slice(at, n) for at in (0, n, 2 * n))
+    zero_trace, zero_span, no_trace, no_span = zero[:n], zero[n : 2 * n], empty[:n], empty[n : 2 * n]
     services = np.repeat(np.array([service for service, _ in resources], dtype=object), sizes)
     pods = np.repeat(np.array([pod for _, pod in resources], dtype=object), sizes)
     no_service = np.repeat([service is None or not service.strip() for service, _ in resources], sizes)
@@ -341,20 +341,19 @@ def spanframe_of(
 
 
 def hex_ids(values) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Ids (bytes) as lower-case hex text (an Arrow array, null when empty or all zero), the mask
-    of the all-zero ones and the mask of the empty ones."""
+    """Ids (bytes, of any lengths) as lower-case hex text (an Arrow array, null when empty or all
+    zero), the mask of the all-zero ones and the mask of the empty ones."""
     n = len(values)
     lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
     present = lengths > 0
     joined = b"".join(values)
-    zero = np.zeros(n, dtype=bool)
-    width = int(lengths.max()) if n else 0
-    if width and lengths[present].min() == width:
-        zero[present] = ~np.frombuffer(joined, dtype=np.uint8).reshape(-1, width).any(axis=1)
-    elif width:
-        zero = np.array([bool(v) and not v.strip(b"\0") for v in values], dtype=bool)
+    if 2 * len(joined) >= 2**31:
+        raise CollectError(f"{n} ids of {len(joined)} bytes in all: more than one Arrow text array holds")
+    ends = np.cumsum(lengths)
+    nonzero = np.concatenate(([0], np.cumsum(np.frombuffer(joined, dtype=np.uint8) != 0)))
+    zero = present & (nonzero[ends] == nonzero[ends - lengths])
     offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(2 * lengths, out=offsets[1:])
+    offsets[1:] = 2 * ends
     valid = present & ~zero
     buffers = [
         pa.py_buffer(np.packbits(valid, bitorder="little")),

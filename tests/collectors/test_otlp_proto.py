@@ -28,6 +28,7 @@ from collectors.otlp_proto import (
     decode_columns,
     decode_traces,
     derive,
+    hex_ids,
     looks_like_otlp_protobuf,
     spanframe_of,
 )
@@ -269,6 +270,13 @@ def test_every_span_that_cannot_be_kept_is_counted_by_reason():
     assert len(frame) == 1 and frame["span_id"].tolist() == ["0000000000000001"]
     assert frame["parent_id"].isna().all(), "an all-zero parent id means no parent"
     assert frame["start_us"].tolist() == [T0 // 1000] and frame["duration_us"].tolist() == [5]
+
+
+def test_hex_ids_of_mixed_lengths():
+    ids, zero, empty = hex_ids((b"", b"\0\0", b"\x01\x00", b"\xab" * 16, b"\0" * 8, b"\x00\x0f"))
+    assert ids.to_pylist() == [None, None, "0100", "ab" * 16, None, "000f"]
+    assert zero.tolist() == [False, True, False, False, True, False]
+    assert empty.tolist() == [True, False, False, False, False, False]
 
 
 def test_deprecated_instrumentation_library_spans_are_read():
