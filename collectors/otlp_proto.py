@@ -99,12 +99,14 @@ def any_value(value):
 
 
 def _projection() -> tuple[Any, Any]:
-    """``TracesData`` and ``ScopeSpans`` classes of the official schema with two span fields seen
+    """``TracesData`` and ``ScopeSpans`` classes of the official schema with span fields seen
     raw: ``attributes`` as ``map<string, bytes>`` (on the wire the same as ``repeated KeyValue``,
-    the value the bytes of its ``AnyValue``) and ``status`` as ``bytes``. Built at import from
-    the official descriptors (field numbers and every other field as they are), so that a span's
-    attributes are looked up by key in C instead of being walked in Python; the values that
-    matter are parsed with the official ``AnyValue`` and ``Status`` classes."""
+    the value the bytes of its ``AnyValue``), ``status`` as ``bytes``, and the fields the
+    SpanFrame does not read (a span's ``events`` and ``links``, a scope's ``scope``) as bytes
+    never parsed into messages. Built at import from the official descriptors (field numbers and
+    every other field as they are), so that a span's attributes are looked up by key in C instead
+    of being walked in Python; the values that matter are parsed with the official ``AnyValue``
+    and ``Status`` classes."""
     pool = descriptor_pool.DescriptorPool()
     for module in (common_pb2, resource_pb2, trace_pb2):
         proto = descriptor_pb2.FileDescriptorProto()
@@ -116,10 +118,15 @@ def _projection() -> tuple[Any, Any]:
             for name, number in (("key", 1), ("value", 2)):
                 kind = _FieldProto.TYPE_STRING if name == "key" else _FieldProto.TYPE_BYTES
                 entry.field.add(name=name, number=number, type=kind, label=_FieldProto.LABEL_OPTIONAL)
+            scope = next(m for m in proto.message_type if m.name == "ScopeSpans")
             for field in span.field:
                 if field.name == "attributes":
                     field.type_name = f".{_SPAN_TYPE}.RawAttributesEntry"
-                elif field.name == "status":
+                elif field.name in ("status", "events", "links"):
+                    field.type = _FieldProto.TYPE_BYTES
+                    field.ClearField("type_name")
+            for field in scope.field:
+                if field.name == "scope":
                     field.type = _FieldProto.TYPE_BYTES
                     field.ClearField("type_name")
         pool.Add(proto)
