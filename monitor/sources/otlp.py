@@ -18,6 +18,7 @@ refusal never makes a span count twice. Served by uvicorn, as a plain ASGI appli
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import socket
@@ -26,6 +27,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import pandas as pd
@@ -33,7 +35,6 @@ import uvicorn
 from google.protobuf import json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from starlette.concurrency import run_in_threadpool
 
 from collectors import CollectError, empty_spanframe, read_otlp
 from collectors.otlp_proto import SpanColumns, decode_columns, spanframe_of
@@ -46,7 +47,8 @@ DEFAULT_MAX_BODY_BYTES = 20 * 2**20
 """20 MiB: the OpenTelemetry Collector's default ``max_request_body_size``."""
 INLINE_DECODE_BYTES = 256 * 2**10
 """Bodies up to this size (about 1,500 spans, a few ms) are decoded on the server's event loop;
-larger ones on a worker thread, so that they do not hold up the other connections' requests."""
+larger ones, one at a time in arrival order, on a thread of their own, so that they do not hold
+up the other connections' requests (several decoding at once would only share one GIL)."""
 _GRPC_CODES = {400: code_pb2.INVALID_ARGUMENT, 413: code_pb2.RESOURCE_EXHAUSTED, 415: code_pb2.INVALID_ARGUMENT}
 _STRUCTURE_REASONS = ("malformed_document", "malformed_resource")
 
@@ -134,6 +136,7 @@ class OTLPReceiver:
         self._closed = threading.Event()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._decoder: ThreadPoolExecutor | None = None
 
     @property
     def url(self) -> str:
@@ -160,6 +163,7 @@ class OTLPReceiver:
             self._app(), log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
         )
         self._server = uvicorn.Server(config)
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"otlp-decode-{self.port}")
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [sock]}, name=f"otlp-receiver-{self.port}", daemon=True
         )
@@ -232,6 +236,8 @@ class OTLPReceiver:
             server.should_exit = True
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=5)
+        if self._decoder is not None:
+            self._decoder.shutdown(wait=False)
 
     def __enter__(self) -> OTLPReceiver:
         return self.start()
@@ -284,7 +290,8 @@ class OTLPReceiver:
             if len(body) <= INLINE_DECODE_BYTES:
                 frame, rejected = _decode(body, encoding, source)
             else:
-                frame, rejected = await run_in_threadpool(_decode, body, encoding, source)
+                work = asyncio.get_running_loop().run_in_executor(self._decoder, _decode, body, encoding, source)
+                frame, rejected = await work
         except _Refused as refused:
             self._count(Counter({refused.stat: 1}))
             return _status_response(refused.status, str(refused), encoding)

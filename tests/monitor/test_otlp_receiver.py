@@ -28,7 +28,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from collectors import read_otlp
 from collectors.otlp_proto import decode_traces
 from monitor import MonitorError
-from monitor.sources.otlp import OTLPReceiver
+from monitor.sources.otlp import INLINE_DECODE_BYTES, OTLPReceiver
 
 PROTOBUF = {"Content-Type": "application/x-protobuf"}
 T0 = 1_700_000_000 * 10**9
@@ -234,6 +234,16 @@ def test_bodies_over_the_limit_are_413_declared_or_streamed(receiver):
     assert status == 413 and "over the limit" in status_of(body)[0]
     assert receiver.stats["too_large"] == 2 and receiver._queue.empty()
     assert post(receiver.url, request_of(1).SerializeToString(), PROTOBUF)[0] == 200
+
+
+def test_a_body_too_large_to_decode_on_the_event_loop_is_decoded_on_the_decoding_thread():
+    body = request_of(6000).SerializeToString()
+    assert len(body) > INLINE_DECODE_BYTES
+    with OTLPReceiver(port=0, heartbeat_s=None) as receiver:
+        assert post(receiver.url, body, PROTOBUF)[0] == 200
+        assert post(receiver.url, gzip.compress(body), {**PROTOBUF, "Content-Encoding": "gzip"})[0] == 200
+        frames = drain(receiver)
+    assert [len(f) for f in frames] == [6000] and frames[0].attrs["skipped"] == {"duplicate_span": 6000}
 
 
 def test_a_gzip_bomb_is_refused_without_inflating_it(receiver):
