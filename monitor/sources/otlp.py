@@ -13,7 +13,8 @@ It follows the OTLP/HTTP specification (opentelemetry-specification, ``protocol/
   when the queue of batches is full; every 4xx/5xx body is a ``google.rpc.Status`` message.
 
 A request's spans are one batch: queued whole or refused whole, so a client that retries after a
-refusal never makes a span count twice. Served by uvicorn, as a plain ASGI application, on a thread of its own.
+refusal never makes a span count twice. Served by uvicorn, as a plain ASGI application, on a
+thread of its own.
 """
 
 from __future__ import annotations
