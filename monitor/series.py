@@ -18,9 +18,10 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    ``rca.detection``) by a margin that matters: a recovery, the value returning towards its
    baseline, is not a symptom, and neither is a wobble the detector's tail model happens to
    exceed. The baseline is the median of the last ``baseline_points`` values that raised no
-   alarm; the margin is the largest of ``min_shift`` times their noise (``rca``'s estimator,
-   1.4826 median|x_i - x_(i-1)| / sqrt(2)), ``rel_floor`` of the baseline, and the metric's
-   absolute floor;
+   alarm; the margin is ``min_shift`` noise units, the unit being the largest of their noise
+   (``rca``'s estimator, 1.4826 median|x_i - x_(i-1)| / sqrt(2)), ``rel_floor`` of the baseline
+   and the metric's absolute floor: the unit in which ``rca`` measures a level shift
+   (docs/rca.md), so an alarm is a shift of at least ``min_shift`` in the ranking's own terms;
 4. an alarm on a **level** (latencies, gaps, calls per request) is **confirmed** only when the
    next valid value is still that far from the same baseline: a fault holds for minutes, a slow
    request or a short hiccup does not. A collection gap (:meth:`SeriesModel.pause`) drops an
@@ -200,9 +201,10 @@ class SeriesModel:
         return statistics.median(steps) * 1.4826 / math.sqrt(2)
 
     def margin(self, baseline: float) -> float:
-        """How far from ``baseline`` a value must be to matter (module docstring, point 3)."""
+        """How far from ``baseline`` a value must be to matter: ``min_shift`` noise units (module
+        docstring, point 3)."""
         s = self.settings
-        return max(s.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0), s.min_shift * self.noise())
+        return s.min_shift * max(self.noise(), s.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0))
 
     def harmful(self, value: float, baseline: float) -> bool:
         """Whether ``value`` is away from ``baseline`` in the harmful direction by the series' margin."""

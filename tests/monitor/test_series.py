@@ -1,9 +1,11 @@
 """One series of the monitor (monitor/series.py): a level alarm waits for its confirmation, and a
 collection gap drops it."""
 
+import math
 import warnings
 
 import numpy as np
+import pytest
 
 from core.errors import DataWarning
 from monitor.monitor import MONITOR_FLUXEV
@@ -37,3 +39,33 @@ def test_a_collection_gap_drops_an_unconfirmed_alarm():
     model.pause()
     assert model.pending is None
     assert model.observe(201, still_shifted) is None
+
+
+def _with_clean(key, values, rel_floor=0.05, min_shift=3.0) -> SeriesModel:
+    model = SeriesModel(
+        key, SeriesSettings(build_prototype("fluxev", MONITOR_FLUXEV), 20, 20, rel_floor, min_shift, frozenset())
+    )
+    model.clean.extend(values)
+    return model
+
+
+def test_the_margin_is_min_shift_noise_units_of_rca():
+    # successive steps 1, 3, 1, 3: median 2, noise = 2 * 1.4826 / sqrt(2) = 2.0967; 5 % of 100 = 5 wins
+    model = _with_clean(KEY, [100.0, 101.0, 98.0, 99.0, 96.0])
+    assert model.noise() == pytest.approx(2 * 1.4826 / math.sqrt(2))
+    assert model.margin(100.0) == pytest.approx(3 * 5.0)
+    assert model.harmful(115.5, 100.0) and not model.harmful(114.5, 100.0)
+    assert not model.harmful(50.0, 100.0), "a drop of a latency is a recovery, not a symptom"
+    # the noise wins on a small baseline: 3 * 2.0967
+    assert model.margin(10.0) == pytest.approx(3 * 2 * 1.4826 / math.sqrt(2))
+
+
+def test_the_metric_floor_is_a_noise_unit_too():
+    # an error rate that was always 0: noise 0, 5 % of 0 = 0, floor 0.01 -> margin 0.03
+    model = _with_clean(("edge", "web", "db", "error_rate"), [0.0] * 5)
+    assert model.margin(0.0) == pytest.approx(0.03)
+    assert model.harmful(0.031, 0.0) and not model.harmful(0.029, 0.0)
+    # calls per request count both ways
+    ratio = _with_clean(("edge", "web", "db", "call_ratio"), [2.0] * 5)
+    assert ratio.margin(2.0) == pytest.approx(0.3)
+    assert ratio.harmful(1.6, 2.0) and ratio.harmful(2.4, 2.0) and not ratio.harmful(1.8, 2.0)
