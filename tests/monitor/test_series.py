@@ -14,12 +14,20 @@ from monitor.series import SeriesModel, SeriesSettings, build_prototype
 KEY = ("edge", "web", "db", "latency_mean_ms")
 
 
+def _model(key, clean=()) -> SeriesModel:
+    """A series of the monitor's defaults (warm-up and baseline 20, rel_floor 0.05, min_shift 3)
+    whose clean history is ``clean``."""
+    model = SeriesModel(key, SeriesSettings(build_prototype("fluxev", MONITOR_FLUXEV), 20, 20, 0.05, 3.0, frozenset()))
+    model.clean.extend(clean)
+    return model
+
+
 def _warmed_up_to_a_pending_alarm() -> tuple[SeriesModel, float]:
     """200 values around 20 ms, then a 30 ms shift: its first value leaves a pending alarm."""
     rng = np.random.default_rng(0)
     x = 20 + rng.normal(0, 1, 202)
     x[200:] += 30
-    model = SeriesModel(KEY, SeriesSettings(build_prototype("fluxev", MONITOR_FLUXEV), 20, 20, 0.05, 3.0, frozenset()))
+    model = _model(KEY)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
         for i, v in enumerate(x[:201]):
@@ -41,17 +49,9 @@ def test_a_collection_gap_drops_an_unconfirmed_alarm():
     assert model.observe(201, still_shifted) is None
 
 
-def _with_clean(key, values, rel_floor=0.05, min_shift=3.0) -> SeriesModel:
-    model = SeriesModel(
-        key, SeriesSettings(build_prototype("fluxev", MONITOR_FLUXEV), 20, 20, rel_floor, min_shift, frozenset())
-    )
-    model.clean.extend(values)
-    return model
-
-
 def test_the_margin_is_min_shift_noise_units_of_rca():
     # successive steps 1, 3, 1, 3: median 2, noise = 2 * 1.4826 / sqrt(2) = 2.0967; 5 % of 100 = 5 wins
-    model = _with_clean(KEY, [100.0, 101.0, 98.0, 99.0, 96.0])
+    model = _model(KEY, [100.0, 101.0, 98.0, 99.0, 96.0])
     assert model.noise() == pytest.approx(2 * 1.4826 / math.sqrt(2))
     assert model.margin(100.0) == pytest.approx(3 * 5.0)
     assert model.harmful(115.5, 100.0) and not model.harmful(114.5, 100.0)
@@ -62,10 +62,10 @@ def test_the_margin_is_min_shift_noise_units_of_rca():
 
 def test_the_metric_floor_is_a_noise_unit_too():
     # an error rate that was always 0: noise 0, 5 % of 0 = 0, floor 0.01 -> margin 0.03
-    model = _with_clean(("edge", "web", "db", "error_rate"), [0.0] * 5)
+    model = _model(("edge", "web", "db", "error_rate"), [0.0] * 5)
     assert model.margin(0.0) == pytest.approx(0.03)
     assert model.harmful(0.031, 0.0) and not model.harmful(0.029, 0.0)
     # calls per request count both ways
-    ratio = _with_clean(("edge", "web", "db", "call_ratio"), [2.0] * 5)
+    ratio = _model(("edge", "web", "db", "call_ratio"), [2.0] * 5)
     assert ratio.margin(2.0) == pytest.approx(0.3)
     assert ratio.harmful(1.6, 2.0) and ratio.harmful(2.4, 2.0) and not ratio.harmful(1.8, 2.0)
