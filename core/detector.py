@@ -120,6 +120,10 @@ class Detector:
     name: ClassVar[str] = ""
     multivariate: ClassVar[bool] = False
     """True for detectors whose ``fit``/``detect`` take a DataFrame (one column per variable)."""
+    score_in_series_units: ClassVar[bool] = False
+    """True when the score is in the series' own units (a forecast error or its fluctuation), so
+    that scores divided by each series' noise are comparable across series (the monitor's pooled
+    calibration, :mod:`monitor.calibration`)."""
 
     def __init__(self) -> None:
         """A detector without parameters; subclasses define their own."""

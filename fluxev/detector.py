@@ -60,6 +60,7 @@ class FluxEV(Detector):
     """
 
     name = "fluxev"
+    score_in_series_units = True
     fse_: np.ndarray | None
     train_score_: np.ndarray | None
 

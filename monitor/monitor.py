@@ -36,6 +36,7 @@ from core.changes import Change
 from core.times import format_time, to_timedelta
 from graph import EDGE_SERIES_COLUMNS
 from monitor.buckets import ClosedBucket, StreamingBuckets
+from monitor.calibration import CALIBRATIONS, PooledTail
 from monitor.errors import MonitorError
 from monitor.incidents import REOPEN_RULES, Incident, IncidentTracker
 from monitor.series import (
@@ -54,7 +55,7 @@ MONITOR_FLUXEV: dict[str, Any] = {"s": 5, "smoothing": 1, "level": 0.95, "q": 0.
 at that resolution within the history kept), local smoothing only, a SPOT tail initialised on the
 warm-up scores (level 0.95) and a risk of 1e-3 per point."""
 
-STATE_FORMAT = "rca-monitor/2"
+STATE_FORMAT = "rca-monitor/3"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,13 @@ class MonitorConfig:
     ``detector``/``detector_params``: the per-series streaming detector (FluxEV with
     :data:`MONITOR_FLUXEV` by default). ``warmup``: history a series needs before it may alarm.
     ``baseline_points``/``rel_floor``/``min_shift``: when a detector alarm is confirmed
-    (:mod:`monitor.series`). ``min_services``/``window``/``quiet``/``holdoff``/``reopen``: the
+    (:mod:`monitor.series`). ``calibration``: ``"own-or-pooled"`` (each detector's own
+    threshold, and while that is infinite, its SPOT having no tail yet, one SPOT threshold over
+    the unit-scaled scores of every series in the last ``pool_window``, fitted once at least
+    ``pool_min_scores`` are kept: :mod:`monitor.calibration`), ``"pooled"`` (the pooled
+    threshold for every series) or ``"per-series"`` (each detector's own only); None:
+    own-or-pooled for a detector whose scores are in the series' units (FluxEV), per-series
+    otherwise. ``min_services``/``window``/``quiet``/``holdoff``/``reopen``: the
     incident rule (:mod:`monitor.incidents`). ``history``/``train_window``: the buckets kept for
     the rankings and the clean training span before the onset. ``methods``: the ranking methods
     run at open and close (all registered ones by default, the default method first).
@@ -81,6 +88,9 @@ class MonitorConfig:
     baseline_points: int = 20
     rel_floor: float = 0.05
     min_shift: float = 3.0
+    calibration: str | None = None
+    pool_window: str = "30min"
+    pool_min_scores: int = 100
     min_services: int = 1
     window: str = "60s"
     quiet: str = "30s"
@@ -95,12 +105,12 @@ class MonitorConfig:
         width = to_timedelta(self.bucket, "bucket", error=MonitorError, positive=True)
         for name in ("lateness", "lookback", "window", "quiet", "holdoff", "dedup_window"):
             to_timedelta(getattr(self, name), name, error=MonitorError)
-        for name in ("warmup", "history", "train_window"):
+        for name in ("warmup", "history", "train_window", "pool_window"):
             if to_timedelta(getattr(self, name), name, error=MonitorError) < width:
                 raise MonitorError(f"{name}: {getattr(self, name)} is shorter than one bucket ({self.bucket})")
         if to_timedelta(self.history) < to_timedelta(self.train_window):
             raise MonitorError(f"history ({self.history}) must cover train_window ({self.train_window})")
-        for name in ("min_services", "baseline_points"):
+        for name in ("min_services", "baseline_points", "pool_min_scores"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MonitorError(f"{name}: must be an integer >= 1, got {value!r}")
@@ -113,13 +123,32 @@ class MonitorConfig:
         unknown = [m for m in (self.methods or ()) if m not in rca.METHODS]
         if unknown:
             raise MonitorError(f"methods: unknown ranking method(s) {unknown}; registered: {sorted(rca.METHODS)}")
-        build_prototype(self.detector, self.params)
+        prototype = build_prototype(self.detector, self.params)
+        if self.calibration not in (None, *CALIBRATIONS):
+            raise MonitorError(f"calibration: must be one of {CALIBRATIONS} (or None), got {self.calibration!r}")
+        if self.calibration in ("pooled", "own-or-pooled") and not type(prototype).score_in_series_units:
+            raise MonitorError(
+                f"calibration={self.calibration!r} needs a detector whose scores are in the series' own units "
+                f"(fluxev); {self.detector!r}'s are not: use calibration='per-series'"
+            )
 
     @property
     def params(self) -> dict[str, Any]:
         if self.detector_params is not None:
             return dict(self.detector_params)
         return dict(MONITOR_FLUXEV) if self.detector == "fluxev" else {}
+
+    @property
+    def calibration_mode(self) -> str:
+        """``calibration``, with None resolved (see the class docstring)."""
+        if self.calibration is not None:
+            return self.calibration
+        pooled = type(build_prototype(self.detector, self.params)).score_in_series_units
+        return "own-or-pooled" if pooled else "per-series"
+
+    @property
+    def pool_buckets(self) -> int:
+        return max(1, int(to_timedelta(self.pool_window) // to_timedelta(self.bucket)))
 
     @property
     def warmup_points(self) -> int:
@@ -195,6 +224,17 @@ class Monitor:
             c.rel_floor,
             c.min_shift,
             frozenset(rca.DetectionConfig().event_metrics),
+            c.calibration_mode,
+        )
+        self.tail = (
+            PooledTail(
+                c.pool_buckets,
+                c.pool_min_scores,
+                float(getattr(self.prototype, "q", 1e-3)),
+                float(getattr(self.prototype, "level", 0.95)),
+            )
+            if c.calibration_mode != "per-series"
+            else None
         )
         self.series: dict[SeriesKey, SeriesModel] = {}
         self.history: deque[tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame]] = deque(maxlen=c.history_buckets)
@@ -339,13 +379,18 @@ class Monitor:
                     columns.append(services[metric].to_numpy(dtype=float))
         values = np.concatenate(columns).tolist() if columns else []
         alarms = []
+        tail = self.tail
+        if tail is not None:
+            tail.begin()
         for key, value in zip(keys, values):
             model = self.series.get(key)
             if model is None:
                 model = self.series[key] = SeriesModel(key, self.settings)
-            alarm = model.observe(start, value)
+            alarm = model.observe(start, value, tail)
             if alarm is not None:
                 alarms.append(alarm)
+        if tail is not None:
+            tail.end()
         return alarms, dict(zip(keys, values))
 
     # ------------------------------------------------------------------ rankings
@@ -462,6 +507,7 @@ class Monitor:
             "buckets": scalars,
             "history_times": [t.isoformat() for t, _, _ in history],
             "series": [m.state() for m in self.series.values()],
+            "tail": None if self.tail is None else self.tail.state(),
             "known_edges": sorted(self.known_edges),
             "incidents": [i.to_json() for i in self.incidents],
             "current": None if self.tracker.current is None else self.tracker.current.id,
@@ -523,6 +569,8 @@ class Monitor:
         for entry in state["series"]:
             model = SeriesModel.from_state(entry, monitor.settings)
             monitor.series[model.key] = model
+        if state["tail"] is not None:
+            monitor.tail = PooledTail.from_state(state["tail"])
         monitor.known_edges = {tuple(e) for e in state["known_edges"]}
         monitor.incidents = [Incident.from_json(i) for i in state["incidents"]]
         monitor.tracker.count = int(state["tracker"]["count"])

@@ -52,6 +52,8 @@ import pandas as pd
 
 from core.detector import Detector, UnmodelledSeries
 from detectors import make_detector
+from fluxev.spot import SPOT
+from monitor.calibration import PooledTail
 from rca.detection import METRIC_FLOORS, TWO_SIDED_METRICS
 
 SeriesKey = tuple[str, str, str | None, str]
@@ -69,10 +71,10 @@ class Alarm:
     severity: float
 
 
-def spot_severity(detector: Detector, score: float) -> float | None:
-    """``1 - p(score) / q`` from the detector's SPOT tail (module docstring), None without one."""
-    spot = getattr(detector, "spot_", None)
-    if spot is None or not hasattr(spot, "tail"):
+def spot_severity(spot: Any, score: float) -> float | None:
+    """``1 - p(score) / q`` from a SPOT tail (module docstring), None without one (``spot`` None
+    or not a :class:`fluxev.spot.SPOT`)."""
+    if not isinstance(spot, SPOT):
         return None
     params = spot.tail()
     if params is None or spot.n_peaks_ == 0 or score <= spot.t_:
@@ -98,6 +100,7 @@ class SeriesSettings:
     rel_floor: float
     min_shift: float
     event_metrics: frozenset[str]
+    calibration: str = "per-series"
 
 
 class SeriesModel:
@@ -118,8 +121,12 @@ class SeriesModel:
     def fitted(self) -> bool:
         return self.detector is not None
 
-    def observe(self, time: Any, value: float) -> Alarm | None:
-        """One bucket's value (NaN: no value, skipped); the confirmed alarm it completes, if any."""
+    def observe(self, time: Any, value: float, tail: PooledTail | None = None) -> Alarm | None:
+        """One bucket's value (NaN: no value, skipped); the confirmed alarm it completes, if any.
+        With ``tail`` (:mod:`monitor.calibration`), the detector's score scaled by the series'
+        unit is kept in the pool unless it alarms, and compared with the pooled threshold instead
+        of the detector's own: always (``calibration="pooled"``) or while the detector's own is
+        infinite (``"own-or-pooled"``); the alarm then carries the scaled score and threshold."""
         if not math.isfinite(value):
             return None
         self.points += 1
@@ -137,23 +144,32 @@ class SeriesModel:
             self.clean.append(value)
             return None
         point = self.detector.update(value)
-        if not math.isfinite(point.threshold) and self.noise() == 0:
+        if self.noise() == 0 and (tail is not None or not math.isfinite(point.threshold)):
             alarm = self._baseline_alarm(time, value)
             if alarm is None and self.pending is None:
                 self.clean.append(value)
             return alarm
+        baseline = statistics.median(self.clean) if self.clean else value
+        score, threshold, alarmed = float(point.score), float(point.threshold), bool(point.alarm)
+        spot = getattr(self.detector, "spot_", None)
+        if tail is not None:
+            scaled = score / self.unit(baseline)
+            if self.settings.calibration == "pooled" or not math.isfinite(threshold):
+                score, threshold, spot = scaled, tail.threshold, tail.spot
+                alarmed = score > threshold
+            if not alarmed:
+                tail.learn(scaled)
         pending, self.pending = self.pending, None
         if pending is not None and self.harmful(value, pending.baseline):
             return pending
-        baseline = statistics.median(self.clean) if self.clean else value
-        if not (point.alarm and self.harmful(value, baseline)):
-            if not point.alarm:
+        if not (alarmed and self.harmful(value, baseline)):
+            if not alarmed:
                 self.clean.append(value)
             return None
-        severity = spot_severity(self.detector, float(point.score))
+        severity = spot_severity(spot, score)
         if severity is None:
-            severity = float(np.clip(1 - point.threshold / point.score, 0, 1)) if point.score > 0 else 0.0
-        alarm = Alarm(self.key, time, value, baseline, float(point.score), float(point.threshold), severity)
+            severity = float(np.clip(1 - threshold / score, 0, 1)) if score > 0 else 0.0
+        alarm = Alarm(self.key, time, value, baseline, score, threshold, severity)
         if self.event:
             return alarm
         self.pending = alarm
@@ -200,11 +216,14 @@ class SeriesModel:
         steps = [abs(b - a) for a, b in itertools.pairwise(self.clean)]
         return statistics.median(steps) * 1.4826 / math.sqrt(2)
 
+    def unit(self, baseline: float) -> float:
+        """The series' noise unit at ``baseline``: the largest of its clean values' noise,
+        ``rel_floor`` of the baseline and the metric's floor (module docstring, point 3)."""
+        return max(self.noise(), self.settings.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0))
+
     def margin(self, baseline: float) -> float:
-        """How far from ``baseline`` a value must be to matter: ``min_shift`` noise units (module
-        docstring, point 3)."""
-        s = self.settings
-        return s.min_shift * max(self.noise(), s.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0))
+        """How far from ``baseline`` a value must be to matter: ``min_shift`` noise units."""
+        return self.settings.min_shift * self.unit(baseline)
 
     def harmful(self, value: float, baseline: float) -> bool:
         """Whether ``value`` is away from ``baseline`` in the harmful direction by the series' margin."""
