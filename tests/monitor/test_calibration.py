@@ -121,6 +121,21 @@ def test_a_series_whose_own_tail_is_degenerate_alarms_through_the_pool():
     assert alarm is not None and alarm.time == 20
 
 
+def test_calibration_pooled_uses_the_pooled_threshold_even_where_the_own_is_finite():
+    def finite_own(model: SeriesModel) -> None:
+        """An own threshold that is finite and that no score reaches."""
+        model.detector.spot_.z_ = 1e9
+        model.detector.spot_._estimate_threshold = lambda: 1e9
+
+    model, tail = _warmed("pooled"), _ready_tail()
+    finite_own(model)
+    assert model.observe(20, 20 + 30.0, tail) is None
+    assert model.pending is not None and model.pending.threshold == tail.threshold
+    own = _warmed("own-or-pooled")
+    finite_own(own)
+    assert own.observe(20, 20 + 30.0, _ready_tail()) is None and own.pending is None, "own-or-pooled keeps it"
+
+
 def test_unalarmed_scores_are_learned_in_units_of_the_series():
     model, tail = _warmed("own-or-pooled"), _ready_tail()
     baseline = float(np.median(model.clean))

@@ -116,6 +116,8 @@ def _assert_resume_equals_uninterrupted(spans, expected_events, cut_s, tmp_path)
     first.save(tmp_path / "state")
     assert len(list((tmp_path / "state").glob("state-*"))) == 1
     resumed = Monitor.load(tmp_path / "state")
+    assert first.tail is not None and first.tail.size > 0, "the pooled tail holds scores by the cut"
+    assert resumed.tail is not None and resumed.tail.state() == first.tail.state()
     events += _run(resumed, tail)
     strip = [{k: v for k, v in e.items() if k != "stats"} for e in events]
     expected = [{k: v for k, v in e.items() if k != "stats"} for e in expected_events]
