@@ -10,6 +10,11 @@ detected``).
   per hour of fault-free time that holds data (seconds with at least one span start, outside
   [injection - ``early``, end of the fault]); **delay** = opening time - injection of each
   detected fault (median and 90th percentile).
+- **observable faults** (a diagnostic beside recall, not a replacement): the usable faults a
+  monitor could have seen at all, with at least its warm-up of buckets holding data before the
+  injection and at least two (an alarm and its confirmation) in the match window after it; their
+  recall shows how much of the miss is the data's (collection gaps, a recording that starts just
+  before a fault) rather than the detector's.
 - **end-to-end AC@k** per ranking method, from the rankings the incident carried when it opened
   (and, separately, when it closed): a fault that was not detected is a miss at every k.
 """
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from core.times import to_timedelta
 from evaluation.errors import EvaluationError
 from evaluation.figures import incident_timeline
 from evaluation.metrics import KS, REPORTED_KS, accuracy_at, average_accuracy, rank_of
@@ -34,6 +40,7 @@ from monitor import Monitor, MonitorConfig
 
 EARLY = pd.Timedelta("30s")
 LATE = pd.Timedelta("180s")
+BUCKET = pd.Timedelta("30s")
 STAGES = ("open", "close")
 GAP_SECONDS = 60.0
 """The shortest stretch without any span start that the timeline shows as a collection gap."""
@@ -139,9 +146,12 @@ def score(
     early: pd.Timedelta = EARLY,
     late: pd.Timedelta = LATE,
     skipped: list[tuple[str, str]] | None = None,
+    warmup: pd.Timedelta | None = None,
+    bucket: pd.Timedelta = BUCKET,
 ) -> dict[str, Any]:
     """The ``results.json`` of ``--onset detected``: per method the end-to-end AC@k at open (the
-    keys of the labelled-onset results) with an ``at_close`` object, and ``detection``."""
+    keys of the labelled-onset results) with an ``at_close`` object, and ``detection`` (with
+    ``observable`` when the monitor's ``warmup`` is given)."""
     matched = match(faults, run.incidents, early, late)
     delays = [matched[f.fault_id]["opened_unix"] - f.inject_time.value / 1e9 for f in faults if f.fault_id in matched]
     windows = [((f.inject_time - early).value // 10**9, fault_end(f, late).value // 10**9) for f in faults]
@@ -181,6 +191,19 @@ def score(
     for entry in by_type.values():
         entry["recall"] = entry["detected"] / entry["faults"]
     detection["by_fault_type"] = by_type
+    if warmup is not None:
+        seen = observable_faults(faults, seconds, warmup, bucket, late)
+        found = sum(f.fault_id in matched for f in seen)
+        detection["observable"] = {
+            "faults": len(seen),
+            "detected": found,
+            "recall": found / len(seen) if seen else float("nan"),
+            "rule": (
+                f">= {int(warmup // bucket)} buckets of {bucket.total_seconds():g} s with data before the "
+                f"injection, >= 2 in the {late.total_seconds():g} s after"
+            ),
+            "not_observable": [f.fault_id for f in faults if f not in seen],
+        }
 
     results: dict[str, Any] = {"onset": "detected", "detection": detection}
     for method in methods:
@@ -220,6 +243,26 @@ def score(
     return results
 
 
+def observable_faults(
+    faults: list[Fault], seconds: np.ndarray, warmup: pd.Timedelta, bucket: pd.Timedelta, late: pd.Timedelta = LATE
+) -> list[Fault]:
+    """The faults with at least ``warmup // bucket`` buckets holding data (``seconds``: the Unix
+    seconds with a span start) before the injection and at least 2 in [injection, injection +
+    ``late``) (module docstring)."""
+    width = bucket.total_seconds()
+    buckets = np.unique(np.floor_divide(seconds, width)) * width
+    needed = max(1, int(warmup // bucket))
+    out = []
+    for fault in faults:
+        inject = fault.inject_time.value / 1e9
+        start = np.floor(inject / width) * width
+        before = int(np.count_nonzero(buckets < start))
+        after = int(np.count_nonzero((buckets >= start) & (buckets < inject + late.total_seconds())))
+        if before >= needed and after >= 2:
+            out.append(fault)
+    return out
+
+
 def collection_gaps(seconds: np.ndarray, at_least: float = GAP_SECONDS) -> list[list[float]]:
     """``[start, end)`` (Unix seconds) of every stretch of at least ``at_least`` seconds without a
     span start, between the first and the last second that holds data."""
@@ -251,6 +294,17 @@ def write_detection_report(results: dict[str, Any], out_dir: Path, methods: list
             [
                 ["faults (usable)", str(d["faults"])],
                 ["detected", f"{d['detected']} (recall {fmt(d['recall'])})"],
+                *(
+                    [
+                        [
+                            "observable faults (a diagnostic)",
+                            f"{d['observable']['faults']}, {d['observable']['detected']} detected "
+                            f"(recall {fmt(d['observable']['recall'])}; {d['observable']['rule']})",
+                        ]
+                    ]
+                    if "observable" in d
+                    else []
+                ),
                 ["incidents", f"{d['incidents']} ({d['matched_incidents']} matched, precision {fmt(d['precision'])})"],
                 ["false incidents per fault-free hour", f"{fmt(d['false_per_hour'])} ({d['fault_free_hours']} h)"],
                 ["delay median / p90", f"{fmt(d['delay_median_s'], 0)} s / {fmt(d['delay_p90_s'], 0)} s"],
@@ -339,7 +393,16 @@ def evaluate_stream(
     config = config or MonitorConfig(methods=tuple(methods))
     run = replay(stream, config, on_batch=on_batch)
     usable, skipped = usable_faults(stream.faults, run.seen, before=before, after=after, min_spans=min_spans)
-    results = score(usable, run, methods, early=early, late=late, skipped=skipped)
+    results = score(
+        usable,
+        run,
+        methods,
+        early=early,
+        late=late,
+        skipped=skipped,
+        warmup=to_timedelta(config.warmup),
+        bucket=to_timedelta(config.bucket),
+    )
     results["dataset"] = stream.name
     results["layout"] = stream.layout
     results["notes"] = stream.notes
@@ -355,6 +418,12 @@ def format_detection(results: dict[str, Any], methods: list[str], labelled: dict
         f"matched {d['matched_incidents']}  precision {_f(d['precision'])}  |  false/hour {_f(d['false_per_hour'])}  "
         f"|  delay median {_f(d['delay_median_s'], 0)} s, p90 {_f(d['delay_p90_s'], 0)} s",
     ]
+    if "observable" in d:
+        o = d["observable"]
+        lines.append(
+            f"  of which observable ({o['rule']}): {o['faults']}, detected {o['detected']}, recall {_f(o['recall'])}"
+            " (a diagnostic: the recall above is the measure)"
+        )
     for kind, entry in sorted(d["by_fault_type"].items()):
         lines.append(
             f"  {kind:<24} faults {entry['faults']:>3}  detected {entry['detected']:>3}  recall {entry['recall']:.2f}"

@@ -93,6 +93,7 @@ def test_evaluate_onset_detected_scores_detection_and_rankings(timeline, tmp_pat
     assert results["onset"] == "detected"
     assert (d["faults"], d["detected"], d["recall"], d["incidents"], d["precision"]) == (2, 2, 1.0, 2, 1.0)
     assert 0 <= d["delay_median_s"] <= 90 and d["false_per_hour"] == 0
+    assert (d["observable"]["faults"], d["observable"]["recall"], d["observable"]["not_observable"]) == (2, 1.0, [])
     method = results["explain-upstream"]
     assert method["AC@1"] == 1.0 and method["at_close"]["AC@1"] == 1.0
     assert results["labelled"] is None, "a timeline folder has no case layout for the labelled comparison"
