@@ -21,14 +21,16 @@ scores never enter the pool; the window forgets everything else it learned from 
 ``window``. Costs: one sort of at most ``window`` buckets of scores per bucket.
 
 How the monitor uses it (``MonitorConfig.calibration``): ``"own-or-pooled"``, the default for
-FluxEV, keeps each series' own SPOT threshold wherever it is finite and uses the pooled one only
-while it is infinite (the degenerate start above); ``"pooled"`` uses the pooled threshold for
-every series; ``"per-series"`` never pools. Every fitted series that is not constant feeds the
-pool in all but the last. Measured in docs/monitor.md: on the recorded Online-Boutique day
-own-or-pooled finds two more faults than per-series, and on the 79-fault simulated timeline the
-same ones; ``"pooled"`` alone is as good on the recorded day but much worse on the simulated
-one, whose quiet series give the pool a thin tail (a threshold of about one unit, so the margin
-alone decides).
+FluxEV, keeps each series' own SPOT threshold once its tail rests on ``own_min_peaks`` (10)
+peaks, and uses the pooled one (once it has a fit) while the own is infinite or rests on fewer: a method-of-moments
+tail from a handful of excesses, often a faulty warm-up's, is as unreliable as none (Siffer et
+al. initialise on 1000 points at level 0.98, 20 peaks). ``"pooled"`` uses the pooled threshold
+for every series; ``"per-series"`` never pools. Every fitted series that is not constant feeds
+the pool in all but the last. Measured in docs/monitor.md: on the recorded Online-Boutique day
+own-or-pooled finds two more faults than per-series with fewer false incidents, and on the
+79-fault simulated timeline the same faults with fewer false incidents; ``"pooled"`` alone is
+as good on the recorded day but much worse on the simulated one, whose quiet series give the
+pool a thin tail (a threshold of about one unit, so the margin alone decides).
 """
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ class MonitorConfig:
     :data:`MONITOR_FLUXEV` by default). ``warmup``: history a series needs before it may alarm.
     ``baseline_points``/``rel_floor``/``min_shift``: when a detector alarm is confirmed
     (:mod:`monitor.series`). ``calibration``: ``"own-or-pooled"`` (each detector's own
-    threshold, and while that is infinite, its SPOT having no tail yet, one SPOT threshold over
-    the unit-scaled scores of every series in the last ``pool_window``, fitted once at least
+    threshold once its SPOT tail rests on ``own_min_peaks`` peaks; until then one SPOT threshold
+    over the unit-scaled scores of every series in the last ``pool_window``, fitted once at least
     ``pool_min_scores`` are kept: :mod:`monitor.calibration`), ``"pooled"`` (the pooled
     threshold for every series) or ``"per-series"`` (each detector's own only); None:
     own-or-pooled for a detector whose scores are in the series' units (FluxEV), per-series
@@ -91,6 +91,7 @@ class MonitorConfig:
     calibration: str | None = None
     pool_window: str = "30min"
     pool_min_scores: int = 100
+    own_min_peaks: int = 10
     min_services: int = 1
     window: str = "60s"
     quiet: str = "30s"
@@ -114,6 +115,9 @@ class MonitorConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise MonitorError(f"{name}: must be an integer >= 1, got {value!r}")
+        peaks = self.own_min_peaks
+        if isinstance(peaks, bool) or not isinstance(peaks, int) or peaks < 0:
+            raise MonitorError(f"own_min_peaks: must be an integer >= 0, got {peaks!r}")
         for name in ("rel_floor", "min_shift"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
@@ -225,6 +229,7 @@ class Monitor:
             c.min_shift,
             frozenset(rca.DetectionConfig().event_metrics),
             c.calibration_mode,
+            c.own_min_peaks,
         )
         self.tail = (
             PooledTail(

@@ -101,6 +101,7 @@ class SeriesSettings:
     min_shift: float
     event_metrics: frozenset[str]
     calibration: str = "per-series"
+    own_min_peaks: int = 0
 
 
 class SeriesModel:
@@ -126,7 +127,8 @@ class SeriesModel:
         With ``tail`` (:mod:`monitor.calibration`), the detector's score scaled by the series'
         unit is kept in the pool unless it alarms, and compared with the pooled threshold instead
         of the detector's own: always (``calibration="pooled"``) or while the detector's own is
-        infinite (``"own-or-pooled"``); the alarm then carries the scaled score and threshold."""
+        infinite or its SPOT tail rests on fewer than ``own_min_peaks`` peaks and the pool has a
+        fit (``"own-or-pooled"``); the alarm then carries the scaled score and threshold."""
         if not math.isfinite(value):
             return None
         self.points += 1
@@ -154,7 +156,8 @@ class SeriesModel:
         spot = getattr(self.detector, "spot_", None)
         if tail is not None:
             scaled = score / self.unit(baseline)
-            if self.settings.calibration == "pooled" or not math.isfinite(threshold):
+            untrusted = not self._own_tail_trusted(threshold, spot) and tail.spot is not None
+            if self.settings.calibration == "pooled" or untrusted:
                 score, threshold, spot = scaled, tail.threshold, tail.spot
                 alarmed = score > threshold
             if not alarmed:
@@ -174,6 +177,13 @@ class SeriesModel:
             return alarm
         self.pending = alarm
         return None
+
+    def _own_tail_trusted(self, threshold: float, spot: Any) -> bool:
+        """Whether the detector's own threshold is finite and, for a SPOT tail, rests on at least
+        ``own_min_peaks`` peaks (module docstring of :mod:`monitor.calibration`)."""
+        if not math.isfinite(threshold):
+            return False
+        return not isinstance(spot, SPOT) or spot.n_peaks_ >= self.settings.own_min_peaks
 
     def pause(self) -> None:
         """A collection gap: an unconfirmed alarm is dropped (module docstring, point 4)."""

@@ -86,10 +86,11 @@ def test_bad_settings_are_refused(kwargs, message):
         PooledTail(**kwargs)
 
 
-def _warmed(calibration: str) -> SeriesModel:
+def _warmed(calibration: str, own_min_peaks: int = 0) -> SeriesModel:
     """A latency around 20 ms (noise 1) past its 20-value warm-up: its own SPOT, fitted on ten
     scores at level 0.95, has no peak and an infinite threshold."""
-    settings = SeriesSettings(build_prototype("fluxev", MONITOR_FLUXEV), 20, 20, 0.05, 3.0, frozenset(), calibration)
+    prototype = build_prototype("fluxev", MONITOR_FLUXEV)
+    settings = SeriesSettings(prototype, 20, 20, 0.05, 3.0, frozenset(), calibration, own_min_peaks)
     model = SeriesModel(KEY, settings)
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
@@ -136,6 +137,16 @@ def test_calibration_pooled_uses_the_pooled_threshold_even_where_the_own_is_fini
     assert own.observe(20, 20 + 30.0, _ready_tail()) is None and own.pending is None, "own-or-pooled keeps it"
 
 
+@pytest.mark.parametrize("peaks, pooled", [(3, True), (10, False)])
+def test_an_own_tail_of_too_few_peaks_is_not_trusted(peaks, pooled):
+    model, tail = _warmed("own-or-pooled", own_min_peaks=10), _ready_tail()
+    spot = model.detector.spot_
+    spot.z_, spot.n_peaks_ = 1e9, peaks
+    spot._estimate_threshold = lambda: 1e9
+    assert model.observe(20, 20 + 30.0, tail) is None
+    assert (model.pending is not None) == pooled
+
+
 def test_unalarmed_scores_are_learned_in_units_of_the_series():
     model, tail = _warmed("own-or-pooled"), _ready_tail()
     baseline = float(np.median(model.clean))
@@ -155,5 +166,7 @@ def test_the_monitor_resolves_the_calibration_from_the_detector():
         MonitorConfig(detector="sr", calibration="pooled")
     with pytest.raises(MonitorError, match="calibration: must be one of"):
         MonitorConfig(calibration="global")
+    with pytest.raises(MonitorError, match="own_min_peaks: must be an integer >= 0"):
+        MonitorConfig(own_min_peaks=-1)
     with pytest.raises(MonitorError, match="pool_window"):
         MonitorConfig(pool_window="10s")
