@@ -12,7 +12,10 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    the bucket) is skipped, not learned. A series the detector still cannot model after its
    warm-up, or whose threshold is still infinite (SPOT on an error rate that was always 0 has no
    peaks to fit), and whose clean history is constant, is watched by the baseline rule of point 3
-   alone, so that its first errors are seen;
+   alone, so that its first errors are seen. The detector's score is compared with its own threshold, or,
+   with a pooled calibration (:mod:`monitor.calibration`), scaled by the series' unit and compared
+   with the threshold shared by all series (always, or while the own is infinite or rests on too
+   few peaks; a constant series is then always watched by the baseline rule);
 3. an **alarm** counts only when the value left its clean baseline in the harmful direction
    (up for latencies, gaps and error rates; either way for calls per request, see
    ``rca.detection``) by a margin that matters: a recovery, the value returning towards its
