@@ -468,7 +468,9 @@ class Monitor:
     def stats_json(self, now: pd.Timestamp | None = None) -> dict[str, Any]:
         """The counters of a ``"stats"`` event (the names the Prometheus sink exports).
         ``lag_seconds``: how far the newest span seen is ahead of ``now``, the end of the bucket
-        just scored (in data time: lateness plus what arrived since)."""
+        just scored (in data time: lateness plus what arrived since). ``pooled_scores`` /
+        ``pooled_threshold``: the scores kept by the pooled calibration and the threshold of the
+        bucket just scored, in noise units (None without a pool or before its first fit)."""
         s = self.stats
         watermark = self.buckets.max_start_us
         newest = None if watermark is None else pd.Timestamp(watermark, unit="us", tz="UTC")
@@ -485,6 +487,8 @@ class Monitor:
             "ranking_seconds": round(s.ranking_seconds, 3),
             "series_monitored": len(self.series),
             "series_fitted": sum(1 for m in self.series.values() if m.fitted),
+            "pooled_scores": None if self.tail is None else self.tail.size,
+            "pooled_threshold": None if self.tail is None or self.tail.spot is None else round(self.tail.threshold, 6),
             "lag_seconds": None if newest is None or now is None else round((newest - now).total_seconds(), 3),
         }
 

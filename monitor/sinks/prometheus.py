@@ -32,6 +32,8 @@ GAUGES = {
     "series_monitored": "Series with a streaming detector",
     "incidents_open": "Incidents open now",
     "lag_seconds": "Seconds from a bucket's end to its scoring",
+    "pooled_scores": "Scores kept by the pooled calibration",
+    "pooled_threshold": "Pooled alarm threshold of the last bucket, in noise units",
 }
 _NAME = re.compile(r"[^a-zA-Z0-9_]")
 

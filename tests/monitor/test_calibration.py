@@ -159,6 +159,7 @@ def test_the_monitor_resolves_the_calibration_from_the_detector():
     assert MonitorConfig().calibration_mode == "own-or-pooled"
     assert MonitorConfig(detector="sr").calibration_mode == "per-series"
     assert Monitor(MonitorConfig(calibration="per-series")).tail is None
+    assert Monitor(MonitorConfig(calibration="per-series")).stats_json()["pooled_threshold"] is None
     tail = Monitor(MonitorConfig(pool_window="15min", pool_min_scores=50)).tail
     assert tail is not None and tail.window == 30 and tail.min_scores == 50
     assert (tail.q, tail.level) == (MONITOR_FLUXEV["q"], MONITOR_FLUXEV["level"])

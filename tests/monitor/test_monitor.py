@@ -118,6 +118,7 @@ def _assert_resume_equals_uninterrupted(spans, expected_events, cut_s, tmp_path)
     resumed = Monitor.load(tmp_path / "state")
     assert first.tail is not None and first.tail.size > 0, "the pooled tail holds scores by the cut"
     assert resumed.tail is not None and resumed.tail.state() == first.tail.state()
+    assert first.stats_json()["pooled_scores"] == first.tail.size
     events += _run(resumed, tail)
     strip = [{k: v for k, v in e.items() if k != "stats"} for e in events]
     expected = [{k: v for k, v in e.items() if k != "stats"} for e in expected_events]
@@ -139,6 +140,7 @@ def test_late_and_duplicate_spans_are_counted_not_dropped_silently():
     assert monitor.stats.late_spans == 20
     stats = monitor.stats_json()
     assert stats["late_spans"] == 20 and stats["duplicate_spans"] == 50
+    assert (stats["pooled_scores"], stats["pooled_threshold"]) == (0, None), "no series is past its warm-up"
 
 
 def test_a_bad_setting_names_itself():
