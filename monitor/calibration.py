@@ -22,9 +22,9 @@ scores never enter the pool; the window forgets everything else it learned from 
 
 How the monitor uses it (``MonitorConfig.calibration``): ``"own-or-pooled"``, the default for
 FluxEV, keeps each series' own SPOT threshold once its tail rests on ``own_min_peaks`` (10)
-peaks, and uses the pooled one (once it has a fit) while the own is infinite or rests on fewer: a method-of-moments
-tail from a handful of excesses, often a faulty warm-up's, is as unreliable as none (Siffer et
-al. initialise on 1000 points at level 0.98, 20 peaks). ``"pooled"`` uses the pooled threshold
+peaks, and uses the pooled one (once it has a fit) while the own is infinite or rests on fewer:
+a method-of-moments tail from a handful of excesses, often a faulty warm-up's, is as unreliable
+as none (at level 0.95, ten peaks take 200 scores, 100 minutes of 30 s buckets). ``"pooled"`` uses the pooled threshold
 for every series; ``"per-series"`` never pools. Every fitted series that is not constant feeds
 the pool in all but the last. Measured in docs/monitor.md: on the recorded Online-Boutique day
 own-or-pooled finds two more faults than per-series with fewer false incidents, and on the
