@@ -40,7 +40,6 @@ from monitor import Monitor, MonitorConfig
 
 EARLY = pd.Timedelta("30s")
 LATE = pd.Timedelta("180s")
-BUCKET = pd.Timedelta("30s")
 STAGES = ("open", "close")
 GAP_SECONDS = 60.0
 """The shortest stretch without any span start that the timeline shows as a collection gap."""
@@ -146,12 +145,11 @@ def score(
     early: pd.Timedelta = EARLY,
     late: pd.Timedelta = LATE,
     skipped: list[tuple[str, str]] | None = None,
-    warmup: pd.Timedelta | None = None,
-    bucket: pd.Timedelta = BUCKET,
+    monitor: MonitorConfig | None = None,
 ) -> dict[str, Any]:
     """The ``results.json`` of ``--onset detected``: per method the end-to-end AC@k at open (the
     keys of the labelled-onset results) with an ``at_close`` object, and ``detection`` (with
-    ``observable`` when the monitor's ``warmup`` is given)."""
+    ``observable`` when the ``monitor`` that ran is given: its warm-up and bucket)."""
     matched = match(faults, run.incidents, early, late)
     delays = [matched[f.fault_id]["opened_unix"] - f.inject_time.value / 1e9 for f in faults if f.fault_id in matched]
     windows = [((f.inject_time - early).value // 10**9, fault_end(f, late).value // 10**9) for f in faults]
@@ -191,7 +189,8 @@ def score(
     for entry in by_type.values():
         entry["recall"] = entry["detected"] / entry["faults"]
     detection["by_fault_type"] = by_type
-    if warmup is not None:
+    if monitor is not None:
+        warmup, bucket = to_timedelta(monitor.warmup), to_timedelta(monitor.bucket)
         seen = observable_faults(faults, seconds, warmup, bucket, late)
         found = sum(f.fault_id in matched for f in seen)
         detection["observable"] = {
@@ -393,16 +392,7 @@ def evaluate_stream(
     config = config or MonitorConfig(methods=tuple(methods))
     run = replay(stream, config, on_batch=on_batch)
     usable, skipped = usable_faults(stream.faults, run.seen, before=before, after=after, min_spans=min_spans)
-    results = score(
-        usable,
-        run,
-        methods,
-        early=early,
-        late=late,
-        skipped=skipped,
-        warmup=to_timedelta(config.warmup),
-        bucket=to_timedelta(config.bucket),
-    )
+    results = score(usable, run, methods, early=early, late=late, skipped=skipped, monitor=config)
     results["dataset"] = stream.name
     results["layout"] = stream.layout
     results["notes"] = stream.notes

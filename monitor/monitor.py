@@ -221,6 +221,7 @@ class Monitor:
             c.reopen,
         )
         self.prototype = build_prototype(c.detector, c.params)
+        calibration = c.calibration_mode
         self.settings = SeriesSettings(
             self.prototype,
             c.warmup_points,
@@ -228,7 +229,7 @@ class Monitor:
             c.rel_floor,
             c.min_shift,
             frozenset(rca.DetectionConfig().event_metrics),
-            c.calibration_mode,
+            calibration,
             c.own_min_peaks,
         )
         self.tail = (
@@ -238,7 +239,7 @@ class Monitor:
                 float(getattr(self.prototype, "q", 1e-3)),
                 float(getattr(self.prototype, "level", 0.95)),
             )
-            if c.calibration_mode != "per-series"
+            if calibration != "per-series"
             else None
         )
         self.series: dict[SeriesKey, SeriesModel] = {}

@@ -149,7 +149,8 @@ class SeriesModel:
             self.clean.append(value)
             return None
         point = self.detector.update(value)
-        if self.noise() == 0 and (tail is not None or not math.isfinite(point.threshold)):
+        noise = self.noise()
+        if noise == 0 and (tail is not None or not math.isfinite(point.threshold)):
             alarm = self._baseline_alarm(time, value)
             if alarm is None and self.pending is None:
                 self.clean.append(value)
@@ -158,7 +159,7 @@ class SeriesModel:
         score, threshold, alarmed = float(point.score), float(point.threshold), bool(point.alarm)
         spot = getattr(self.detector, "spot_", None)
         if tail is not None:
-            scaled = score / self.unit(baseline)
+            scaled = score / self.unit(baseline, noise)
             untrusted = not self._own_tail_trusted(threshold, spot) and tail.spot is not None
             if self.settings.calibration == "pooled" or untrusted:
                 score, threshold, spot = scaled, tail.threshold, tail.spot
@@ -229,10 +230,12 @@ class SeriesModel:
         steps = [abs(b - a) for a, b in itertools.pairwise(self.clean)]
         return statistics.median(steps) * 1.4826 / math.sqrt(2)
 
-    def unit(self, baseline: float) -> float:
-        """The series' noise unit at ``baseline``: the largest of its clean values' noise,
-        ``rel_floor`` of the baseline and the metric's floor (module docstring, point 3)."""
-        return max(self.noise(), self.settings.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0))
+    def unit(self, baseline: float, noise: float | None = None) -> float:
+        """The series' noise unit at ``baseline``: the largest of its clean values' noise
+        (``noise`` when the caller has it already), ``rel_floor`` of the baseline and the metric's
+        floor (module docstring, point 3)."""
+        noise = self.noise() if noise is None else noise
+        return max(noise, self.settings.rel_floor * abs(baseline), METRIC_FLOORS.get(self.key[3], 0.0))
 
     def margin(self, baseline: float) -> float:
         """How far from ``baseline`` a value must be to matter: ``min_shift`` noise units."""
