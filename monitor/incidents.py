@@ -10,10 +10,12 @@ The rule (one incident at a time, as a monitor of one system sees it):
   and count, the highest severity). The incident also records until when any of its alarmed
   series was still away from the baseline it alarmed against (``last_active``): the rankings at
   close score the whole time the symptoms lasted;
-- **close** once ``quiet`` of observed buckets (collection gaps do not count: nothing was seen)
-  has passed without an alarm;
+- **close** once ``quiet`` of observed buckets has passed without an alarm, or when a collection
+  gap begins (no span from anyone: the monitor cannot tell whether the symptoms went on, so the
+  incident closes at the end of the last bucket it saw);
 - **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
-  the close: a symptom that comes back right after it went away is the same problem flapping (an
+  the close (wall time, a collection gap included: a gap longer than the hold-off separates two
+  incidents, since nothing links the symptoms after it to those before): a symptom that comes back right after it went away is the same problem flapping (an
   incident can reopen any number of times; each close is reported). With ``reopen="same-services"``
   only alarms implicating services the closed incident had implicated reopen it; with ``"any"``
   (the default) alarms on other services reopen it too, because a fault's later symptoms often
@@ -163,6 +165,7 @@ class IncidentTracker:
             raise MonitorError(f"reopen: must be one of {REOPEN_RULES}, got {reopen!r}")
         self.min_services = min_services
         self.window = window
+        self.bucket = bucket
         self.quiet_buckets = max(1, int(quiet // bucket))
         self.holdoff = holdoff
         self.reopen = reopen
@@ -177,19 +180,18 @@ class IncidentTracker:
         ``observed``: False for a collection gap."""
         out: list[tuple[str, Incident]] = []
         current = self.current
+        if current is not None and not observed:
+            return [("close", self._close(current, bucket_end - self.bucket))]
         if current is not None:
             for alarm in alarms:
                 current.add(alarm)
             if alarms:
                 out.append(("update", current))
-            if alarms:
                 self.inactive = 0
-            elif observed:
+            else:
                 self.inactive += 1
             if self.inactive >= self.quiet_buckets:
-                current.closed_at = bucket_end
-                out.append(("close", current))
-                self.current, self.last_closed, self.inactive = None, current, 0
+                out.append(("close", self._close(current, bucket_end)))
             return out
         if not alarms:
             return out
@@ -215,6 +217,11 @@ class IncidentTracker:
             self.current, self.inactive = incident, 0
             out.append(("open", incident))
         return out
+
+    def _close(self, incident: Incident, at: pd.Timestamp) -> Incident:
+        incident.closed_at = at
+        self.current, self.last_closed, self.inactive = None, incident, 0
+        return incident
 
     def _reopens(self, closed: Incident, alarms: list[Alarm], bucket_end: pd.Timestamp) -> bool:
         """Whether ``alarms`` reopen ``closed`` (module docstring)."""

@@ -159,6 +159,10 @@ class MonitorConfig:
         return max(1, int(to_timedelta(self.warmup) // to_timedelta(self.bucket)))
 
     @property
+    def train_window_buckets(self) -> int:
+        return max(1, int(to_timedelta(self.train_window) // to_timedelta(self.bucket)))
+
+    @property
     def history_buckets(self) -> int:
         return int(to_timedelta(self.history) // to_timedelta(self.bucket)) + 1
 
@@ -307,8 +311,11 @@ class Monitor:
             end = bucket.start + width
             self._last_bucket_end = end
             self.stats.buckets += 1
-            edges = self._complete(bucket)
-            self.history.append((bucket.start, edges.reset_index(), bucket.services.reset_index()))
+            if bucket.gap:
+                edges, services = bucket.edges.iloc[:0], bucket.services.iloc[:0]
+            else:
+                edges, services = self._complete(bucket), bucket.services
+            self.history.append((bucket.start, edges.reset_index(), services.reset_index()))
             alarms: list[Alarm] = []
             values: dict[SeriesKey, float] = {}
             if bucket.gap:
@@ -406,7 +413,7 @@ class Monitor:
         if edge_series is None:
             incident.rankings[stage] = {"error": [{"service": "", "score": 0.0, "why": "no history kept"}]}
             return
-        detection = rca.DetectionConfig(bucket=self.config.bucket, train_window=self.config.train_window)
+        detection = rca.DetectionConfig(bucket=self.config.bucket, train_window=self._train_window(incident.onset))
         methods = self.config.ranking_methods()
         changes = None
         if self.change_source is not None:
@@ -439,6 +446,21 @@ class Monitor:
         }
         self.stats.rankings += 1
         self.stats.ranking_seconds += time.perf_counter() - started
+
+    def _train_window(self, onset: pd.Timestamp) -> pd.Timedelta:
+        """``train_window`` of observed buckets before ``onset``: stretched back over collection
+        gaps and earlier incidents (within the history kept), so that a fault right after a gap
+        is still ranked against as much clean traffic as any other."""
+        wanted = self.config.train_window_buckets
+        earlier = [(a, b) for a, b in self.excluded if b <= onset]
+        start = onset
+        for bucket_start, edges, _ in reversed(self.history):
+            if bucket_start >= onset or not len(edges) or any(a <= bucket_start < b for a, b in earlier):
+                continue
+            start, wanted = bucket_start, wanted - 1
+            if wanted == 0:
+                break
+        return max(onset - start, to_timedelta(self.config.train_window))
 
     def _history_frames(self, incident: Incident) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
         """The kept edge and service series, with the buckets of earlier incidents marked as

@@ -217,10 +217,31 @@ def test_a_larger_burst_on_other_services_opens_a_new_incident_instead_of_reopen
     ]
 
 
-def test_a_collection_gap_does_not_count_as_quiet():
-    # nothing observed from 1.5 to 5.0: the close waits for two observed quiet buckets
-    seen = _drive(_tracker("any"), {1.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
-    assert seen == [(1.0, "open", "incident-0001"), (5.5, "close", "incident-0001")]
+def test_a_collection_gap_closes_the_incident_at_the_end_of_the_last_bucket_seen():
+    tracker = _tracker("any")
+    seen = _drive(tracker, {1.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
+    assert seen == [(1.0, "open", "incident-0001"), (1.5, "close", "incident-0001")]
+    assert tracker.last_closed is not None and tracker.last_closed.closed_at == _bucket_end(1.0)
+
+
+def test_after_a_gap_longer_than_the_holdoff_alarms_open_a_new_incident_after_a_short_one_they_reopen():
+    # closed at 1.5 (the gap's start); the hold-off is 3 min of wall time, the gap included
+    long_gap = _drive(_tracker("any"), {1.0: [("db", 0.5)], 5.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
+    assert (5.0, "open", "incident-0002") in long_gap
+    short_gap = _drive(_tracker("any"), {1.0: [("db", 0.5)], 3.0: [("db", 0.5)]}, gaps=((1.5, 2.5),))
+    assert (3.0, "update", "incident-0001") in short_gap and len({i for _, _, i in short_gap}) == 1
+
+
+def test_a_fault_right_after_a_collection_gap_is_ranked_on_the_clean_traffic_before_the_gap():
+    # the 10 min of wall time before the onset hold one minute of traffic: the training window
+    # stretches back over the gap to 10 min of observed buckets
+    fault = Fault("db", 29 * 60, 32 * 60, delay_ms=60.0)
+    spans = chain_spans(40 * 60, faults=(fault,), gaps=((18 * 60, 28.5 * 60),), seed=4)
+    opened = [e["incident"] for e in _run(Monitor(CONFIG), spans) if e["event"] == "open"]
+    assert len(opened) == 1
+    assert fault.start_s - 30 <= opened[0]["onset_unix"] - T0 / S <= fault.start_s + 60
+    first = opened[0]["rankings"]["open"]["explain-upstream"][0]
+    assert first["service"] == "db", first["why"]
 
 
 def test_incident_needs_min_services_within_the_window():
