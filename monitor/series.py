@@ -15,7 +15,10 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    alone, so that its first errors are seen. The detector's score is compared with its own threshold, or,
    with a pooled calibration (:mod:`monitor.calibration`), scaled by the series' unit and compared
    with the threshold shared by all series (always, or while the own is infinite or rests on too
-   few peaks; a constant series is then always watched by the baseline rule);
+   few peaks; a constant series is then always watched by the baseline rule). A series that
+   would be judged by the pool while the pool has no fit yet (the first buckets after a
+   monitor's start, when every series finishes its warm-up at once) has no threshold at all: it
+   too is watched by the baseline rule, and its scores still feed the pool;
 3. an **alarm** counts only when the value left its clean baseline in the harmful direction
    (up for latencies, gaps and error rates; either way for calls per request, see
    ``rca.detection``) by a margin that matters: a recovery, the value returning towards its
@@ -160,8 +163,15 @@ class SeriesModel:
         spot = getattr(self.detector, "spot_", None)
         if tail is not None:
             scaled = score / self.unit(baseline, noise)
-            untrusted = not self._own_tail_trusted(threshold, spot) and tail.spot is not None
-            if self.settings.calibration == "pooled" or untrusted:
+            trusted = self._own_tail_trusted(threshold, spot)
+            if tail.spot is None and (self.settings.calibration == "pooled" or not trusted):
+                if not alarmed:
+                    tail.learn(scaled)
+                alarm = self._baseline_alarm(time, value)
+                if alarm is None and self.pending is None:
+                    self.clean.append(value)
+                return alarm
+            if self.settings.calibration == "pooled" or not trusted:
                 score, threshold, spot = scaled, tail.threshold, tail.spot
                 alarmed = score > threshold
             if not alarmed:

@@ -122,6 +122,21 @@ def test_a_series_whose_own_tail_is_degenerate_alarms_through_the_pool():
     assert alarm is not None and alarm.time == 20
 
 
+def test_before_the_pool_has_a_fit_an_untrusted_series_is_watched_by_the_baseline_rule():
+    empty = PooledTail(window=10, min_scores=100)
+    empty.begin()
+    model = _warmed("own-or-pooled")
+    baseline = float(np.median(model.clean))
+    assert model.observe(20, baseline + 0.5, empty) is None and model.pending is None, "within the margin"
+    assert model.observe(21, baseline + 30.0, empty) is None
+    pending = model.pending
+    assert pending is not None and pending.threshold == pytest.approx(model.margin(pending.baseline))
+    assert pending.score == pytest.approx(baseline + 30.0 - pending.baseline)
+    assert len(empty.current) == 2, "the detector's scores still feed the pool"
+    alarm = model.observe(22, baseline + 30.0, empty)
+    assert alarm is not None and alarm.time == 21
+
+
 def test_calibration_pooled_uses_the_pooled_threshold_even_where_the_own_is_finite():
     def finite_own(model: SeriesModel) -> None:
         """An own threshold that is finite and that no score reaches."""
