@@ -5,11 +5,13 @@ incrementally (:mod:`monitor.buckets`); per closed bucket: the per-edge and per-
 ``rca`` detects on, one streaming detector per series (:mod:`monitor.series`), alarms combined
 into incidents (:mod:`monitor.incidents`). When an incident opens, and again when it closes,
 ``rca.localize`` runs on the kept history with the **detected onset** as the split and the clean
-history before it as training: buckets inside earlier incidents are left out of the training
-(marked as collection gaps). No labelled time is used anywhere.
+history before it as training (``train_window`` of observed buckets, see :meth:`Monitor._train_window`):
+buckets inside earlier incidents are left out of the training (marked as collection gaps). No
+labelled time is used anywhere.
 
 A **collection gap** (a bucket in which no span at all starts) pauses every series: nothing is
-learned from it, nothing alarms on it, and an alarm still waiting for its confirmation is dropped.
+learned from it, nothing alarms on it, and an alarm still waiting for its confirmation is dropped;
+the open incident closes (:mod:`monitor.incidents`); the ranking history keeps no rows for it.
 
 The whole state is saved with :meth:`Monitor.save` (a directory, written atomically) and resumed
 with :meth:`Monitor.load`; a resumed monitor produces the same events as one that ran without
