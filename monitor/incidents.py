@@ -15,8 +15,9 @@ The rule (one incident at a time, as a monitor of one system sees it):
   incident closes at the end of the last bucket it saw);
 - **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
   the close (wall time, a collection gap included: a gap longer than the hold-off separates two
-  incidents, since nothing links the symptoms after it to those before): a symptom that comes back right after it went away is the same problem flapping (an
-  incident can reopen any number of times; each close is reported). With ``reopen="same-services"``
+  incidents, since nothing links the symptoms after it to those before): a symptom that comes
+  back right after it went away is the same problem flapping (an incident can reopen any number
+  of times; each close is reported). With ``reopen="same-services"``
   only alarms implicating services the closed incident had implicated reopen it; with ``"any"``
   (the default) alarms on other services reopen it too, because a fault's later symptoms often
   show on its callers first, except a burst that is larger than the whole closed incident (more
