@@ -125,6 +125,15 @@ def _assert_resume_equals_uninterrupted(spans, expected_events, cut_s, tmp_path)
     assert json.dumps(strip, sort_keys=True, default=str) == json.dumps(expected, sort_keys=True, default=str)
 
 
+def test_a_monitor_resumed_inside_a_collection_gap_that_closed_an_incident_gives_the_same_events(tmp_path):
+    faults = (Fault("db", 20 * 60, 23 * 60, 60.0), Fault("api", 27 * 60, 29 * 60, 60.0))
+    spans = chain_spans(MINUTES * 60 + 300, faults=faults, gaps=((21 * 60, 25 * 60),), seed=6)
+    events = _run(Monitor(CONFIG), spans)
+    closes = [e for e in events if e["event"] == "close"]
+    assert closes and closes[0]["incident"]["closed_unix"] == T0 / S + 21 * 60, "closed where the gap begins"
+    _assert_resume_equals_uninterrupted(spans, events, 23 * 60, tmp_path)
+
+
 def test_late_and_duplicate_spans_are_counted_not_dropped_silently():
     spans = chain_spans(600, seed=5)
     monitor = Monitor(MonitorConfig(lateness="10s", methods=("explain-upstream",)))
