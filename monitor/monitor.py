@@ -254,6 +254,7 @@ class Monitor:
         self.known_edges: set[tuple[str, str]] = set()
         self.incidents: list[Incident] = []
         self.excluded: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+        """(onset, end) of the closed incidents that still overlap the history kept."""
         self.seen: deque[tuple[int, np.ndarray]] = deque()
         self.stats = MonitorStats()
         self._last_bucket_end: pd.Timestamp | None = None
@@ -340,6 +341,8 @@ class Monitor:
                     stop = max(incident.last_alarm, incident.last_active) + width
                     self._rank(incident, "close", stop)
                     self.excluded.append((incident.onset, stop))
+                    oldest = self.history[0][0]
+                    self.excluded = [(a, b) for a, b in self.excluded if b > oldest]
                 events.append(self._event(transition, incident, end))
             events.append({"event": "stats", "time": format_time(end), "stats": self.stats_json(end)})
         return events
