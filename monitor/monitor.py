@@ -79,6 +79,8 @@ class MonitorConfig:
     the rankings and the clean training span before the onset. ``methods``: the ranking methods
     run at open and close (all registered ones by default, the default method first).
     ``dedup_window``: how long a span id is remembered to drop spans delivered twice.
+    ``keep_incidents``: how many of the newest incidents :attr:`Monitor.incidents` (and every
+    checkpoint) keeps; older ones live on in the emitted events only, so the state stays bounded.
     """
 
     bucket: str = "30s"
@@ -103,6 +105,7 @@ class MonitorConfig:
     train_window: str = "10min"
     methods: tuple[str, ...] | None = None
     dedup_window: str = "10min"
+    keep_incidents: int = 1000
 
     def __post_init__(self) -> None:
         width = to_timedelta(self.bucket, "bucket", error=MonitorError, positive=True)
@@ -113,10 +116,10 @@ class MonitorConfig:
                 raise MonitorError(f"{name}: {getattr(self, name)} is shorter than one bucket ({self.bucket})")
         if to_timedelta(self.history) < to_timedelta(self.train_window):
             raise MonitorError(f"history ({self.history}) must cover train_window ({self.train_window})")
-        for name in ("min_services", "baseline_points", "pool_min_scores"):
+        for name, least in (("min_services", 1), ("baseline_points", 1), ("pool_min_scores", 1), ("keep_incidents", 2)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise MonitorError(f"{name}: must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise MonitorError(f"{name}: must be an integer >= {least}, got {value!r}")
         peaks = self.own_min_peaks
         if isinstance(peaks, bool) or not isinstance(peaks, int) or peaks < 0:
             raise MonitorError(f"own_min_peaks: must be an integer >= 0, got {peaks!r}")
@@ -252,7 +255,8 @@ class Monitor:
         self.history: deque[tuple[pd.Timestamp, pd.DataFrame, pd.DataFrame]] = deque(maxlen=c.history_buckets)
         """Per closed bucket: its start, edge rows and service rows, flat (index reset) for fast stacking."""
         self.known_edges: set[tuple[str, str]] = set()
-        self.incidents: list[Incident] = []
+        self.incidents: deque[Incident] = deque(maxlen=c.keep_incidents)
+        """The newest ``keep_incidents`` incidents, the open one included (it is the newest)."""
         self.excluded: list[tuple[pd.Timestamp, pd.Timestamp]] = []
         """(onset, end) of the closed incidents that still overlap the history kept."""
         self.seen: deque[tuple[int, np.ndarray]] = deque()
@@ -609,7 +613,7 @@ class Monitor:
         if state["tail"] is not None:
             monitor.tail = PooledTail.from_state(state["tail"])
         monitor.known_edges = {tuple(e) for e in state["known_edges"]}
-        monitor.incidents = [Incident.from_json(i) for i in state["incidents"]]
+        monitor.incidents.extend(Incident.from_json(i) for i in state["incidents"])
         monitor.tracker.count = int(state["tracker"]["count"])
         monitor.tracker.recent.extend(alarm_from_json(a) for a in state["tracker"]["recent"])
         by_id = {i.id: i for i in monitor.incidents}

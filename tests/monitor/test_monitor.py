@@ -134,6 +134,17 @@ def test_a_monitor_resumed_inside_a_collection_gap_that_closed_an_incident_gives
     _assert_resume_equals_uninterrupted(spans, events, 23 * 60, tmp_path)
 
 
+def test_the_monitor_keeps_only_the_newest_incidents_and_so_does_its_checkpoint(tmp_path):
+    faults = tuple(Fault("db", m * 60, (m + 1.5) * 60, error_rate=0.5) for m in (12, 19, 26))
+    monitor = Monitor(dataclasses.replace(CONFIG, keep_incidents=2))
+    events = _run(monitor, chain_spans(MINUTES * 60 + 120, faults=faults, seed=7))
+    opened = [e["incident"]["id"] for e in events if e["event"] == "open"]
+    assert len(opened) == 3 and monitor.stats.incidents == 3
+    assert [i.id for i in monitor.incidents] == opened[1:]
+    monitor.save(tmp_path / "state")
+    assert [i.id for i in Monitor.load(tmp_path / "state").incidents] == opened[1:]
+
+
 def test_late_and_duplicate_spans_are_counted_not_dropped_silently():
     spans = chain_spans(600, seed=5)
     monitor = Monitor(MonitorConfig(lateness="10s", methods=("explain-upstream",)))
@@ -159,6 +170,8 @@ def test_a_bad_setting_names_itself():
         MonitorConfig(warmup="5s")
     with pytest.raises(MonitorError, match="methods"):
         MonitorConfig(methods=("no-such-method",))
+    with pytest.raises(MonitorError, match=r"keep_incidents: must be an integer >= 2, got 1"):
+        MonitorConfig(keep_incidents=1)
     with pytest.raises(MonitorError, match="not a monitor checkpoint"):
         Monitor.load("/nonexistent/checkpoint")
 
