@@ -20,7 +20,7 @@ import pandas as pd
 
 from collectors.kinds import infer_kinds
 from collectors.spanframe import KINDS, make_spanframe
-from collectors.status import grpc_status, http_status, status_from_tags
+from collectors.status import grpc_status, http_status, int64_code, status_from_tags
 
 POD_TAGS = ("k8s.pod.name", "host.name", "hostname", "ip")
 ATTRIBUTE_TAGS = {
@@ -120,8 +120,8 @@ def jaeger_rows(traces: Iterable, skipped: Counter) -> dict[str, list]:
             rows["pod"].append(next((str(process_tags[k]) for k in POD_TAGS if process_tags.get(k)), None))
             for column, keys in ATTRIBUTE_TAGS.items():
                 rows[column].append(next((str(tags[k]) for k in keys if tags.get(k) not in (None, "")), None))
-            rows["http_status"].append(http_status(tags))
-            rows["grpc_status"].append(grpc_status(tags))
+            rows["http_status"].append(int64_code(http_status(tags)))
+            rows["grpc_status"].append(int64_code(grpc_status(tags)))
     return rows
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from collectors.jaeger_format import ATTRIBUTE_TAGS, json_number, rows_to_spanframe, tags_dict
-from collectors.status import grpc_status, http_status, status_from_tags
+from collectors.status import grpc_status, http_status, int64_code, status_from_tags
 from core import units
 
 OTEL_KINDS = {0: "unknown", 1: "internal", 2: "server", 3: "client", 4: "producer", 5: "consumer"}
@@ -173,8 +173,8 @@ def otlp_rows(documents: Iterable, skipped: Counter, converted: Counter | None =
                     rows["pod"].append(str(pod) if pod else None)
                     for column, keys in ATTRIBUTE_TAGS.items():
                         rows[column].append(next((str(tags[k]) for k in keys if tags.get(k) not in (None, "")), None))
-                    rows["http_status"].append(http_status(tags))
-                    rows["grpc_status"].append(grpc_status(tags))
+                    rows["http_status"].append(int64_code(http_status(tags)))
+                    rows["grpc_status"].append(int64_code(grpc_status(tags)))
     start, duration, made = nanos_to_us(rows["start_us"], rows["duration_us"])
     rows["start_us"], rows["duration_us"] = start.tolist(), duration.tolist()
     if converted is not None:

@@ -49,7 +49,15 @@ from collectors.jaeger_format import ATTRIBUTE_TAGS
 from collectors.kinds import infer_kinds
 from collectors.otlp import OTEL_KINDS
 from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, make_spanframe
-from collectors.status import GRPC_STATUS_KEYS, HTTP_STATUS_KEYS, OTEL_STATUS_KEYS, otel_status
+from collectors.status import (
+    GRPC_STATUS_KEYS,
+    HTTP_STATUS_KEYS,
+    OTEL_STATUS_KEYS,
+    grpc_status,
+    http_status,
+    int64_code,
+    otel_status,
+)
 
 _INSTRUMENTATION_LIBRARY_SPANS = 1000
 _WIRE_LEN = 2
@@ -444,15 +452,10 @@ def derive(tags: Mapping[str, object]) -> tuple:
     if "error" in tags:
         value = tags["error"]
         error = value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "yes")
-    http, grpc = _first_int(tags, HTTP_STATUS_KEYS), _first_int(tags, GRPC_STATUS_KEYS)
+    http, grpc = http_status(tags), grpc_status(tags)
     error = error or (http is not None and http >= 500) or (grpc is not None and grpc != 0)
     texts = [_first_text(tags, keys) for keys in ATTRIBUTE_TAGS.values()]
-    return (state, error, *texts, _int64(http), _int64(grpc))
-
-
-def _int64(code: int | None) -> int | None:
-    """A status code for the Int64 columns; None beyond int64 (it still counts in ``error``)."""
-    return code if code is not None and -_INT64_LIMIT <= code < _INT64_LIMIT else None
+    return (state, error, *texts, int64_code(http), int64_code(grpc))
 
 
 def combine_status(codes: np.ndarray, tag_state: np.ndarray, tag_error: np.ndarray) -> np.ndarray:
@@ -465,27 +468,11 @@ def combine_status(codes: np.ndarray, tag_state: np.ndarray, tag_error: np.ndarr
     return np.where(tag_error, error, state).astype(np.int8)
 
 
-def _int(value) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(float(value))
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def _first_text(tags: Mapping[str, object], keys) -> str | None:
     for key in keys:
         value = tags.get(key)
         if value is not None and value != "":
             return str(value)
-    return None
-
-
-def _first_int(tags: Mapping[str, object], keys) -> int | None:
-    for key in keys:
-        if key in tags:
-            return _int(tags[key])
     return None
 
 

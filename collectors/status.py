@@ -19,13 +19,23 @@ GRPC_STATUS_KEYS = ("rpc.grpc.status_code", "grpc.status_code")
 OTEL_STATUS_KEYS = ("otel.status_code", "status.code")
 
 
-def _int(value) -> int | None:
+INT64_LIMIT = 2**63
+
+
+def int_code(value) -> int | None:
+    """A tag's value as an integer code (``503``, ``"503"``, ``503.0``); None for a boolean, a
+    missing value or one that is not a finite number."""
     if isinstance(value, bool) or value is None:
         return None
     try:
         return int(float(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def int64_code(code: int | None) -> int | None:
+    """A status code for the Int64 columns; None beyond int64 (it still counts in the status)."""
+    return code if code is not None and -INT64_LIMIT <= code < INT64_LIMIT else None
 
 
 def _true(value) -> bool:
@@ -37,14 +47,14 @@ def _true(value) -> bool:
 def http_status(tags: Mapping[str, object]) -> int | None:
     for key in HTTP_STATUS_KEYS:
         if key in tags:
-            return _int(tags[key])
+            return int_code(tags[key])
     return None
 
 
 def grpc_status(tags: Mapping[str, object]) -> int | None:
     for key in GRPC_STATUS_KEYS:
         if key in tags:
-            return _int(tags[key])
+            return int_code(tags[key])
     return None
 
 

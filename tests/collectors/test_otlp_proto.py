@@ -214,17 +214,20 @@ def test_vectorized_status_is_status_from_tags(tags, code):
 
 
 def test_a_status_code_beyond_int64_marks_an_error_and_leaves_the_column_empty():
+    """Both readers; an infinite or non-numeric code is no code at all."""
     request = ExportTraceServiceRequest()
     scope = request.resource_spans.add().scope_spans.add()
     resource = request.resource_spans[0].resource.attributes.add(key="service.name")
     resource.value.string_value = "svc"
-    for number, value in enumerate((2.0**70, 200)):
+    for number, value in enumerate((2.0**70, "1e100", "inf", "-inf", "x", 200)):
         span = scope.spans.add(trace_id=b"\x01" * 16, span_id=bytes([number + 1]) * 8, start_time_unix_nano=T0)
         span.end_time_unix_nano = T0
-        span.attributes.add(key="http.status_code").value.double_value = value
+        set_value(span.attributes.add(key="http.status_code").value, value)
     frame = decode_traces(request.SerializeToString())
-    assert frame["status"].tolist() == ["error", "unset"]
-    assert frame["http_status"].isna().tolist() == [True, False]
+    assert frame["status"].tolist() == ["error", "error", "unset", "unset", "unset", "unset"]
+    assert frame["http_status"].isna().tolist() == [True, True, True, True, True, False]
+    from_json = read_otlp([json_format.MessageToDict(request)])
+    pd.testing.assert_frame_equal(frame, from_json, check_categorical=False)
 
 
 def test_any_value_of_every_kind():
