@@ -154,28 +154,20 @@ class SeriesModel:
         point = self.detector.update(value)
         noise = self.noise()
         if noise == 0 and (tail is not None or not math.isfinite(point.threshold)):
-            alarm = self._baseline_alarm(time, value)
-            if alarm is None and self.pending is None:
-                self.clean.append(value)
-            return alarm
+            return self._watch_by_baseline(time, value)
         baseline = statistics.median(self.clean) if self.clean else value
         score, threshold, alarmed = float(point.score), float(point.threshold), bool(point.alarm)
         spot = getattr(self.detector, "spot_", None)
         if tail is not None:
             scaled = score / self.unit(baseline, noise)
-            trusted = self._own_tail_trusted(threshold, spot)
-            if tail.spot is None and (self.settings.calibration == "pooled" or not trusted):
-                if not alarmed:
-                    tail.learn(scaled)
-                alarm = self._baseline_alarm(time, value)
-                if alarm is None and self.pending is None:
-                    self.clean.append(value)
-                return alarm
-            if self.settings.calibration == "pooled" or not trusted:
+            by_pool = self.settings.calibration == "pooled" or not self._own_tail_trusted(threshold, spot)
+            if by_pool and tail.spot is not None:
                 score, threshold, spot = scaled, tail.threshold, tail.spot
                 alarmed = score > threshold
             if not alarmed:
                 tail.learn(scaled)
+            if by_pool and tail.spot is None:
+                return self._watch_by_baseline(time, value)
         pending, self.pending = self.pending, None
         if pending is not None and self.harmful(value, pending.baseline):
             return pending
@@ -202,6 +194,14 @@ class SeriesModel:
     def pause(self) -> None:
         """A collection gap: an unconfirmed alarm is dropped (module docstring, point 4)."""
         self.pending = None
+
+    def _watch_by_baseline(self, time: Any, value: float) -> Alarm | None:
+        """:meth:`_baseline_alarm` for a fitted series; the value joins the clean ones unless it
+        alarmed or waits for its confirmation."""
+        alarm = self._baseline_alarm(time, value)
+        if alarm is None and self.pending is None:
+            self.clean.append(value)
+        return alarm
 
     def _baseline_alarm(self, time: Any, value: float) -> Alarm | None:
         """After the warm-up, while the detector cannot model a series that was constant so far
