@@ -12,7 +12,9 @@ The rule (one incident at a time, as a monitor of one system sees it):
   close score the whole time the symptoms lasted;
 - **close** once ``quiet`` of observed buckets has passed without an alarm, or when a collection
   gap begins (no span from anyone: the monitor cannot tell whether the symptoms went on, so the
-  incident closes at the end of the last bucket it saw);
+  incident closes at the end of the last bucket it saw). Alarms confirmed as the gap begins
+  (:func:`monitor.series.confirmed_at_gap`) belong to that last bucket: they update, reopen or
+  open an incident there first, which the gap then closes;
 - **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
   the close (wall time, a collection gap included: a gap longer than the hold-off separates two
   incidents, since nothing links the symptoms after it to those before): a symptom that comes
@@ -178,24 +180,35 @@ class IncidentTracker:
 
     def step(self, bucket_end: pd.Timestamp, alarms: list[Alarm], observed: bool) -> list[tuple[str, Incident]]:
         """The transitions ``("open" | "update" | "close", incident)`` after one closed bucket;
-        ``observed``: False for a collection gap."""
-        out: list[tuple[str, Incident]] = []
+        ``observed``: False for a collection gap, whose ``alarms`` (those confirmed when it began,
+        see :func:`monitor.series.confirmed_at_gap`) belong to the last bucket seen."""
+        if not observed:
+            seen = bucket_end - self.bucket
+            out = self._admit(seen, alarms)
+            if self.current is not None:
+                out.append(("close", self._close(self.current, seen)))
+            return out
         current = self.current
-        if current is not None and not observed:
-            return [("close", self._close(current, bucket_end - self.bucket))]
         if current is not None:
-            for alarm in alarms:
-                current.add(alarm)
-            if alarms:
-                out.append(("update", current))
-                self.inactive = 0
-            else:
+            out = self._admit(bucket_end, alarms)
+            if not alarms:
                 self.inactive += 1
             if self.inactive >= self.quiet_buckets:
                 out.append(("close", self._close(current, bucket_end)))
             return out
+        return self._admit(bucket_end, alarms)
+
+    def _admit(self, bucket_end: pd.Timestamp, alarms: list[Alarm]) -> list[tuple[str, Incident]]:
+        """Add ``alarms`` to the open incident, or reopen or open one with them (module docstring)."""
+        out: list[tuple[str, Incident]] = []
         if not alarms:
             return out
+        current = self.current
+        if current is not None:
+            for alarm in alarms:
+                current.add(alarm)
+            self.inactive = 0
+            return [("update", current)]
         closed = self.last_closed
         if closed is not None and self._reopens(closed, alarms, bucket_end):
             closed.closed_at = None

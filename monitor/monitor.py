@@ -49,6 +49,7 @@ from monitor.series import (
     alarm_from_json,
     alarm_json,
     build_prototype,
+    confirmed_at_gap,
 )
 from rca.detection import derived_edge_frame
 
@@ -81,6 +82,9 @@ class MonitorConfig:
     ``dedup_window``: how long a span id is remembered to drop spans delivered twice.
     ``keep_incidents``: how many of the newest incidents :attr:`Monitor.incidents` (and every
     checkpoint) keeps; older ones live on in the emitted events only, so the state stays bounded.
+    ``gap_confirm_edges``: level alarms of at least this many distinct edges implicating one
+    service, still unconfirmed when a collection gap begins, confirm each other (0: a gap drops
+    every unconfirmed alarm; :mod:`monitor.series`, point 4).
     """
 
     bucket: str = "30s"
@@ -106,6 +110,7 @@ class MonitorConfig:
     methods: tuple[str, ...] | None = None
     dedup_window: str = "10min"
     keep_incidents: int = 1000
+    gap_confirm_edges: int = 2
 
     def __post_init__(self) -> None:
         width = to_timedelta(self.bucket, "bucket", error=MonitorError, positive=True)
@@ -116,7 +121,13 @@ class MonitorConfig:
                 raise MonitorError(f"{name}: {getattr(self, name)} is shorter than one bucket ({self.bucket})")
         if to_timedelta(self.history) < to_timedelta(self.train_window):
             raise MonitorError(f"history ({self.history}) must cover train_window ({self.train_window})")
-        for name, least in (("min_services", 1), ("baseline_points", 1), ("pool_min_scores", 1), ("keep_incidents", 2)):
+        for name, least in (
+            ("min_services", 1),
+            ("baseline_points", 1),
+            ("pool_min_scores", 1),
+            ("keep_incidents", 2),
+            ("gap_confirm_edges", 0),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise MonitorError(f"{name}: must be an integer >= {least}, got {value!r}")
@@ -327,6 +338,9 @@ class Monitor:
             values: dict[SeriesKey, float] = {}
             if bucket.gap:
                 self.stats.gaps += 1
+                last_seen = bucket.start - width
+                waiting = [m.pending for m in self.series.values() if m.pending is not None]
+                alarms = confirmed_at_gap([a for a in waiting if a.time == last_seen], self.config.gap_confirm_edges)
                 for model in self.series.values():
                     model.pause()
             else:

@@ -32,7 +32,11 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    next valid value is still that far from the same baseline: a fault holds for minutes, a slow
    request or a short hiccup does not. A collection gap (:meth:`SeriesModel.pause`) drops an
    unconfirmed alarm: a value seen minutes later, after nothing was collected, does not say that
-   the level held. An alarm on an **event** series (``rca``'s event metrics,
+   the level held, except when level alarms of at least ``gap_confirm_edges`` distinct edges implicating
+   one service wait together in the last bucket before the gap: they confirm each other
+   (:func:`confirmed_at_gap`), since the value that would confirm them will not come. Within
+   observed data one bucket's agreement is not enough (a single slow request shows on several
+   edges); persistence is. An alarm on an **event** series (``rca``'s event metrics,
    the error rate) is confirmed at once: a burst of failed calls is itself the symptom (a killed
    pod fails the calls of a few seconds and nothing after). The confirmed alarm keeps the time
    of the first one.
@@ -50,6 +54,7 @@ import itertools
 import math
 import statistics
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -319,6 +324,22 @@ def implicated(key: SeriesKey) -> str:
     if kind == "service" or metric == "call_ratio" or callee is None:
         return caller
     return callee
+
+
+def confirmed_at_gap(pending: Iterable[Alarm], edges: int) -> list[Alarm]:
+    """The level alarms, waiting for their confirmation when a collection gap begins, that
+    confirm each other: those of every service that alarms of at least ``edges`` distinct edges
+    implicate (:func:`implicated`); the rest are dropped (module docstring, point 4). 0: none."""
+    pending = list(pending)
+    if edges < 1:
+        return []
+    peers: dict[str, set[tuple[str, str | None]]] = {}
+    for alarm in pending:
+        kind, caller, callee, _ = alarm.key
+        if kind == "edge":
+            peers.setdefault(implicated(alarm.key), set()).add((caller, callee))
+    services = {service for service, seen in peers.items() if len(seen) >= edges}
+    return [alarm for alarm in pending if implicated(alarm.key) in services]
 
 
 def build_prototype(detector, params) -> Detector:

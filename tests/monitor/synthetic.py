@@ -1,6 +1,7 @@
 """Synthetic span streams whose answer is known: a three-service chain web -> api -> db, two
 requests a second, log-normal latencies, and optional faults (extra latency or errors on one
-service over a time range) and collection gaps."""
+service over a time range) and collection gaps; and two such chains whose entry services (web,
+gate) call the same api and db."""
 
 from __future__ import annotations
 
@@ -92,3 +93,24 @@ def batches(spans: pd.DataFrame, seconds: float = 10.0):
     for lo, hi in itertools.pairwise(cuts):
         if hi > lo:
             yield spans.iloc[lo:hi].reset_index(drop=True)
+
+
+def fan_in_spans(
+    seconds: int, *, faults: tuple[Fault, ...] = (), gaps: tuple[tuple[float, float], ...] = (), seed=0
+) -> pd.DataFrame:
+    """Two independent :func:`chain_spans` streams, the second with ``gate`` in place of ``web``
+    (its trace and span ids prefixed ``g``): api has two callers, so a fault of api shows on two
+    edges, ``web -> api`` and ``gate -> api``."""
+    first = chain_spans(seconds, faults=faults, gaps=gaps, seed=seed)
+    second = chain_spans(seconds, faults=faults, gaps=gaps, seed=seed + 1000)
+    for column, old, new in (
+        ("service", "web", "gate"),
+        ("pod", "web-1", "gate-1"),
+        ("operation", "web-op", "gate-op"),
+    ):
+        second[column] = second[column].astype(str).replace(old, new)
+    for column in ("trace_id", "span_id", "parent_id"):
+        ids = second[column].astype(object)
+        second[column] = ids.where(ids.isna(), "g" + ids.str.slice(1))
+    frame = pd.concat([first, second], ignore_index=True).sort_values("start_us", kind="stable")
+    return make_spanframe(frame.reset_index(drop=True))

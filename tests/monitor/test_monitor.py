@@ -14,7 +14,7 @@ from monitor import Monitor, MonitorConfig, MonitorError
 from monitor.buckets import StreamingBuckets
 from monitor.incidents import IncidentTracker
 from monitor.series import Alarm
-from tests.monitor.synthetic import T0, Fault, S, batches, chain_spans
+from tests.monitor.synthetic import T0, Fault, S, batches, chain_spans, fan_in_spans
 
 MINUTES = 30
 FAULT = Fault("db", 20 * 60, 23 * 60, delay_ms=60.0)
@@ -172,6 +172,8 @@ def test_a_bad_setting_names_itself():
         MonitorConfig(methods=("no-such-method",))
     with pytest.raises(MonitorError, match=r"keep_incidents: must be an integer >= 2, got 1"):
         MonitorConfig(keep_incidents=1)
+    with pytest.raises(MonitorError, match=r"gap_confirm_edges: must be an integer >= 0, got -1"):
+        MonitorConfig(gap_confirm_edges=-1)
     with pytest.raises(MonitorError, match="not a monitor checkpoint"):
         Monitor.load("/nonexistent/checkpoint")
 
@@ -244,6 +246,74 @@ def test_a_collection_gap_closes_the_incident_at_the_end_of_the_last_bucket_seen
     seen = _drive(tracker, {1.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
     assert seen == [(1.0, "open", "incident-0001"), (1.5, "close", "incident-0001")]
     assert tracker.last_closed is not None and tracker.last_closed.closed_at == _bucket_end(1.0)
+
+
+def test_alarms_confirmed_as_a_gap_begins_belong_to_the_last_bucket_seen():
+    # no incident open: they open one, which the gap closes at once, both at the end of minute 1.0
+    tracker = _tracker("any")
+    assert tracker.step(_bucket_end(0.5), [], observed=True) == []
+    seen = tracker.step(_bucket_end(1.5), [_alarm("db", 1.0)], observed=False)
+    assert [t for t, _ in seen] == ["open", "close"]
+    incident = seen[0][1]
+    assert incident.onset == _alarm("db", 1.0).time
+    assert incident.opened_at == incident.closed_at == _bucket_end(1.0)
+    # an incident open: they update it before the gap closes it
+    tracker = _tracker("any")
+    tracker.step(_bucket_end(1.0), [_alarm("db", 1.0)], observed=True)
+    seen = tracker.step(_bucket_end(2.0), [_alarm("api", 1.5)], observed=False)
+    assert [t for t, _ in seen] == ["update", "close"]
+    assert seen[1][1].services() == {"db", "api"} and seen[1][1].closed_at == _bucket_end(1.5)
+
+
+GAP_FAULT = Fault("api", 20 * 60, 23 * 60, delay_ms=60.0)
+GAP_AFTER_ONE_BUCKET = ((20 * 60 + 30, 27 * 60),)
+
+
+@pytest.fixture(scope="module")
+def fan_in_gap():
+    """api slows down at 20:00 and the collection stops 30 s later, until after the fault: only
+    the first bucket of the fault is seen, so no level alarm can be confirmed by its next value."""
+    return fan_in_spans(32 * 60, faults=(GAP_FAULT,), gaps=GAP_AFTER_ONE_BUCKET, seed=3)
+
+
+def test_level_alarms_of_two_edges_waiting_when_a_gap_begins_confirm_each_other(fan_in_gap):
+    fault, gap, spans = GAP_FAULT, GAP_AFTER_ONE_BUCKET, fan_in_gap
+    incidents = _incidents(_run(Monitor(CONFIG), spans))
+    assert {i["id"] for i in incidents} == {"incident-0001"}
+    incident = incidents[-1]
+    assert incident["onset_unix"] - T0 / S == fault.start_s
+    assert incident["closed_unix"] - T0 / S == fault.start_s + 30, "closed at the end of the last bucket seen"
+    callers = {s["caller"] for s in incident["alarmed_series"] if s["kind"] == "edge" and s["callee"] == "api"}
+    assert callers == {"web", "gate"}
+    assert incident["rankings"]["open"]["explain-upstream"][0]["service"] == "api"
+    # off, or a fault seen on one edge only (the chain: web alone calls api), the gap drops them
+    assert _incidents(_run(Monitor(dataclasses.replace(CONFIG, gap_confirm_edges=0)), spans)) == []
+    chain = chain_spans(32 * 60, faults=(fault,), gaps=gap, seed=3)
+    assert _incidents(_run(Monitor(CONFIG), chain)) == []
+
+
+def test_a_monitor_resumed_while_alarms_wait_for_confirmation_before_a_gap_gives_the_same_events(fan_in_gap, tmp_path):
+    # the wall clock closes the fault's first bucket, then the monitor is killed: the waiting
+    # alarms are in the checkpoint, and the gap that the next spans reveal confirms them
+    cut = T0 + (GAP_FAULT.start_s + 30) * S
+    head = fan_in_gap.loc[fan_in_gap["start_us"] < cut].reset_index(drop=True)
+    tail = fan_in_gap.loc[fan_in_gap["start_us"] >= cut].reset_index(drop=True)
+    clock = pd.Timestamp(cut + 61 * S, unit="us", tz="UTC")
+
+    def until_the_cut(monitor):
+        return [e for batch in batches(head) for e in monitor.ingest(batch)] + monitor.tick(clock)
+
+    uninterrupted = Monitor(CONFIG)
+    expected = until_the_cut(uninterrupted) + _run(uninterrupted, tail)
+    first = Monitor(CONFIG)
+    events = until_the_cut(first)
+    assert sum(m.pending is not None for m in first.series.values()) >= 2
+    first.save(tmp_path / "state")
+    events += _run(Monitor.load(tmp_path / "state"), tail)
+    assert [e["incident"]["id"] for e in expected if e["event"] == "open"] == ["incident-0001"]
+    strip = [{k: v for k, v in e.items() if k != "stats"} for e in events]
+    want = [{k: v for k, v in e.items() if k != "stats"} for e in expected]
+    assert json.dumps(strip, sort_keys=True, default=str) == json.dumps(want, sort_keys=True, default=str)
 
 
 def test_after_a_gap_longer_than_the_holdoff_alarms_open_a_new_incident_after_a_short_one_they_reopen():

@@ -1,5 +1,5 @@
 """One series of the monitor (monitor/series.py): a level alarm waits for its confirmation, and a
-collection gap drops it."""
+collection gap drops it unless level alarms of other edges implicating the same service wait with it."""
 
 import math
 import warnings
@@ -9,7 +9,7 @@ import pytest
 
 from core.errors import DataWarning
 from monitor.monitor import MONITOR_FLUXEV
-from monitor.series import SeriesModel, SeriesSettings, build_prototype
+from monitor.series import Alarm, SeriesModel, SeriesSettings, build_prototype, confirmed_at_gap
 
 KEY = ("edge", "web", "db", "latency_mean_ms")
 
@@ -47,6 +47,26 @@ def test_a_collection_gap_drops_an_unconfirmed_alarm():
     model.pause()
     assert model.pending is None
     assert model.observe(201, still_shifted) is None
+
+
+def _waiting(kind, caller, callee, metric):
+    return Alarm((kind, caller, callee, metric), 0, 50.0, 20.0, 9.0, 3.0, 0.5)
+
+
+def test_at_a_gap_waiting_alarms_of_two_edges_implicating_one_service_confirm_each_other():
+    web_db = _waiting("edge", "web", "db", "latency_mean_ms")
+    web_db_p90 = _waiting("edge", "web", "db", "latency_p90_ms")
+    api_db = _waiting("edge", "api", "db", "server_mean_ms")
+    db = _waiting("service", "db", None, "latency_mean_ms")
+    calls = _waiting("edge", "db", "disk", "call_ratio")  # calls per request implicate the caller, db
+    other = _waiting("edge", "web", "cache", "latency_mean_ms")
+    assert confirmed_at_gap([web_db, web_db_p90, db, other], 2) == [], "one edge's metrics, and the service's own"
+    assert confirmed_at_gap([web_db, api_db, db, other], 2) == [web_db, api_db, db]
+    assert confirmed_at_gap([web_db, calls], 2) == [web_db, calls]
+    assert confirmed_at_gap([web_db, api_db, calls], 3) == [web_db, api_db, calls]
+    assert confirmed_at_gap([web_db, api_db], 3) == []
+    assert confirmed_at_gap([web_db, api_db], 0) == [], "0: a gap drops every unconfirmed alarm"
+    assert confirmed_at_gap([other], 1) == [other]
 
 
 def test_the_margin_is_min_shift_noise_units_of_rca():
