@@ -32,11 +32,11 @@ Each series is one (edge or service, metric) of ``rca``'s detection (``rca.EDGE_
    next valid value is still that far from the same baseline: a fault holds for minutes, a slow
    request or a short hiccup does not. A collection gap (:meth:`SeriesModel.pause`) drops an
    unconfirmed alarm: a value seen minutes later, after nothing was collected, does not say that
-   the level held, except when level alarms of at least ``gap_confirm_edges`` distinct edges implicating
-   one service wait together in the last bucket before the gap: they confirm each other
-   (:func:`confirmed_at_gap`), since the value that would confirm them will not come. Within
-   observed data one bucket's agreement is not enough (a single slow request shows on several
-   edges); persistence is. An alarm on an **event** series (``rca``'s event metrics,
+   the level held. Except when level alarms of at least ``gap_confirm_edges`` distinct edges
+   implicating one service wait together in the last bucket before the gap: they confirm each
+   other (:func:`confirmed_at_gap`), since the value that would confirm them will not come.
+   Within observed data one bucket's agreement is not enough (a single slow request shows on
+   several edges); persistence is. An alarm on an **event** series (``rca``'s event metrics,
    the error rate) is confirmed at once: a burst of failed calls is itself the symptom (a killed
    pod fails the calls of a few seconds and nothing after). The confirmed alarm keeps the time
    of the first one.
