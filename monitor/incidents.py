@@ -13,11 +13,14 @@ The rule (one incident at a time, as a monitor of one system sees it):
 - **close** once ``quiet`` of observed buckets has passed without an alarm, or when a collection
   gap begins (no span from anyone: the monitor cannot tell whether the symptoms went on, so the
   incident closes at the end of the last bucket it saw). Alarms confirmed as the gap begins
-  (:func:`monitor.series.confirmed_at_gap`) belong to that last bucket: they update, reopen or
-  open an incident there first, which the gap then closes;
+  (:func:`monitor.series.confirmed_at_gap`) are known at the end of the gap's first bucket: they
+  update the open incident first, which then closes as above, or reopen or open one, which
+  closes at that same instant (an incident does not close before it opened);
 - **reopen** instead of opening a new incident when the new alarms come within ``holdoff`` of
   the close (wall time, a collection gap included: a gap longer than the hold-off separates two
-  incidents, since nothing links the symptoms after it to those before): a symptom that comes
+  incidents, since nothing links the symptoms after it to those before; measured to the end of
+  the bucket of the earliest new alarm, so a level alarm, confirmed a bucket later, has the same
+  hold-off as an event alarm, and so has one confirmed as a gap begins): a symptom that comes
   back right after it went away is the same problem flapping (an incident can reopen any number
   of times; each close is reported). With ``reopen="same-services"``
   only alarms implicating services the closed incident had implicated reopen it; with ``"any"``
@@ -180,13 +183,13 @@ class IncidentTracker:
 
     def step(self, bucket_end: pd.Timestamp, alarms: list[Alarm], observed: bool) -> list[tuple[str, Incident]]:
         """The transitions ``("open" | "update" | "close", incident)`` after one closed bucket;
-        ``observed``: False for a collection gap, whose ``alarms`` (those confirmed when it began,
-        see :func:`monitor.series.confirmed_at_gap`) belong to the last bucket seen."""
+        ``observed``: False for a collection gap, with the ``alarms`` confirmed as it began (see
+        :func:`monitor.series.confirmed_at_gap`)."""
         if not observed:
-            seen = bucket_end - self.bucket
-            out = self._admit(seen, alarms)
+            was_open = self.current is not None
+            out = self._admit(bucket_end, alarms)
             if self.current is not None:
-                out.append(("close", self._close(self.current, seen)))
+                out.append(("close", self._close(self.current, bucket_end - self.bucket if was_open else bucket_end)))
             return out
         current = self.current
         if current is not None:
@@ -210,7 +213,7 @@ class IncidentTracker:
             self.inactive = 0
             return [("update", current)]
         closed = self.last_closed
-        if closed is not None and self._reopens(closed, alarms, bucket_end):
+        if closed is not None and self._reopens(closed, alarms):
             closed.closed_at = None
             for alarm in alarms:
                 closed.add(alarm)
@@ -237,9 +240,10 @@ class IncidentTracker:
         self.current, self.last_closed, self.inactive = None, incident, 0
         return incident
 
-    def _reopens(self, closed: Incident, alarms: list[Alarm], bucket_end: pd.Timestamp) -> bool:
+    def _reopens(self, closed: Incident, alarms: list[Alarm]) -> bool:
         """Whether ``alarms`` reopen ``closed`` (module docstring)."""
-        if closed.closed_at is None or bucket_end - closed.closed_at > self.holdoff:
+        back = min(pd.Timestamp(a.time) for a in alarms) + self.bucket
+        if closed.closed_at is None or back - closed.closed_at > self.holdoff:
             return False
         services = {implicated(a.key) for a in alarms}
         if self.reopen == "same-services":

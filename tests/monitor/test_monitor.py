@@ -241,6 +241,24 @@ def test_a_larger_burst_on_other_services_opens_a_new_incident_instead_of_reopen
     ]
 
 
+def test_the_holdoff_runs_to_the_bucket_of_the_first_new_alarm_not_to_its_confirmation():
+    # closed at the end of minute 2.0 (2.5); a level alarm of the bucket at 5.0 (ending 5.5, 3 min
+    # after the close) is confirmed by the next bucket, which ends 3.5 min after the close
+    def run(alarm_minute, delivered_minute):
+        tracker = _tracker("any")
+        seen = []
+        for step in range(2 * 8):
+            minute = step / 2
+            alarms = [_alarm("db", 1.0)] if minute == 1.0 else []
+            if minute == delivered_minute:
+                alarms = [_alarm("db", alarm_minute)]
+            seen += [(minute, t, i.id) for t, i in tracker.step(_bucket_end(minute), alarms, observed=True)]
+        return seen
+
+    assert (5.5, "update", "incident-0001") in run(5.0, 5.5), "reopened: the symptom came back within 3 min"
+    assert (6.0, "open", "incident-0002") in run(5.5, 6.0), "3.5 min after the close: a new incident"
+
+
 def test_a_collection_gap_closes_the_incident_at_the_end_of_the_last_bucket_seen():
     tracker = _tracker("any")
     seen = _drive(tracker, {1.0: [("db", 0.5)]}, gaps=((1.5, 5.0),))
@@ -248,15 +266,15 @@ def test_a_collection_gap_closes_the_incident_at_the_end_of_the_last_bucket_seen
     assert tracker.last_closed is not None and tracker.last_closed.closed_at == _bucket_end(1.0)
 
 
-def test_alarms_confirmed_as_a_gap_begins_belong_to_the_last_bucket_seen():
-    # no incident open: they open one, which the gap closes at once, both at the end of minute 1.0
+def test_alarms_confirmed_as_a_gap_begins_open_or_update_an_incident_that_the_gap_closes():
+    # no incident open: known at the end of the gap's first bucket, they open one that closes then
     tracker = _tracker("any")
     assert tracker.step(_bucket_end(0.5), [], observed=True) == []
     seen = tracker.step(_bucket_end(1.5), [_alarm("db", 1.0)], observed=False)
     assert [t for t, _ in seen] == ["open", "close"]
     incident = seen[0][1]
     assert incident.onset == _alarm("db", 1.0).time
-    assert incident.opened_at == incident.closed_at == _bucket_end(1.0)
+    assert incident.opened_at == incident.closed_at == _bucket_end(1.5)
     # an incident open: they update it before the gap closes it
     tracker = _tracker("any")
     tracker.step(_bucket_end(1.0), [_alarm("db", 1.0)], observed=True)
@@ -282,7 +300,9 @@ def test_level_alarms_of_two_edges_waiting_when_a_gap_begins_confirm_each_other(
     assert {i["id"] for i in incidents} == {"incident-0001"}
     incident = incidents[-1]
     assert incident["onset_unix"] - T0 / S == fault.start_s
-    assert incident["closed_unix"] - T0 / S == fault.start_s + 30, "closed at the end of the last bucket seen"
+    assert incident["opened_unix"] - T0 / S == incident["closed_unix"] - T0 / S == fault.start_s + 60, (
+        "opened and closed when the gap's first bucket closes"
+    )
     callers = {s["caller"] for s in incident["alarmed_series"] if s["kind"] == "edge" and s["callee"] == "api"}
     assert callers == {"web", "gate"}
     assert incident["rankings"]["open"]["explain-upstream"][0]["service"] == "api"
