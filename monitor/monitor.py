@@ -126,14 +126,12 @@ class MonitorConfig:
             ("baseline_points", 1),
             ("pool_min_scores", 1),
             ("keep_incidents", 2),
+            ("own_min_peaks", 0),
             ("gap_confirm_edges", 0),
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise MonitorError(f"{name}: must be an integer >= {least}, got {value!r}")
-        peaks = self.own_min_peaks
-        if isinstance(peaks, bool) or not isinstance(peaks, int) or peaks < 0:
-            raise MonitorError(f"own_min_peaks: must be an integer >= 0, got {peaks!r}")
         for name in ("rel_floor", "min_shift"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 100:
@@ -166,17 +164,21 @@ class MonitorConfig:
         pooled = type(build_prototype(self.detector, self.params)).score_in_series_units
         return "own-or-pooled" if pooled else "per-series"
 
+    def _buckets(self, duration: str) -> int:
+        """How many whole buckets ``duration`` holds, at least one."""
+        return max(1, int(to_timedelta(duration) // to_timedelta(self.bucket)))
+
     @property
     def pool_buckets(self) -> int:
-        return max(1, int(to_timedelta(self.pool_window) // to_timedelta(self.bucket)))
+        return self._buckets(self.pool_window)
 
     @property
     def warmup_points(self) -> int:
-        return max(1, int(to_timedelta(self.warmup) // to_timedelta(self.bucket)))
+        return self._buckets(self.warmup)
 
     @property
     def train_window_buckets(self) -> int:
-        return max(1, int(to_timedelta(self.train_window) // to_timedelta(self.bucket)))
+        return self._buckets(self.train_window)
 
     @property
     def history_buckets(self) -> int:
