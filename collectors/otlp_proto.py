@@ -52,6 +52,7 @@ from collectors.spanframe import KIND_DTYPE, KINDS, STATUS_DTYPE, STATUSES, make
 from collectors.status import (
     GRPC_STATUS_KEYS,
     HTTP_STATUS_KEYS,
+    INT64_LIMIT,
     OTEL_STATUS_KEYS,
     grpc_status,
     http_status,
@@ -61,7 +62,6 @@ from collectors.status import (
 
 _INSTRUMENTATION_LIBRARY_SPANS = 1000
 _WIRE_LEN = 2
-_INT64_LIMIT = 2**63
 UNKNOWN_STATUS = -1
 """The position :func:`combine_status` gives a status that is none of ``STATUSES``: the span is
 dropped as ``unknown_status``."""
@@ -386,8 +386,8 @@ def span_times(start: np.ndarray, end: np.ndarray, drop: np.ndarray) -> tuple[np
     bad = {}
     for reason, mask in (
         ("invalid_start_time", start == 0),
-        ("start_out_of_range", start >= _INT64_LIMIT),
-        ("invalid_duration", (end == 0) | (end >= _INT64_LIMIT)),
+        ("start_out_of_range", start >= INT64_LIMIT),
+        ("invalid_duration", (end == 0) | (end >= INT64_LIMIT)),
         ("negative_duration", end < start),
     ):
         bad[reason] = mask & pending
